@@ -31,7 +31,7 @@ CFLAGS   += $(CSTD) $(OPT) $(WARN) -pthread $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 
 # Every .c in a room is part of the build; SIMD files carry their ISA in the name.
-LIB_SRC := $(wildcard config/*.c engine/*.c backends/*.c backends/cpu/*.c tui/*.c sessions/*.c)
+LIB_SRC := $(wildcard cmd/*.c config/*.c engine/*.c backends/*.c backends/cpu/*.c tui/*.c sessions/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/main.o
 LIB     := $(BUILD)/libparley.a
@@ -41,10 +41,11 @@ $(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean test test-all test-unit test-tui test-e2e test-gpu deps model run bench check-asan fuzz gpu install man-check
+.PHONY: all clean man test test-all test-unit test-tui test-e2e test-gpu deps model run bench check-asan fuzz gpu install man-check
 all: parley
 
-parley: $(MAIN_OBJ) $(LIB)
+# Objects, not the archive: cmd/pending.c's weak placeholders must lose to the real commands.
+parley: $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)
@@ -140,3 +141,9 @@ install: parley
 
 clean:
 	rm -rf $(BUILD) build-asan parley
+
+# The man page's OPTIONS come from the options table (tests check they agree).
+man/parley.1: man/parley.1.in config/options.c parley
+	./parley --man-options > $(BUILD)/options.roff
+	sed -e 's/@VERSION@/$(VERSION)/' -e '/@OPTIONS@/{r $(BUILD)/options.roff' -e 'd}' man/parley.1.in > $@
+man: man/parley.1

@@ -76,4 +76,64 @@ bool gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype elem, uint64_t
 
 bool gguf_str_eq(gguf_str s, const char *c);
 
+/* ---- additions (gguf room) ------------------------------------------------
+ * Notes on the fields above: gguf_kv.data points at the encoded value in the
+ * mapping and may be UNALIGNED (read it with memcpy or the getters). For a
+ * string scalar it points at the u64 length prefix; use gguf_get_str. For a
+ * string array, gguf_get_arr(.., GGUF_STRING, ..) returns kv->strs (gguf_str[]).
+ * Tensor data is aligned to f->alignment relative to the start of the file. */
+
+bool gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out);
+bool gguf_get_i64(const gguf_file *f, const char *key, int64_t *out);
+/* String value of a kv already found (false unless kv is a string scalar). */
+bool gguf_kv_str(const gguf_kv *kv, gguf_str *out);
+/* Element i of an array kv: any integer element type whose value fits / f32 or f64. */
+bool gguf_arr_get_i64(const gguf_kv *kv, uint64_t i, int64_t *out);
+bool gguf_arr_get_f32(const gguf_kv *kv, uint64_t i, float *out);
+const char *gguf_vtype_name(gguf_vtype t);       /* "u32", "string", ... or NULL */
+uint32_t    gguf_vtype_size(gguf_vtype t);       /* encoded bytes; 0 for string, array, unknown */
+
+/* Block size (elements) and bytes per block of a tensor type the reader knows;
+ * false for any other id. A table local to the reader: it must not depend on
+ * the compute backend. */
+bool gguf_type_size(pl_type t, uint32_t *block_size, uint32_t *type_size);
+const char *gguf_type_name(pl_type t);            /* "q4_1" or NULL */
+/* Validate a tensor shape and compute its bytes: PL_OK, or PL_ERR_UNSUPPORTED /
+ * PL_ERR_FORMAT with the reason (naming the value) written to why. */
+pl_code gguf_tensor_check(pl_type type, uint32_t n_dims, const uint64_t *ne,
+                          uint64_t *nbytes, char *why, size_t why_len);
+
+/* ---- writer (engine/gguf_write.c) ------------------------------------------
+ * Builds a GGUF v3 (or v2) file: kvs and tensor infos in insertion order, the
+ * data section aligned to general.alignment (default 32), every tensor's data
+ * padded to the alignment. add_* calls record the first error (duplicate key,
+ * bad shape, out of memory) and gguf_writer_write_* report it. Keys and names
+ * are copied; tensor data is NOT copied and must stay valid until written. */
+typedef struct gguf_writer gguf_writer;
+
+gguf_writer *gguf_writer_new(void);
+void         gguf_writer_free(gguf_writer *w);
+pl_code      gguf_writer_set_version(gguf_writer *w, uint32_t version);   /* 2 or 3 */
+/* Scalar of type t read from val (strings: val is a NUL-terminated char *). */
+pl_code gguf_writer_add_kv(gguf_writer *w, const char *key, gguf_vtype t, const void *val);
+pl_code gguf_writer_add_u32(gguf_writer *w, const char *key, uint32_t v);
+pl_code gguf_writer_add_i32(gguf_writer *w, const char *key, int32_t v);
+pl_code gguf_writer_add_u64(gguf_writer *w, const char *key, uint64_t v);
+pl_code gguf_writer_add_f32(gguf_writer *w, const char *key, float v);
+pl_code gguf_writer_add_bool(gguf_writer *w, const char *key, bool v);
+pl_code gguf_writer_add_str(gguf_writer *w, const char *key, const char *v);
+/* String with an explicit length (may contain NUL bytes). */
+pl_code gguf_writer_add_strn(gguf_writer *w, const char *key, const char *v, uint64_t len);
+/* Array of n scalars of type elem (not GGUF_STRING/GGUF_ARRAY), copied. */
+pl_code gguf_writer_add_arr(gguf_writer *w, const char *key, gguf_vtype elem, const void *data, uint64_t n);
+/* Array of n NUL-terminated strings, copied. */
+pl_code gguf_writer_add_str_arr(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+/* Tensor: ne[0] is the row length; data holds gguf_tensor_check()'s nbytes. */
+pl_code gguf_writer_add_tensor(gguf_writer *w, const char *name, pl_type type, uint32_t n_dims,
+                               const uint64_t *ne, const void *data);
+/* Serialize into a malloc'd buffer (caller frees). */
+pl_code gguf_writer_write_mem(gguf_writer *w, void **out, size_t *size, pl_status *st);
+/* Write path atomically: a temp file in the same folder, fsync, rename, fsync folder. */
+pl_code gguf_writer_write_file(gguf_writer *w, const char *path, pl_status *st);
+
 #endif

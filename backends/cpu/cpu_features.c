@@ -1,0 +1,92 @@
+/* cpu_features.c — which SIMD path the kernels take on this machine.
+ *
+ * Detected once (cpuid through the compiler's builtins, which also check that
+ * the OS saves the wide registers). PARLEY_CPU=scalar|avx2|avx512|neon picks a
+ * lower path; a request above what the CPU has is clamped down, never trusted,
+ * because running an AVX-512 kernel on a CPU without it is a crash.
+ * pl_cpu_force_level does the same for tests and rebuilds the type table.
+ * The AVX2 path needs AVX2+FMA+F16C, the AVX-512 path F+BW+VL+DQ+VNNI: those are
+ * the flags the Makefile compiles *_avx2.c / *_avx512.c with.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "cpu_impl.h"
+
+static const char *const k_level_names[] = { "scalar", "avx2", "avx512", "neon" };
+
+static int g_detected = -1;
+static atomic_int g_level = -1;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* Best path this CPU can run. */
+static int cpu_detect(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+    bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vnni");
+    return avx512 ? PL_CPU_AVX512 : avx2 ? PL_CPU_AVX2 : PL_CPU_SCALAR;
+#elif defined(__ARM_NEON) || defined(__aarch64__)
+    return PL_CPU_NEON;
+#else
+    return PL_CPU_SCALAR;
+#endif
+}
+
+/* Clamp a requested level to what the CPU has (NEON and x86 never mix). */
+static int cpu_clamp(int want)
+{
+    if (want <= PL_CPU_SCALAR) return PL_CPU_SCALAR;
+    if (g_detected == PL_CPU_NEON) return want == PL_CPU_NEON ? PL_CPU_NEON : PL_CPU_SCALAR;
+    if (want == PL_CPU_NEON) return PL_CPU_SCALAR;
+    return want < g_detected ? want : g_detected;
+}
+
+/* Detect, then apply PARLEY_CPU if set. */
+static void cpu_init_once(void)
+{
+    g_detected = cpu_detect();
+    int level = g_detected;
+    const char *env = getenv("PARLEY_CPU");
+    if (env && *env)
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(env, k_level_names[i]) == 0) level = cpu_clamp(i);
+    int expect = -1;
+    atomic_compare_exchange_strong(&g_level, &expect, level);
+}
+
+/* The path kernels use now. */
+int pl_cpu_level(void)
+{
+    pthread_once(&g_once, cpu_init_once);
+    return atomic_load(&g_level);
+}
+
+/* "scalar", "avx2", "avx512", "neon". */
+const char *pl_cpu_level_name(int level)
+{
+    if (level < 0 || level > 3) return "unknown";
+    return k_level_names[level];
+}
+
+/* Tests: run on a lower path (clamped to the CPU); rebuilds the type table. */
+void pl_cpu_force_level(int level)
+{
+    pthread_once(&g_once, cpu_init_once);
+    if (level < 0) level = g_detected;
+    atomic_store(&g_level, cpu_clamp(level));
+    cpu_traits_reselect(atomic_load(&g_level));
+}
+
+/* Best path the CPU has, ignoring PARLEY_CPU and forcing. */
+int pl_cpu_detected_level(void)
+{
+    pthread_once(&g_once, cpu_init_once);
+    return g_detected;
+}

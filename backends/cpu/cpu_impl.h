@@ -1,0 +1,79 @@
+/* cpu_impl.h — internals of the CPU backend, shared by backends/ only.
+ *
+ * Every element type has a scalar reference (quant_ref.c, quant_ref_k.c) and
+ * optional SIMD twins (quant_avx2.c, quant_avx512.c, quant_neon.c) with the
+ * same signature. types.c holds the table that picks one per type from the
+ * CPU level; nothing outside backends/ sees these names.
+ *
+ * Naming: cpu_<type>_<what>_<path>, e.g. cpu_q4_0_dot_ref, cpu_q4_0_dot_avx2.
+ * A dot's y operand is of the type's vec_dot_type (see types.c).
+ */
+#ifndef PL_CPU_IMPL_H
+#define PL_CPU_IMPL_H
+
+#include <stdint.h>
+
+#include "../backend.h"
+
+/* Declare the to_float / from_float / dot_ref triple of a type. */
+#define CPU_DECL_REF(T)                                                   \
+    void cpu_##T##_to_float(const void *src, float *dst, int64_t n);      \
+    void cpu_##T##_from_float(const float *src, void *dst, int64_t n);    \
+    void cpu_##T##_dot_ref(int n, float *s, const void *x, const void *y);
+
+CPU_DECL_REF(f32)
+CPU_DECL_REF(f16)
+CPU_DECL_REF(bf16)
+CPU_DECL_REF(q4_0)
+CPU_DECL_REF(q4_1)
+CPU_DECL_REF(q5_0)
+CPU_DECL_REF(q5_1)
+CPU_DECL_REF(q8_0)
+CPU_DECL_REF(q8_1)
+CPU_DECL_REF(q2_K)
+CPU_DECL_REF(q3_K)
+CPU_DECL_REF(q4_K)
+CPU_DECL_REF(q5_K)
+CPU_DECL_REF(q6_K)
+CPU_DECL_REF(q8_K)
+
+/* SIMD paths: same signatures; defined only where the ISA exists. */
+#define CPU_DECL_DOT(T, ISA) void cpu_##T##_dot_##ISA(int n, float *s, const void *x, const void *y);
+#define CPU_DECL_DOTS(ISA)                                                 \
+    CPU_DECL_DOT(f32, ISA) CPU_DECL_DOT(f16, ISA) CPU_DECL_DOT(bf16, ISA)  \
+    CPU_DECL_DOT(q4_0, ISA) CPU_DECL_DOT(q4_1, ISA) CPU_DECL_DOT(q5_0, ISA)  \
+    CPU_DECL_DOT(q5_1, ISA) CPU_DECL_DOT(q8_0, ISA) CPU_DECL_DOT(q2_K, ISA)  \
+    CPU_DECL_DOT(q3_K, ISA) CPU_DECL_DOT(q4_K, ISA) CPU_DECL_DOT(q5_K, ISA)  \
+    CPU_DECL_DOT(q6_K, ISA)
+CPU_DECL_DOTS(avx2)
+CPU_DECL_DOTS(avx512)
+CPU_DECL_DOTS(neon)
+
+/* Fast activation quantizers (round half to even, may differ from the
+ * reference by one step on exact ties). */
+void cpu_q8_0_from_float_avx2(const float *src, void *dst, int64_t n);
+void cpu_q8_1_from_float_avx2(const float *src, void *dst, int64_t n);
+void cpu_q8_K_from_float_avx2(const float *src, void *dst, int64_t n);
+void cpu_f16_to_float_avx2(const void *src, float *dst, int64_t n);
+void cpu_f16_from_float_avx2(const float *src, void *dst, int64_t n);
+
+/* The quantizer the matmul uses for activations of type t (fastest path). */
+pl_from_float_fn cpu_act_quantizer(pl_type t);
+
+/* Multi-row kernel: s[r] = dot(row r of x, y) for nr rows spaced bx bytes
+ * apart, against ny activation rows spaced by bytes apart: s[j*ldS + r].
+ * NULL when a type has none; matmul then loops over vec_dot. */
+typedef void (*cpu_gemm_fn)(int n, float *s, int64_t lds, const void *x, int64_t bx,
+                            int nr, const void *y, int64_t by, int ny);
+cpu_gemm_fn cpu_gemm_kernel(pl_type t);
+
+/* f16 helpers for attention over an F16 KV cache (scalar / SIMD). */
+float cpu_dot_f16_f32_ref(const pl_f16 *a, const float *b, int n);
+void  cpu_axpy_f16_f32_ref(float *y, const pl_f16 *x, float a, int n);
+float cpu_dot_f16_f32_avx2(const pl_f16 *a, const float *b, int n);
+void  cpu_axpy_f16_f32_avx2(float *y, const pl_f16 *x, float a, int n);
+
+/* Which CPU level types.c last built its table for (for lazy re-selection). */
+void cpu_traits_reselect(int level);
+
+#endif

@@ -1,0 +1,89 @@
+/* options.c — THE table of parley's options.
+ *
+ * One row per option: every front end (flags, config file, env, --help, man
+ * page, the TUI's /set) reads this table, so adding a knob means adding a row.
+ * Keep rows grouped as --help shows them.
+ */
+#include <float.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define F(field) offsetof(pl_config, field)
+#define BIG 2147483647.0
+
+const pl_option pl_options[] = {
+    /* name            short env                      kind       default  min   max    choices  field  scope metavar help */
+    {"model",            'm', "PARLEY_MODEL",          OPT_STR,  "",      0, 0, NULL, F(model), CFG_ENGINE | CFG_TUI, "PATH",
+     "GGUF model file (default: the SmolLM2-135M-Instruct model `make model` fetches)"},
+    {"models-dir",       0,   "PARLEY_MODELS",         OPT_STR,  "",      0, 0, NULL, F(models_dir), CFG_ALL, "DIR",
+     "directory of GGUF models (default ~/.local/share/parley/models)"},
+    {"model-paths",      0,   "PARLEY_MODEL_PATHS",    OPT_STR,  "",      0, 0, NULL, F(model_paths), CFG_TUI | CFG_MODELS, "DIRS",
+     "extra ':'-separated directories the model picker scans"},
+    {"data-dir",         0,   "PARLEY_DATA",           OPT_STR,  "",      0, 0, NULL, F(data_dir), CFG_TUI | CFG_SESSIONS | CFG_RUN, "DIR",
+     "where sessions.db and KV snapshots live (default ~/.local/share/parley)"},
+    {"threads",          't', "PARLEY_THREADS",        OPT_INT,  "0",     0, 512, NULL, F(threads), CFG_ENGINE, "N",
+     "CPU threads (0 = all cores)"},
+    {"ctx-size",         'c', "PARLEY_CTX_SIZE",       OPT_INT,  "0",     0, 1048576, NULL, F(ctx_size), CFG_ENGINE, "N",
+     "context size in tokens (0 = the model's, at most 4096)"},
+    {"batch-size",       'b', "PARLEY_BATCH_SIZE",     OPT_INT,  "512",   1, 65536, NULL, F(batch_size), CFG_ENGINE, "N",
+     "tokens per prompt-processing batch"},
+    {"n-gpu-layers",     0,   "PARLEY_N_GPU_LAYERS",   OPT_INT,  "0",     0, 1024, NULL, F(n_gpu_layers), CFG_ENGINE, "N",
+     "layers to offload to the GPU (live in the TUI)"},
+    {"cache-type-k",     0,   "PARLEY_CACHE_TYPE_K",   OPT_ENUM, "f16",   0, 0, "f16|q8_0|q4_0", F(cache_type_k), CFG_ENGINE, "TYPE",
+     "KV cache type for keys"},
+    {"cache-type-v",     0,   "PARLEY_CACHE_TYPE_V",   OPT_ENUM, "f16",   0, 0, "f16|q8_0|q4_0", F(cache_type_v), CFG_ENGINE, "TYPE",
+     "KV cache type for values"},
+    {"draft-model",      0,   "PARLEY_DRAFT_MODEL",    OPT_STR,  "",      0, 0, NULL, F(draft_model), CFG_GEN, "PATH",
+     "draft model for speculative decoding (same vocabulary)"},
+    {"draft-max",        0,   "PARLEY_DRAFT_MAX",      OPT_INT,  "8",     0, 64, NULL, F(draft_max), CFG_GEN, "N",
+     "tokens drafted per step"},
+    {"context-policy",   0,   "PARLEY_CONTEXT_POLICY", OPT_ENUM, "shift", 0, 0, "shift|stop", F(context_policy), CFG_GEN, "POLICY",
+     "when the context is full: drop the oldest turns (shift) or stop"},
+    {"temp",             0,   "PARLEY_TEMP",           OPT_FLOAT,"0.8",   0, 10, NULL, F(temp), CFG_GEN, "T",
+     "sampling temperature (0 = greedy)"},
+    {"top-k",            0,   "PARLEY_TOP_K",          OPT_INT,  "40",    0, 1000000, NULL, F(top_k), CFG_GEN, "N",
+     "keep the N most likely tokens (0 = off)"},
+    {"top-p",            0,   "PARLEY_TOP_P",          OPT_FLOAT,"0.95",  0, 1, NULL, F(top_p), CFG_GEN, "P",
+     "nucleus sampling threshold (1 = off)"},
+    {"min-p",            0,   "PARLEY_MIN_P",          OPT_FLOAT,"0.05",  0, 1, NULL, F(min_p), CFG_GEN, "P",
+     "drop tokens below P x the top probability (0 = off)"},
+    {"repeat-penalty",   0,   "PARLEY_REPEAT_PENALTY", OPT_FLOAT,"1.0",   0, 10, NULL, F(repeat_penalty), CFG_GEN, "X",
+     "penalty for repeated tokens (1 = off)"},
+    {"repeat-last-n",    0,   "PARLEY_REPEAT_LAST_N",  OPT_INT,  "64",    0, 1048576, NULL, F(repeat_last_n), CFG_GEN, "N",
+     "tokens looked back for the penalties"},
+    {"frequency-penalty",0,   "PARLEY_FREQUENCY_PENALTY", OPT_FLOAT, "0", -2, 2, NULL, F(freq_penalty), CFG_GEN, "X",
+     "penalty per earlier occurrence"},
+    {"presence-penalty", 0,   "PARLEY_PRESENCE_PENALTY", OPT_FLOAT, "0",  -2, 2, NULL, F(presence_penalty), CFG_GEN, "X",
+     "penalty for any earlier occurrence"},
+    {"seed",             's', "PARLEY_SEED",           OPT_I64,  "-1",   -1, 9.2e18, NULL, F(seed), CFG_GEN, "N",
+     "random seed (-1 = random); the same seed gives the same text"},
+    {"n-predict",        'n', "PARLEY_N_PREDICT",      OPT_INT,  "-1",   -1, BIG, NULL, F(n_predict), CFG_RUN | CFG_TUI, "N",
+     "tokens to generate at most (-1 = until the end of the answer)"},
+    {"prompt",           'p', NULL,                    OPT_STR,  "",      0, 0, NULL, F(prompt), CFG_RUN, "TEXT",
+     "prompt text"},
+    {"system",           0,   "PARLEY_SYSTEM",         OPT_STR,  "",      0, 0, NULL, F(system), CFG_GEN, "TEXT",
+     "system prompt"},
+    {"chat-template",    0,   "PARLEY_CHAT_TEMPLATE",  OPT_STR,  "",      0, 0, NULL, F(chat_template), CFG_GEN, "NAME",
+     "override the model's chat template (chatml, llama2, llama3, gemma, mistral, phi3, deepseek, ...)"},
+    {"stop",             0,   NULL,                    OPT_STR,  "",      0, 0, NULL, F(stop), CFG_GEN, "TEXT",
+     "stop when TEXT is generated (repeatable)"},
+    {"chat",             0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(chat), CFG_RUN, NULL,
+     "send the prompt as one user turn through the chat template"},
+    {"verbose",          'v', "PARLEY_VERBOSE",        OPT_BOOL, "false", 0, 0, NULL, F(verbose), CFG_ALL, NULL,
+     "print model details and speed to stderr"},
+    {"resume",           'r', NULL,                    OPT_STR,  "",      0, 0, NULL, F(resume), CFG_TUI, "ID",
+     "resume session ID"},
+    {"continue",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(continue_last), CFG_TUI, NULL,
+     "resume the most recent session"},
+    {"color",            0,   "PARLEY_COLOR",          OPT_ENUM, "auto",  0, 0, "auto|always|never", F(color), CFG_TUI, "WHEN",
+     "colours (NO_COLOR in the environment means never)"},
+    {"bench-pp",         'p', NULL,                    OPT_INT,  "512",   0, 65536, NULL, F(bench_pp), CFG_BENCH, "N",
+     "prompt tokens per prefill test (0 = skip)"},
+    {"bench-tg",         'n', NULL,                    OPT_INT,  "128",   0, 65536, NULL, F(bench_tg), CFG_BENCH, "N",
+     "tokens per generation test (0 = skip)"},
+    {"bench-reps",       'r', NULL,                    OPT_INT,  "3",     1, 100, NULL, F(bench_reps), CFG_BENCH, "N",
+     "repetitions of each test"},
+};
+
+const int pl_n_options = (int)(sizeof pl_options / sizeof pl_options[0]);

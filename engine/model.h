@@ -1,0 +1,116 @@
+/* model.h — the loaded model as the engine sees it (engine-internal).
+ *
+ * Three parts, like llama2.c: the hyper-parameters, the weights, and (in
+ * context.c) the run state. Weights are views into the mmap'd GGUF, never
+ * copies: a pl_weight is a pointer, a type and a shape. Every shape below is
+ * written (rows, cols) with cols contiguous, i.e. GGUF's ne = {cols, rows}.
+ * model.c checks presence, type and exact shape of every tensor at load time,
+ * so the forward pass can trust them.
+ *
+ * The architecture table (arch.c) says how a family names its keys and
+ * tensors and which variants it uses (norm, rope style, activation, biases);
+ * the forward pass dispatches on arch->family.
+ */
+#ifndef PL_MODEL_H
+#define PL_MODEL_H
+
+#include "engine.h"
+#include "gguf.h"
+
+typedef struct pl_vocab pl_vocab;
+
+/* ---- architecture table --------------------------------------------- */
+
+typedef enum arch_family { ARCH_FAMILY_LLAMA = 0 } arch_family;
+typedef enum arch_rope { ARCH_ROPE_NORMAL = 0, ARCH_ROPE_NEOX } arch_rope;
+typedef enum arch_act { ARCH_ACT_SILU = 0, ARCH_ACT_GELU } arch_act;
+
+/* Symbolic tensor dimensions, resolved from the hyper-parameters. */
+typedef enum arch_dim {
+    DIM_NONE = 0, DIM_EMBD, DIM_Q, DIM_KV, DIM_FF, DIM_VOCAB, DIM_ROT_HALF
+} arch_dim;
+
+/* Where a tensor's view goes in pl_model / pl_layer (byte offset). */
+typedef struct arch_tensor {
+    const char *name;      /* "blk.%d.attn_q.weight" or "output_norm.weight" */
+    size_t      offset;    /* offsetof(pl_layer, ...) or offsetof(pl_model, ...) */
+    arch_dim    dims[2];   /* GGUF ne[0], ne[1]; DIM_NONE for 1-D */
+    bool        per_layer;
+    bool        optional;
+} arch_tensor;
+
+typedef struct arch_desc {
+    const char  *name;          /* general.architecture */
+    arch_family  family;        /* which forward function */
+    arch_rope    rope;
+    arch_act     act;
+    const arch_tensor *tensors; /* terminated by name == NULL */
+} arch_desc;
+
+/* NULL if unknown; st then names the architecture and lists supported ones. */
+const arch_desc *arch_find(const char *name, pl_status *st);
+
+/* ---- hyper-parameters ------------------------------------------------ */
+
+typedef struct pl_hparams {
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;
+    uint32_t n_embd;        /* model width */
+    uint32_t n_layer;
+    uint32_t n_head;        /* query heads */
+    uint32_t n_head_kv;     /* key/value heads (GQA: n_head % n_head_kv == 0) */
+    uint32_t head_dim;      /* n_embd / n_head unless the file says otherwise */
+    uint32_t n_ff;          /* feed-forward hidden width */
+    uint32_t n_rot;         /* rotary dimensions per head (<= head_dim) */
+    float    norm_eps;
+    float    rope_base;     /* theta base, 10000 for Llama 2 */
+    float    rope_scale;    /* linear position scale (1 / rope.scaling.factor) */
+} pl_hparams;
+
+/* ---- weights: views into the mapping ------------------------------- */
+
+typedef struct pl_weight {
+    const void *data;   /* NULL if an optional tensor is absent */
+    pl_type     type;
+    int64_t     rows, cols;
+} pl_weight;
+
+typedef struct pl_layer {
+    pl_weight attn_norm;   /* (n_embd) */
+    pl_weight wq;          /* (n_head*head_dim, n_embd) */
+    pl_weight wk;          /* (n_head_kv*head_dim, n_embd) */
+    pl_weight wv;          /* (n_head_kv*head_dim, n_embd) */
+    pl_weight wo;          /* (n_embd, n_head*head_dim) */
+    pl_weight ffn_norm;    /* (n_embd) */
+    pl_weight ffn_gate;    /* (n_ff, n_embd) */
+    pl_weight ffn_up;      /* (n_ff, n_embd) */
+    pl_weight ffn_down;    /* (n_embd, n_ff) */
+    int       backend;     /* 0 = CPU; set in one place: model_assign_backends */
+} pl_layer;
+
+struct pl_model {
+    gguf_file        *gguf;
+    pl_vocab         *vocab;
+    const arch_desc  *arch;
+    pl_hparams        hp;
+    pl_weight         tok_embd;     /* (n_vocab, n_embd) */
+    pl_weight         output_norm;  /* (n_embd) */
+    pl_weight         output;       /* (n_vocab, n_embd); == tok_embd when tied */
+    pl_weight         rope_freqs;   /* (n_rot/2) f32 divisors, optional */
+    float            *rope_inv;     /* (n_rot/2) owned: theta_i = pos * rope_inv[i] */
+    pl_layer         *layers;       /* (n_layer) */
+    char             *chat_template;/* NUL-terminated copy, or NULL */
+    char              name[128];
+    pl_model_params   params;
+};
+
+/* Engine-internal accessors used by the tokenizer and the chat templates. */
+const pl_vocab *model_vocab(const pl_model *m);
+const char     *model_chat_template(const pl_model *m);   /* NULL if the GGUF has none */
+
+/* Read the hyper-parameters "<arch>.block_count" etc. into hp (arch.c). */
+int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st);
+/* Llama 3.1 rope divisors (n_rot/2) from rope.scaling.* keys; false unless type "llama3". */
+bool rope_llama3_factors(const gguf_file *f, const char *arch, const pl_hparams *hp, float *out);
+
+#endif
