@@ -49,13 +49,16 @@ enum { PL_CPU_SCALAR = 0, PL_CPU_AVX2 = 1, PL_CPU_AVX512 = 2, PL_CPU_NEON = 3 };
 int         pl_cpu_level(void);            /* after PARLEY_CPU override */
 const char *pl_cpu_level_name(int level);
 void        pl_cpu_force_level(int level); /* tests: pick a path; resets the traits table */
+int         pl_cpu_detected_level(void);   /* best path the CPU has (ignores overrides) */
 
 /* ---- thread pool ------------------------------------------------------ */
 typedef struct pl_pool pl_pool;
 pl_pool *pl_pool_new(int n_threads);       /* n_threads includes the caller */
 void     pl_pool_free(pl_pool *p);
 int      pl_pool_size(const pl_pool *p);
-/* Run fn(ith, nth, arg) on every thread (the caller is ith 0) and wait. */
+/* Run fn(ith, nth, arg) on every thread (the caller is ith 0) and wait.
+ * A NULL pool runs fn(0, 1, arg). Never call it from inside a job.
+ * Idle workers spin PARLEY_SPIN_US (default 50) microseconds, then sleep. */
 void     pl_pool_run(pl_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
 
 /* ---- CPU ops (f32 activations, row-major) ---------------------------- */
@@ -66,5 +69,38 @@ void pl_cpu_matmul(pl_pool *p, const void *W, pl_type wt, int64_t rows, int64_t 
 /* Scalar reference of the above (single thread), for tests. */
 void pl_cpu_matmul_ref(const void *W, pl_type wt, int64_t rows, int64_t cols,
                        const float *X, int64_t n, float *Y);
+
+/* ---- CPU ops: small per-token ops of the forward pass ----------------
+ * All single-threaded over one row; f32 unless named. Names and signatures
+ * are stable: the forward pass calls them. out may alias an input. */
+
+/* out = x / sqrt(mean(x^2) + eps) * w   (w may be NULL: no weight) */
+void pl_cpu_rms_norm(const float *x, const float *w, int n, float eps, float *out);
+/* x = softmax(x) over n values (max-subtracted) */
+void pl_cpu_softmax_inplace(float *x, int n);
+/* SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + exp(-g)) */
+void pl_cpu_silu_mul(const float *gate, const float *up, int n, float *out);
+/* out = a + b ;  out = a * b ;  x *= s */
+void pl_cpu_add(const float *a, const float *b, int n, float *out);
+void pl_cpu_mul(const float *a, const float *b, int n, float *out);
+void pl_cpu_scale(float *x, float s, int n);
+
+/* RoPE. First fill a cache of n_rot floats for one position:
+ *   angle_i = freq_scale * pos * theta_base^(-2i/n_rot) / freq_factors[i]
+ *   cs[2i] = cos(angle_i), cs[2i+1] = sin(angle_i),  i < n_rot/2
+ * (freq_factors may be NULL; a negative pos delta re-rotates back), then rotate
+ * the first n_rot dims of every head of x (n_head heads, head_dim apart):
+ *   PL_ROPE_NORMAL (llama): pairs (x[2i], x[2i+1])
+ *   PL_ROPE_NEOX (qwen2, gpt-neox): pairs (x[i], x[i + n_rot/2])
+ * The mode values are ggml's rope modes. */
+enum { PL_ROPE_NORMAL = 0, PL_ROPE_NEOX = 2 };
+void pl_cpu_rope_cache(float *cs, int n_rot, float pos, float theta_base, float freq_scale,
+                       const float *freq_factors);
+void pl_cpu_rope(float *x, int n_head, int head_dim, int n_rot, const float *cs, int mode);
+
+/* Attention over an F16 KV cache: sum a[i]*b[i] (a: K row in f16, b: query),
+ * and y += a * x (x: V row in f16). F16C/AVX2 when available. */
+float pl_cpu_dot_f16_f32(const pl_f16 *a, const float *b, int n);
+void  pl_cpu_axpy_f16_f32(float *y, const pl_f16 *x, float a, int n);
 
 #endif

@@ -21,16 +21,20 @@
 #include "cpu/cpu_impl.h"
 #include "../engine/engine.h"
 
+/* SIMD kernel names where the ISA exists in this build, else NULL. */
 #if defined(__x86_64__) || defined(__i386__)
-#define X86_DOT(T) cpu_##T##_dot_avx2, cpu_##T##_dot_avx512
+#define A2(T) cpu_##T##_dot_avx2
+#define A5(T) cpu_##T##_dot_avx512
 #else
-#define X86_DOT(T) NULL, NULL
+#define A2(T) NULL
+#define A5(T) NULL
 #endif
 #if defined(__ARM_NEON) || defined(__aarch64__)
-#define NEON_DOT(T) cpu_##T##_dot_neon
+#define NE(T) cpu_##T##_dot_neon
 #else
-#define NEON_DOT(T) NULL
+#define NE(T) NULL
 #endif
+#define NONE(T) NULL
 
 /* One type's fixed facts plus its dot kernel per CPU level. */
 typedef struct type_row {
@@ -38,28 +42,28 @@ typedef struct type_row {
     pl_vec_dot_fn  avx2, avx512, neon;
 } type_row;
 
-#define ROW(ID, NAME, BS, SZ, Q, VT, T)                                           \
+#define ROW(ID, NAME, BS, SZ, Q, VT, T, AVX2, AVX512, NEON)                        \
     [ID] = { { NAME, BS, SZ, Q, VT, cpu_##T##_to_float, cpu_##T##_from_float,      \
-               cpu_##T##_dot_ref, cpu_##T##_dot_ref }, X86_DOT(T), NEON_DOT(T) }
+               cpu_##T##_dot_ref, cpu_##T##_dot_ref }, AVX2(T), AVX512(T), NEON(T) }
 #define ROW_ACT(ID, NAME, BS, SZ, T)                                              \
     [ID] = { { NAME, BS, SZ, true, ID, cpu_##T##_to_float, cpu_##T##_from_float,   \
                NULL, NULL }, NULL, NULL, NULL }
 
 static const type_row k_rows[PL_TYPE_COUNT] = {
-    ROW(PL_TYPE_F32,  "f32",  1, 4, false, PL_TYPE_F32, f32),
-    ROW(PL_TYPE_F16,  "f16",  1, 2, false, PL_TYPE_F32, f16),
-    ROW(PL_TYPE_BF16, "bf16", 1, 2, false, PL_TYPE_F32, bf16),
-    ROW(PL_TYPE_Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), true, PL_TYPE_Q8_0, q4_0),
-    ROW(PL_TYPE_Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), true, PL_TYPE_Q8_1, q4_1),
-    ROW(PL_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), true, PL_TYPE_Q8_0, q5_0),
-    ROW(PL_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), true, PL_TYPE_Q8_1, q5_1),
-    ROW(PL_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), true, PL_TYPE_Q8_0, q8_0),
+    ROW(PL_TYPE_F32,  "f32",  1, 4, false, PL_TYPE_F32, f32, A2, NONE, NONE),
+    ROW(PL_TYPE_F16,  "f16",  1, 2, false, PL_TYPE_F32, f16, A2, NONE, NONE),
+    ROW(PL_TYPE_BF16, "bf16", 1, 2, false, PL_TYPE_F32, bf16, A2, NONE, NONE),
+    ROW(PL_TYPE_Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), true, PL_TYPE_Q8_0, q4_0, A2, NONE, NONE),
+    ROW(PL_TYPE_Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), true, PL_TYPE_Q8_1, q4_1, A2, NONE, NONE),
+    ROW(PL_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), true, PL_TYPE_Q8_0, q5_0, A2, NONE, NONE),
+    ROW(PL_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), true, PL_TYPE_Q8_1, q5_1, A2, NONE, NONE),
+    ROW(PL_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), true, PL_TYPE_Q8_0, q8_0, A2, NONE, NONE),
     ROW_ACT(PL_TYPE_Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), q8_1),
-    ROW(PL_TYPE_Q2_K, "q2_K", QK_K, sizeof(block_q2_K), true, PL_TYPE_Q8_K, q2_K),
-    ROW(PL_TYPE_Q3_K, "q3_K", QK_K, sizeof(block_q3_K), true, PL_TYPE_Q8_K, q3_K),
-    ROW(PL_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K), true, PL_TYPE_Q8_K, q4_K),
-    ROW(PL_TYPE_Q5_K, "q5_K", QK_K, sizeof(block_q5_K), true, PL_TYPE_Q8_K, q5_K),
-    ROW(PL_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K), true, PL_TYPE_Q8_K, q6_K),
+    ROW(PL_TYPE_Q2_K, "q2_K", QK_K, sizeof(block_q2_K), true, PL_TYPE_Q8_K, q2_K, NONE, NONE, NONE),
+    ROW(PL_TYPE_Q3_K, "q3_K", QK_K, sizeof(block_q3_K), true, PL_TYPE_Q8_K, q3_K, NONE, NONE, NONE),
+    ROW(PL_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K), true, PL_TYPE_Q8_K, q4_K, NONE, NONE, NONE),
+    ROW(PL_TYPE_Q5_K, "q5_K", QK_K, sizeof(block_q5_K), true, PL_TYPE_Q8_K, q5_K, NONE, NONE, NONE),
+    ROW(PL_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K), true, PL_TYPE_Q8_K, q6_K, NONE, NONE, NONE),
     ROW_ACT(PL_TYPE_Q8_K, "q8_K", QK_K, sizeof(block_q8_K), q8_K),
 };
 

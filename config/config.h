@@ -56,6 +56,8 @@ typedef struct pl_config {
     /* sessions */
     char   *resume;         /* session id to resume */
     bool    continue_last;
+    char   *format;         /* parley sessions export: "md" | "json" */
+    char   *output;         /* parley sessions export -o FILE ("" = stdout) */
     /* ui */
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */

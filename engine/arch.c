@@ -178,3 +178,9 @@ bool rope_llama3_factors(const gguf_file *f, const char *arch, const pl_hparams 
     }
     return true;
 }
+
+/* For the model catalog: can the engine run general.architecture == arch? */
+bool pl_arch_supported(const char *arch)
+{
+    return arch && arch_find(arch, NULL) != NULL;
+}

@@ -91,6 +91,24 @@ int32_t pl_token_eos(const pl_model *m);
 bool    pl_token_is_eog(const pl_model *m, int32_t tok);  /* EOS, EOT, <|im_end|>, ... */
 int     pl_n_vocab(const pl_model *m);
 
+/* Concatenated pieces of n tokens, with llama.cpp's detokenize rules (the SPM
+ * prefix space is dropped; remove_special drops the BOS/EOS the tokenizer adds;
+ * unparse_special renders control tokens as their text). Not NUL-terminated;
+ * returns the length, or -(needed) if len is too small. */
+int pl_detokenize(const pl_model *m, const int32_t *toks, int n, char *buf, int len,
+                  bool remove_special, bool unparse_special);
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* Length of the longest prefix of s that does not end inside an unfinished
+ * character: show that much of a token stream, keep the rest for the next piece.
+ * Ill-formed bytes count as complete (they display as U+FFFD). */
+size_t pl_utf8_complete_len(const char *s, size_t len);
+/* Copy in to out replacing each byte that does not begin a well-formed UTF-8
+ * sequence by U+FFFD. Writes at most cap bytes (no NUL); returns the full
+ * output length (<= 3 * len), so (NULL, 0) measures. */
+size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
+
 /* ---- chat templates ---------------------------------------------------- */
 
 typedef struct pl_chat_msg {
@@ -164,6 +182,164 @@ void        pl_sampler_free(pl_sampler *s);
 void        pl_sampler_reset(pl_sampler *s);                  /* forget history, re-seed */
 void        pl_sampler_accept(pl_sampler *s, int32_t tok);    /* history for penalties */
 int32_t     pl_sampler_sample(pl_sampler *s, const float *logits, int n_vocab);
+
+/* seed value asking for a fresh seed from the clock (at new and each reset);
+ * every other value, 0 included, is used as is (default 42: reproducible). */
+#define PL_SEED_RANDOM UINT64_MAX
+
+/* ---- stop strings (engine/stop.c) -------------------------------------
+ * Generated text passes through a stopper: text that could be the start of a
+ * stop string is held back until it is known not to be one, so the caller
+ * never shows a stop string or a piece of it. */
+
+typedef struct pl_stopper pl_stopper;
+
+/* stops: n strings (copied; empty ones ignored). NULL on out of memory. */
+pl_stopper *pl_stopper_new(const char *const *stops, int n);
+/* Add len bytes of generated text; writes the bytes now safe to show into out
+ * (at most cap; the rest stays held and comes with the next feed or flush) and
+ * returns how many. *stopped becomes true once a stop string is complete: out
+ * then ends just before it, and later feeds return 0. cap >= len + the longest
+ * stop string always suffices. -1 on bad arguments. */
+int  pl_stopper_feed(pl_stopper *s, const char *piece, int len, char *out, int cap, bool *stopped);
+/* End of generation: release what is still held (after a stop: only text
+ * before the stop string that did not fit cap earlier). */
+int  pl_stopper_flush(pl_stopper *s, char *out, int cap);
+void pl_stopper_reset(pl_stopper *s);   /* forget held text and the stopped state */
+void pl_stopper_free(pl_stopper *s);
+
+/* ---- model catalog (engine/catalog.c, engine/catalog_sources.c) -------
+ * The GGUF models on this machine, read in place from parley's models dir,
+ * extra paths, Ollama's store, the Hugging Face hub cache, llama.cpp's cache
+ * and LM Studio. Only headers are read (no model is loaded), so a scan of a
+ * few dozen models takes milliseconds. Used by `parley models` and the TUI's
+ * model picker (which greys out entries with supported == false). */
+
+typedef struct pl_model_entry {
+    char     path[1024];    /* the file to pl_model_load (first part of a split GGUF) */
+    char     display[256];  /* relative file name, "org/repo/file.gguf" or Ollama "name:tag" */
+    char     source[16];    /* "parley","path","ollama","hf","llama.cpp","lmstudio" */
+    char     name[128];     /* general.name, "" if absent */
+    char     arch[32];      /* general.architecture, "" if unreadable */
+    char     quant[16];     /* "Q4_1", "Q4_K_M", "F16", ... ("" if unknown) */
+    uint64_t n_params;      /* sum over tensors of their element counts */
+    uint64_t file_size;     /* bytes, all parts of a split GGUF */
+    uint64_t mem_need;      /* file_size + f16 KV cache for min(n_ctx_train, 4096) positions */
+    uint32_t n_ctx_train;   /* <arch>.context_length, 0 if absent */
+    bool     supported;     /* parley can load and run it */
+    char     reason[128];   /* why not, e.g. "architecture 'mamba' is not supported" */
+    bool     fits_ram;      /* mem_need < MemAvailable (true if MemAvailable is unknown) */
+} pl_model_entry;
+
+/* A directory the catalog looks in (exists: it is there now). */
+typedef struct pl_catalog_root {
+    char source[16];
+    char dir[1024];
+    bool exists;
+} pl_catalog_root;
+
+#define PL_CATALOG_MAX_ROOTS 32
+
+/* The directories a scan visits, in order. models_dir NULL/"" = the default
+ * ($PARLEY_MODELS or ~/.local/share/parley/models); extra_paths ':'-separated
+ * (a leading ~/ is the home directory). Returns the count (<= max). */
+int  pl_catalog_roots(const char *models_dir, const char *extra_paths,
+                      pl_catalog_root *out, int max);
+/* Scan every root: *out gets a malloc'd array (free with pl_catalog_free),
+ * deduplicated by file identity, sorted by source then display name.
+ * Returns the count (0: nothing found), or -1 with st on failure (out of memory).
+ * A corrupt file is an entry with supported == false and the reader's reason. */
+int  pl_catalog_scan(const char *models_dir, const char *extra_paths,
+                     pl_model_entry **out, pl_status *st);
+void pl_catalog_free(pl_model_entry *entries);
+/* One file's entry (metadata only), e.g. to tell why `-m FILE` cannot run.
+ * Returns 0; e->supported == false with e->reason when it cannot be used. */
+int  pl_catalog_inspect(const char *path, pl_model_entry *e);
+
+/* True if the engine has a forward pass for general.architecture == arch (engine/arch.c). */
+bool pl_arch_supported(const char *arch);
+/* llama.cpp's name of a general.file_type id ("Q4_K_M"), NULL if unknown. */
+const char *pl_ftype_name(uint32_t ftype);
+/* "135M", "1.1B", "7.2B"; "?" for 0. Returns buf. */
+const char *pl_catalog_fmt_params(uint64_t n, char *buf, size_t len);
+/* "94.1 MiB", "4.07 GiB". Returns buf. */
+const char *pl_catalog_fmt_size(uint64_t bytes, char *buf, size_t len);
+/* MemAvailable from /proc/meminfo in bytes; 0 if unknown. */
+uint64_t pl_mem_available(void);
+
+/* ---- worker thread (engine/worker.c) ---------------------------------
+ * The worker owns the model and context on its own thread; the UI talks to it
+ * only through a request queue, an event queue and a wake-up fd that becomes
+ * readable when events are waiting (poll it beside stdin). Requests are typed
+ * (LOAD, GENERATE, SET_KNOB, QUIT); CANCEL is an atomic flag checked between
+ * tokens and prefill chunks. Knob requests are applied between two tokens,
+ * so a change lands mid-answer. Every request returns its id (0: out of
+ * memory); every event carries the id of the request it answers. */
+
+typedef struct pl_worker pl_worker;
+
+typedef struct pl_load_params {
+    const char     *path;          /* copied */
+    pl_model_params model;
+    pl_ctx_params   ctx;
+} pl_load_params;
+
+typedef struct pl_gen_params {
+    pl_sampler_params  sampler;
+    int                n_predict;      /* -1: until the end of the answer */
+    const char *const *stop;           /* NULL-terminated stop strings or NULL; copied */
+    const char        *tmpl_override;  /* NULL: the model's template; copied */
+    bool               shift_on_full;  /* context full: drop oldest turns (true) or stop */
+} pl_gen_params;
+
+typedef enum pl_event_kind {
+    PL_EV_LOAD_PROGRESS,  /* progress 0..1, or < 0 when unknown; text = stage */
+    PL_EV_LOADED,         /* state */
+    PL_EV_TOKEN,          /* text/len: complete UTF-8 only (partial sequences are held back) */
+    PL_EV_DONE,           /* stats */
+    PL_EV_ERROR,          /* text: a message a person can act on */
+    PL_EV_NOTICE,         /* text, e.g. "context full: dropped 3 oldest turns" */
+    PL_EV_KNOB            /* text "name=value" as applied; state */
+} pl_event_kind;
+
+typedef struct pl_gen_stats {
+    int    n_prompt;          /* tokens of the rendered conversation */
+    int    n_reused;          /* of which were already in the KV cache (common prefix) */
+    int    n_gen;             /* tokens generated */
+    double prefill_tps, gen_tps;
+    int    n_ctx_used, n_ctx;
+    int    n_dropped_turns;   /* oldest turns left out to fit the context */
+    bool   cancelled, context_full, hit_limit;
+} pl_gen_stats;
+
+typedef struct pl_engine_state {
+    bool          loaded;
+    pl_model_info info;
+    int           n_ctx, n_ctx_used, n_threads, n_gpu_layers;
+    pl_type       type_k, type_v;
+} pl_engine_state;
+
+typedef struct pl_event {
+    pl_event_kind   kind;
+    uint32_t        req_id;
+    float           progress;
+    char           *text;     /* NUL-terminated, owned by the event */
+    size_t          len;
+    pl_gen_stats    stats;
+    pl_engine_state state;
+} pl_event;
+
+pl_worker *pl_worker_new(pl_status *st);
+void       pl_worker_free(pl_worker *w);          /* cancels, QUITs, joins */
+int        pl_worker_event_fd(const pl_worker *w);
+uint32_t   pl_worker_load(pl_worker *w, const pl_load_params *p);
+uint32_t   pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const pl_gen_params *p);
+uint32_t   pl_worker_set_knob(pl_worker *w, const char *name, const char *value);
+/* Stop the answer being generated (what was sent stays sent) and drop queued GENERATEs. */
+void       pl_worker_cancel(pl_worker *w);
+/* Pop one event (false: none left; the fd is drained). Free with pl_event_free. */
+bool       pl_worker_next_event(pl_worker *w, pl_event *ev);
+void       pl_event_free(pl_event *ev);
 
 #ifdef __cplusplus
 }

@@ -171,6 +171,16 @@ static bool rd_str(gguf_rd *r, gguf_str *s, const char *what)
     return true;
 }
 
+/* A key or tensor name: a string without NUL bytes, so C-string lookups are unambiguous. */
+static bool rd_name(gguf_rd *r, gguf_str *s, const char *what)
+{
+    if (!rd_str(r, s, what)) return false;
+    if (!s->len || !memchr(s->ptr, 0, (size_t)s->len)) return true;
+    pl_status_set(r->st, PL_ERR_FORMAT, "%s: %s: %s contains a NUL byte (offset %zu)",
+                  r->file, r->item, what, r->pos - (size_t)s->len);
+    return false;
+}
+
 /* A count must fit in the bytes left at min_size bytes per item. */
 static bool rd_count_fits(gguf_rd *r, uint64_t n, uint64_t min_size, const char *what)
 {
@@ -218,7 +228,7 @@ static bool gguf_parse_array(gguf_rd *r, gguf_kv *kv)
 static bool gguf_parse_kv(gguf_rd *r, gguf_kv *kv, uint64_t idx)
 {
     snprintf(r->item, sizeof r->item, "kv #%llu", (unsigned long long)idx);
-    if (!rd_str(r, &kv->key, "key")) return false;
+    if (!rd_name(r, &kv->key, "key")) return false;
     char name[80];
     gguf_name_fmt(kv->key, name, sizeof name);
     snprintf(r->item, sizeof r->item, "kv '%s'", name);
@@ -292,7 +302,7 @@ pl_code gguf_tensor_check(pl_type type, uint32_t n_dims, const uint64_t *ne,
 static bool gguf_parse_tensor(gguf_rd *r, gguf_tensor *t, uint64_t idx)
 {
     snprintf(r->item, sizeof r->item, "tensor #%llu", (unsigned long long)idx);
-    if (!rd_str(r, &t->name, "name")) return false;
+    if (!rd_name(r, &t->name, "name")) return false;
     char name[80];
     gguf_name_fmt(t->name, name, sizeof name);
     snprintf(r->item, sizeof r->item, "tensor '%s'", name);

@@ -91,28 +91,23 @@ static int model_bind_all(pl_model *m, pl_status *st)
     return 0;
 }
 
-/* theta_i(pos) = pos * rope_inv[i]: base, linear scale and per-dim factors folded in. */
+/* Per-dimension rope divisors: rope_freqs.weight, llama3 keys, or all 1. */
 static int model_rope_setup(pl_model *m, pl_status *st)
 {
     const pl_hparams *hp = &m->hp;
     int half = (int)hp->n_rot / 2;
-    float *factors = NULL, computed[512];
+    m->rope_div = malloc(sizeof(float) * (size_t)half);
+    if (!m->rope_div) return pl_status_set(st, PL_ERR_NOMEM, "out of memory (rope table)");
+    for (int i = 0; i < half; i++) m->rope_div[i] = 1.0f;
     if (m->rope_freqs.data) {
-        factors = (float *)m->rope_freqs.data;
-    } else if (half <= 512 && rope_llama3_factors(m->gguf, m->arch->name, hp, computed)) {
-        factors = computed;
+        memcpy(m->rope_div, m->rope_freqs.data, sizeof(float) * (size_t)half);
+    } else {
+        rope_llama3_factors(m->gguf, m->arch->name, hp, m->rope_div);
     }
-    m->rope_inv = malloc(sizeof(float) * (size_t)half);
-    if (!m->rope_inv) return pl_status_set(st, PL_ERR_NOMEM, "out of memory (rope table)");
-    for (int i = 0; i < half; i++) {
-        double inv = pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_scale;
-        float f = 1.0f;
-        if (factors) memcpy(&f, &factors[i], sizeof f);   /* may be unaligned */
-        if (!(f > 0.0f) || !isfinite(f))
-            return pl_status_set(st, PL_ERR_FORMAT, "%s: rope_freqs.weight[%d] = %g is not "
-                                 "a positive number", m->gguf->path, i, f);
-        m->rope_inv[i] = (float)(inv / f);
-    }
+    for (int i = 0; i < half; i++)
+        if (!(m->rope_div[i] > 0.0f) || !isfinite(m->rope_div[i]))
+            return pl_status_set(st, PL_ERR_FORMAT, "%s: rope frequency factor %d = %g is not "
+                                 "a positive number", m->gguf->path, i, m->rope_div[i]);
     return 0;
 }
 
@@ -170,8 +165,11 @@ pl_model *pl_model_load(const char *path, const pl_model_params *p, pl_status *s
     }
     m->arch = arch_find(arch, st);
     if (!m->arch) {
-        if (st) { char tmp[sizeof st->msg]; snprintf(tmp, sizeof tmp, "%s: %s", path, st->msg);
-                  memcpy(st->msg, tmp, sizeof tmp); }
+        if (st) {   /* prefix the file name */
+            char why[sizeof st->msg];
+            memcpy(why, st->msg, sizeof why);
+            pl_status_set(st, st->code, "%.200s: %.300s", path, why);
+        }
         goto fail;
     }
     if (model_hparams_load(m->gguf, arch, &m->hp, st) || model_vocab_size(m, st)) goto fail;
@@ -191,7 +189,7 @@ void pl_model_free(pl_model *m)
 {
     if (!m) return;
     if (m->vocab) vocab_free(m->vocab);
-    free(m->rope_inv);
+    free(m->rope_div);
     free(m->layers);
     free(m->chat_template);
     gguf_close(m->gguf);

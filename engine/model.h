@@ -97,7 +97,7 @@ struct pl_model {
     pl_weight         output_norm;  /* (n_embd) */
     pl_weight         output;       /* (n_vocab, n_embd); == tok_embd when tied */
     pl_weight         rope_freqs;   /* (n_rot/2) f32 divisors, optional */
-    float            *rope_inv;     /* (n_rot/2) owned: theta_i = pos * rope_inv[i] */
+    float            *rope_div;     /* (n_rot/2) owned frequency divisors (1 = none) */
     pl_layer         *layers;       /* (n_layer) */
     char             *chat_template;/* NUL-terminated copy, or NULL */
     char              name[128];

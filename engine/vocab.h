@@ -110,14 +110,19 @@ void tok_vec_push(tok_vec *tv, int32_t id);
 
 /* ---- tokenizers ------------------------------------------------------ */
 
-/* Text (valid UTF-8, no special tokens) -> ids appended to out. */
-void spm_tokenize(const pl_vocab *v, const char *text, size_t len, tok_vec *out);
+/* Text (valid UTF-8, no special tokens) -> ids appended to out; on out of
+ * memory out->oom is set. space_prefix: SPM's leading-space rule. */
+void spm_tokenize(const pl_vocab *v, const char *text, size_t len, bool space_prefix, tok_vec *out);
 void bpe_tokenize(const pl_vocab *v, const char *text, size_t len, tok_vec *out);
 
 /* Full pipeline: sanitize UTF-8, cut out special tokens, add BOS/EOS.
  * Returns the token count (as pl_tokenize); -1 on out of memory. */
 int vocab_tokenize(const pl_vocab *v, const char *text, size_t len, int32_t *out, int max,
                    bool add_special, bool parse_special);
+
+/* Special-token list and matcher (tokenize.c); 0 or -1 on out of memory. */
+int  vocab_build_special(pl_vocab *v);
+void vocab_trie_free(vocab_trie *t);
 
 /* ---- pre-tokenizer (pretokenize.c) ------------------------------------ */
 

@@ -16,6 +16,11 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# GPU builds (compile and link only; no GPU needed): HIP from Debian, CUDA must be present.
+command -v hipcc >/dev/null || missing+=(hipcc libamdhip64-dev)
+if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  echo "deps: nvcc (CUDA toolkit) not found: 'make gpu-cuda' will fail; install the CUDA toolkit" >&2
+fi
 if command -v pkg-config >/dev/null; then
   for p in "${pc[@]}"; do
     pkg-config --exists "$p" || missing+=("${pkg_of[$p]:-$p}")

@@ -1,0 +1,264 @@
+/* run.c — `parley run`: one-shot completion streamed to stdout.
+ *
+ *   parley run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--chat] [--system S]
+ *
+ * The prompt is tokenized raw (or, with --chat, rendered as one user turn
+ * through the chat template and tokenized with special tokens parsed), decoded
+ * in one batched prefill, then tokens are sampled and printed as they come.
+ * Output is flushed per token; bytes that could still be the start of a stop
+ * string or of an unfinished UTF-8 character are held back, so nothing invalid
+ * and no part of a stop string is ever printed. Generation ends at an
+ * end-of-generation token, a stop string, -n tokens or a full context.
+ * --verbose reports the model, the prompt tokens and both speeds on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+#include "cmd.h"
+
+size_t pl_utf8_complete_len(const char *s, size_t len);               /* engine/utf8.c */
+size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
+
+/* Generated text and how much of it has been printed. */
+typedef struct run_out {
+    char  *text;
+    size_t len, cap, printed;
+    char **stops;
+    int    n_stops;
+    bool   stopped;   /* a stop string was generated */
+} run_out;
+
+/* Seconds on a monotonic clock. */
+static double run_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Bytes at the end of text that begin some stop string (must be held back). */
+static size_t run_stop_holdback(const run_out *o)
+{
+    size_t hold = 0;
+    for (int s = 0; s < o->n_stops; s++) {
+        size_t sl = strlen(o->stops[s]);
+        for (size_t k = sl > 1 ? sl - 1 : 0; k > hold; k--)
+            if (k <= o->len && memcmp(o->text + o->len - k, o->stops[s], k) == 0) { hold = k; break; }
+    }
+    return hold;
+}
+
+/* Append a token's bytes; print what is safe; note a stop string. */
+static int run_emit(run_out *o, const char *piece, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->len + n + 1) * 2;
+        char *t = realloc(o->text, cap);
+        if (!t) return -1;
+        o->text = t;
+        o->cap = cap;
+    }
+    memcpy(o->text + o->len, piece, n);
+    o->len += n;
+    o->text[o->len] = 0;
+    size_t end = o->len;
+    for (int s = 0; s < o->n_stops; s++) {
+        const char *hit = o->stops[s][0] ? strstr(o->text + o->printed, o->stops[s]) : NULL;
+        if (hit && (size_t)(hit - o->text) < end) { end = (size_t)(hit - o->text); o->stopped = true; }
+    }
+    if (!o->stopped) end -= run_stop_holdback(o);
+    size_t safe = o->printed + pl_utf8_complete_len(o->text + o->printed, end - o->printed);
+    fwrite(o->text + o->printed, 1, safe - o->printed, stdout);
+    fflush(stdout);
+    o->printed = safe;
+    return 0;
+}
+
+/* Whatever is still held back at the end: printed with invalid bytes replaced. */
+static void run_flush(run_out *o)
+{
+    if (!o->stopped && o->printed < o->len) {
+        size_t n = o->len - o->printed, need = pl_utf8_sanitize(o->text + o->printed, n, NULL, 0);
+        char *buf = malloc(need);
+        if (buf) {
+            pl_utf8_sanitize(o->text + o->printed, n, buf, need);
+            fwrite(buf, 1, need, stdout);
+            free(buf);
+        }
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* The prompt as text: raw, or rendered through the chat template (malloc'd). */
+static char *run_prompt_text(const pl_model *m, const pl_config *cfg, pl_status *st)
+{
+    if (!cfg->chat) return strdup(cfg->prompt);
+    pl_chat_msg msgs[2];
+    int n = 0;
+    if (cfg->system && cfg->system[0]) msgs[n++] = (pl_chat_msg){ "system", cfg->system };
+    msgs[n++] = (pl_chat_msg){ "user", cfg->prompt };
+    const char *tmpl = cfg->chat_template && cfg->chat_template[0] ? cfg->chat_template : NULL;
+    int need = pl_chat_render(m, tmpl, msgs, n, true, NULL, 0, st);
+    if (need < 0) return NULL;
+    char *buf = malloc((size_t)need + 1);
+    if (!buf || pl_chat_render(m, tmpl, msgs, n, true, buf, need + 1, st) < 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Tokenize text; *n gets the count. NULL + message on failure. */
+static int32_t *run_tokenize(const pl_model *m, const char *text, bool chat, int *n, pl_status *st)
+{
+    size_t len = strlen(text);
+    int cap = (int)len + 8;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)cap);
+    if (!toks) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); return NULL; }
+    *n = pl_tokenize(m, text, len, toks, cap, true, chat);
+    if (*n < 0 || *n > cap) {
+        pl_status_set(st, PL_ERR_ARG, "could not tokenize the prompt");
+        free(toks);
+        return NULL;
+    }
+    return toks;
+}
+
+/* --verbose: what was loaded and what the prompt became. */
+static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *toks, int n)
+{
+    pl_model_info mi;
+    pl_model_get_info(m, &mi);
+    fprintf(stderr, "model: %s (%s, %s, %.1fM params, %u layers, embd %u, heads %u/%u, "
+            "vocab %u, template %s), context %d\n", mi.name, mi.arch, mi.ftype,
+            mi.n_params / 1e6, mi.n_layer, mi.n_embd, mi.n_head, mi.n_head_kv, mi.n_vocab,
+            mi.chat_template, pl_ctx_n_ctx(c));
+    fprintf(stderr, "prompt: %d tokens:", n);
+    for (int i = 0; i < n; i++) fprintf(stderr, " %d", toks[i]);
+    fputc('\n', stderr);
+}
+
+/* Sampler settings from the configuration; seed -1 picks one from the clock. */
+static pl_sampler *run_sampler(const pl_config *cfg)
+{
+    pl_sampler_params sp = pl_sampler_default_params();
+    sp.temp = cfg->temp;
+    sp.top_k = cfg->top_k;
+    sp.top_p = cfg->top_p;
+    sp.min_p = cfg->min_p;
+    sp.repeat_penalty = cfg->repeat_penalty;
+    sp.penalty_last_n = cfg->repeat_last_n;
+    sp.freq_penalty = cfg->freq_penalty;
+    sp.presence_penalty = cfg->presence_penalty;
+    sp.seed = cfg->seed >= 0 ? (uint64_t)cfg->seed : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    return pl_sampler_new(&sp);
+}
+
+/* The generation loop: sample, print, decode, until a reason to stop. */
+static int run_generate(pl_ctx *c, const pl_model *m, int seq, pl_sampler *smp, run_out *o,
+                        int n_predict, int *n_gen, pl_status *st)
+{
+    char piece[256];
+    const int n_vocab = pl_n_vocab(m);
+    for (*n_gen = 0; n_predict < 0 || *n_gen < n_predict; ) {
+        int32_t tok = pl_sampler_sample(smp, pl_logits(c, seq), n_vocab);
+        if (pl_token_is_eog(m, tok)) break;
+        pl_sampler_accept(smp, tok);
+        (*n_gen)++;
+        int len = pl_token_to_piece(m, tok, piece, sizeof piece, false);
+        if (len > 0 && run_emit(o, piece, (size_t)len))
+            return pl_status_set(st, PL_ERR_NOMEM, "out of memory");
+        if (o->stopped || (n_predict >= 0 && *n_gen >= n_predict)) break;
+        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c)) break;   /* context full */
+        if (pl_decode(c, seq, &tok, 1, st)) return st->code;
+    }
+    return 0;
+}
+
+/* Model, context and prompt are ready: prefill, then generate. */
+static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
+{
+    char *text = run_prompt_text(m, cfg, st);
+    if (!text) return 1;
+    int n = 0;
+    int32_t *toks = run_tokenize(m, text, cfg->chat, &n, st);
+    free(text);
+    if (!toks) return 1;
+    if (cfg->verbose) run_print_info(m, c, toks, n);
+    int rc = 1, seq = -1, n_gen = 0;
+    run_out o = { 0 };
+    pl_sampler *smp = NULL;
+    if (n == 0) { pl_status_set(st, PL_ERR_ARG, "the prompt is empty"); goto done; }
+    if (n >= pl_ctx_n_ctx(c)) {
+        pl_status_set(st, PL_ERR_CONTEXT_FULL, "prompt is %d tokens, context is %d; raise "
+                      "--ctx-size", n, pl_ctx_n_ctx(c));
+        goto done;
+    }
+    seq = pl_seq_new(c, st);
+    smp = run_sampler(cfg);
+    if (seq < 0 || !smp) goto done;
+    for (int i = 0; i < n; i++) pl_sampler_accept(smp, toks[i]);
+    double t0 = run_now();
+    if (pl_decode(c, seq, toks, n, st)) goto done;
+    double t1 = run_now();
+    o.stops = config_stop_list(cfg, &o.n_stops);
+    if (run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st)) goto done;
+    double t2 = run_now();
+    run_flush(&o);
+    if (cfg->verbose)
+        fprintf(stderr, "prefill: %d tokens in %.3f s, %.1f tok/s\ngeneration: %d tokens in "
+                "%.3f s, %.1f tok/s\n", n, t1 - t0, n / (t1 - t0), n_gen, t2 - t1,
+                n_gen > 0 ? n_gen / (t2 - t1) : 0.0);
+    rc = 0;
+done:
+    free(o.text);
+    free(o.stops);
+    if (smp) pl_sampler_free(smp);
+    free(toks);
+    return rc;
+}
+
+/* Entry point from main.c (argv[0] == "run"). */
+int cmd_run(int argc, char **argv)
+{
+    pl_config cfg;
+    char err[256];
+    int first = argc;
+    config_init(&cfg);
+    if (config_load(&cfg, argc, argv, &first, err, sizeof err)) {
+        fprintf(stderr, "parley run: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (!cfg.prompt || !cfg.prompt[0]) {
+        fprintf(stderr, "parley run: no prompt; give one with -p TEXT\n");
+        config_free(&cfg);
+        return 2;
+    }
+    char *path = config_model_path(&cfg);
+    pl_status st = { 0 };
+    pl_model_params mp = pl_model_default_params();
+    mp.n_gpu_layers = cfg.n_gpu_layers;
+    pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
+    pl_ctx *c = NULL;
+    int rc = 1;
+    if (m) {
+        pl_ctx_params cp = pl_ctx_default_params();
+        cp.n_ctx = cfg.ctx_size;
+        cp.n_threads = cfg.threads;
+        cp.n_batch = cfg.batch_size;
+        c = pl_ctx_new(m, &cp, &st);
+    }
+    if (c) rc = run_with(m, c, &cfg, &st);
+    if (rc) fprintf(stderr, "parley run: %s\n", st.msg[0] ? st.msg : "failed");
+    pl_ctx_free(c);
+    pl_model_free(m);
+    free(path);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* context_impl.h — the run state of a context (engine-internal).
+ *
+ * pl_ctx owns the thread pool, the paged KV cache, per-sequence logits and
+ * every scratch buffer the forward pass needs for a chunk of up to n_batch
+ * tokens. All of it is allocated in pl_ctx_new: decoding never mallocs
+ * (KV blocks excepted: one per KV_BLOCK positions, recycled).
+ * context.c orchestrates (sequences, chunking); forward.c is the math.
+ */
+#ifndef PL_CONTEXT_IMPL_H
+#define PL_CONTEXT_IMPL_H
+
+#include "../backends/backend.h"
+#include "kv_cache.h"
+#include "model.h"
+
+struct pl_ctx {
+    pl_model      *m;
+    pl_ctx_params  p;
+    int            n_ctx;      /* positions per sequence */
+    int            n_batch;    /* tokens per forward chunk */
+    int            n_threads;
+    pl_pool       *pool;
+    kv_cache      *kv;
+    float        **logits;     /* (n_seq_cap) each (n_vocab) or NULL */
+    bool          *has_logits; /* (n_seq_cap) */
+    int            n_logits_cap;
+    volatile int  *abort_flag;
+
+    /* scratch for one chunk of nb <= n_batch tokens */
+    float *x;       /* (n_batch, n_embd) residual stream */
+    float *xb;      /* (n_batch, n_embd) normed input / projection output */
+    float *q;       /* (n_batch, n_q) */
+    float *k;       /* (n_batch, n_kv) */
+    float *v;       /* (n_batch, n_kv) */
+    float *att;     /* (n_batch, n_q) attention output */
+    float *gate;    /* (n_batch, n_ff) */
+    float *up;      /* (n_batch, n_ff) */
+    float *rope_cs; /* (n_batch, n_rot/2, 2) cos, sin per token and pair */
+    float *scores;  /* (n_threads, n_ctx) attention weights per thread */
+    float *qh;      /* (n_threads, head_dim) query head rounded like the cache */
+    float *out_row; /* (n_embd) normed last row for the logits */
+};
+
+/* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
+ * KV blocks are reserved; write the last token's logits if logits != NULL. */
+void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
+
+/* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
+void model_rope_cache(const pl_model *m, float pos, float *cs);
+/* Rotate a (n_heads, head_dim) f32 row by cs in the architecture's style. */
+void model_rope_apply(const pl_model *m, float *row, int n_heads, const float *cs);
+
+#endif

@@ -1,0 +1,213 @@
+/* worker_knob.c — model loading and knob changes on the worker thread.
+ *
+ * Knobs are a table: name -> handler. A handler says honestly what happened:
+ * applied live, stored for the next load, or not supported by the engine yet
+ * (a NOTICE then says so). The engine has no progress hook in pl_model_load,
+ * so loading reports stages: an indeterminate step (progress < 0) while the
+ * model is read, then the context, then LOADED.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker_impl.h"
+
+/* Printf-style NOTICE/ERROR. */
+void wk_emitf(pl_worker *w, pl_event_kind kind, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    wk_emit_text(w, kind, buf, strlen(buf));
+}
+
+/* A LOAD_PROGRESS event (p < 0: unknown) naming the stage. */
+static void emit_progress(pl_worker *w, float p, const char *stage)
+{
+    pl_event ev = {.kind = PL_EV_LOAD_PROGRESS, .req_id = w->cur_id, .progress = p};
+    ev.text = strdup(stage);
+    ev.len = ev.text ? strlen(ev.text) : 0;
+    ev.state = w->state;
+    wk_emit(w, &ev);
+}
+
+/* Re-read what the status line shows from the live context. */
+void wk_state_refresh(pl_worker *w)
+{
+    pl_engine_state *s = &w->state;
+    s->loaded = w->ctx != NULL;
+    if (w->model) pl_model_get_info(w->model, &s->info);
+    s->n_ctx = w->ctx ? pl_ctx_n_ctx(w->ctx) : 0;
+    s->n_ctx_used = w->ctx && w->seq >= 0 ? pl_seq_len(w->ctx, w->seq) : 0;
+    s->n_threads = w->lp.ctx.n_threads > 0 ? w->lp.ctx.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    s->n_gpu_layers = w->lp.model.n_gpu_layers;
+    s->type_k = w->lp.ctx.type_k;
+    s->type_v = w->lp.ctx.type_v;
+}
+
+/* Free context and model (worker thread, or at exit). */
+void wk_unload(pl_worker *w)
+{
+    if (w->ctx) pl_ctx_free(w->ctx);
+    if (w->model) pl_model_free(w->model);
+    w->ctx = NULL;
+    w->model = NULL;
+    w->seq = -1;
+    w->state.loaded = false;
+}
+
+/* LOAD: replace the model and context; on failure the old ones are gone too. */
+void wk_do_load(pl_worker *w, wk_req *r)
+{
+    pl_status st;
+    const char *base = strrchr(r->path, '/') ? strrchr(r->path, '/') + 1 : r->path;
+    char stage[300];
+    snprintf(stage, sizeof stage, "loading %s", base);
+    emit_progress(w, -1.0f, stage);
+    wk_unload(w);
+    free(w->model_path);
+    w->model_path = r->path;   /* take it over */
+    r->path = NULL;
+    w->lp = r->load;
+    w->lp.path = w->model_path;
+    w->model = pl_model_load(w->model_path, &w->lp.model, &st);
+    if (!w->model) {
+        wk_emitf(w, PL_EV_ERROR, "cannot load %s: %s", base, st.msg);
+        return;
+    }
+    emit_progress(w, 0.8f, "creating the context");
+    w->ctx = pl_ctx_new(w->model, &w->lp.ctx, &st);
+    if (w->ctx) w->seq = pl_seq_new(w->ctx, &st);
+    if (!w->ctx || w->seq < 0) {
+        wk_emitf(w, PL_EV_ERROR, "cannot create a context for %s: %s", base, st.msg);
+        wk_unload(w);
+        return;
+    }
+    pl_ctx_set_abort(w->ctx, &w->cancel);
+    emit_progress(w, 1.0f, "ready");
+    wk_state_refresh(w);
+    pl_event ev = {.kind = PL_EV_LOADED, .req_id = w->cur_id, .state = w->state};
+    wk_emit(w, &ev);
+}
+
+/* ---- knob handlers: return 0 and fill msg (a NOTICE) if not applied live */
+
+/* threads: live through the context. */
+static int knob_threads(pl_worker *w, const char *v, char *msg, size_t len)
+{
+    int n = atoi(v);
+    w->lp.ctx.n_threads = n;
+    if (w->ctx && pl_ctx_set_threads(w->ctx, n) < 0)
+        snprintf(msg, len, "threads = %s: the engine refused it; applies on next load", v);
+    return 0;
+}
+
+/* Rebuild the sampler of the answer being generated with new parameters. */
+static void sampler_rebuild(pl_worker *w)
+{
+    if (!w->smp) return;
+    pl_sampler *s = pl_sampler_new(&w->gp.sampler);
+    if (!s) return;
+    pl_sampler_free(w->smp);
+    w->smp = s;
+    int n = pl_seq_len(w->ctx, w->seq), last = w->gp.sampler.penalty_last_n;
+    const int32_t *t = pl_seq_tokens(w->ctx, w->seq);
+    for (int i = n > last ? n - last : 0; t && i < n; i++) pl_sampler_accept(s, t[i]);
+}
+
+#define SAMPLER_KNOB(fname, field, conv) \
+    static int fname(pl_worker *w, const char *v, char *msg, size_t len) \
+    { w->gp.sampler.field = conv; sampler_rebuild(w); return 0; }
+SAMPLER_KNOB(knob_temp, temp, (float)atof(v))
+SAMPLER_KNOB(knob_top_k, top_k, atoi(v))
+SAMPLER_KNOB(knob_top_p, top_p, (float)atof(v))
+SAMPLER_KNOB(knob_min_p, min_p, (float)atof(v))
+SAMPLER_KNOB(knob_repeat, repeat_penalty, (float)atof(v))
+SAMPLER_KNOB(knob_repeat_n, penalty_last_n, atoi(v))
+SAMPLER_KNOB(knob_freq, freq_penalty, (float)atof(v))
+SAMPLER_KNOB(knob_presence, presence_penalty, (float)atof(v))
+SAMPLER_KNOB(knob_seed, seed, (uint64_t)strtoull(v, NULL, 10))
+
+/* n-predict and context-policy: read by the generation loop. */
+static int knob_n_predict(pl_worker *w, const char *v, char *msg, size_t len)
+{
+    w->gp.n_predict = atoi(v);
+    return 0;
+}
+
+static int knob_policy(pl_worker *w, const char *v, char *msg, size_t len)
+{
+    w->gp.shift_on_full = strcmp(v, "stop") != 0;
+    return 0;
+}
+
+/* Context parameters: kept for the next load. */
+static int knob_next_load(pl_worker *w, const char *name, const char *v, char *msg, size_t len)
+{
+    if (strcmp(name, "ctx-size") == 0) w->lp.ctx.n_ctx = atoi(v);
+    else if (strcmp(name, "batch-size") == 0) w->lp.ctx.n_batch = atoi(v);
+    else if (strcmp(name, "n-gpu-layers") == 0) w->lp.model.n_gpu_layers = atoi(v);
+    else {
+        int t = pl_type_from_name(v);
+        if (t < 0) { snprintf(msg, len, "%s: unknown type '%s'", name, v); return -1; }
+        if (strcmp(name, "cache-type-k") == 0) w->lp.ctx.type_k = (pl_type)t;
+        else w->lp.ctx.type_v = (pl_type)t;
+    }
+    snprintf(msg, len, "%s = %s: applies on next load (live change is not in the engine yet; /model reloads)",
+             name, v);
+    return 0;
+}
+
+static int knob_ctx(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "ctx-size", v, m, l); }
+static int knob_batch(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "batch-size", v, m, l); }
+static int knob_ngl(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "n-gpu-layers", v, m, l); }
+static int knob_tk(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "cache-type-k", v, m, l); }
+static int knob_tv(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "cache-type-v", v, m, l); }
+
+/* Speculative decoding has no engine entry point yet. */
+static int knob_draft(pl_worker *w, const char *v, char *msg, size_t len)
+{
+    snprintf(msg, len, "speculative decoding is not supported by the engine yet (setting kept)");
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*apply)(pl_worker *w, const char *value, char *msg, size_t len);
+} knobs[] = {
+    {"threads", knob_threads},       {"temp", knob_temp},           {"top-k", knob_top_k},
+    {"top-p", knob_top_p},           {"min-p", knob_min_p},         {"repeat-penalty", knob_repeat},
+    {"repeat-last-n", knob_repeat_n}, {"frequency-penalty", knob_freq}, {"presence-penalty", knob_presence},
+    {"seed", knob_seed},             {"n-predict", knob_n_predict}, {"context-policy", knob_policy},
+    {"ctx-size", knob_ctx},          {"batch-size", knob_batch},    {"n-gpu-layers", knob_ngl},
+    {"cache-type-k", knob_tk},       {"cache-type-v", knob_tv},     {"draft-model", knob_draft},
+    {"draft-max", knob_draft},
+};
+
+/* SET_KNOB: look the name up, apply, then KNOB (and a NOTICE if not live). */
+void wk_apply_knob(pl_worker *w, wk_req *r)
+{
+    char msg[512] = "";
+    size_t i, n = sizeof knobs / sizeof knobs[0];
+    for (i = 0; i < n && strcmp(knobs[i].name, r->name) != 0; i++) {}
+    if (i == n) {
+        wk_emitf(w, PL_EV_NOTICE, "%s: not an engine knob (nothing to apply)", r->name);
+        return;
+    }
+    uint32_t id = w->cur_id;
+    w->cur_id = r->id;
+    int rc = knobs[i].apply(w, r->value, msg, sizeof msg);
+    wk_state_refresh(w);
+    if (rc < 0) {
+        wk_emitf(w, PL_EV_ERROR, "%s", msg);
+    } else {
+        if (msg[0]) wk_emitf(w, PL_EV_NOTICE, "%s", msg);
+        wk_emitf(w, PL_EV_KNOB, "%s=%s", r->name, r->value);
+    }
+    w->cur_id = id;
+}

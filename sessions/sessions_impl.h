@@ -1,0 +1,61 @@
+/* sessions_impl.h — inside the sessions/ room only (and its unit tests).
+ *
+ * The store struct, the transaction runner every write goes through, and the
+ * SQLite-error-to-message table. Outside this room use sessions.h.
+ */
+#ifndef PL_SESSIONS_IMPL_H
+#define PL_SESSIONS_IMPL_H
+
+#include <sqlite3.h>
+
+#include "sessions.h"
+
+/* One message being streamed by this process: text not yet on disk. */
+typedef struct sess_stream {
+    int64_t msg_id, sid;
+    char   *buf;            /* pending bytes since the last checkpoint */
+    size_t  len, cap;
+    int64_t last_flush_ms;  /* monotonic */
+    struct sess_stream *next;
+} sess_stream;
+
+struct sess_store {
+    sqlite3 *db;
+    char    *path;          /* .../sessions.db */
+    char    *dir;           /* its directory (snapshots/ lives here) */
+    bool     ro;
+    char     note[256];
+    int      busy_ms;
+    int      retries;       /* transaction-level retries on SQLITE_BUSY */
+    int      ckpt_ms;
+    size_t   ckpt_bytes;
+    sess_stream *streams;
+};
+
+/* Body of a write transaction: return SQLITE_OK, a SQLite error code (mapped
+ * and maybe retried by sess_tx), or -1 after filling st itself (no retry). */
+typedef int (*sess_tx_fn)(sess_store *s, void *ctx, sess_status *st);
+
+/* BEGIN IMMEDIATE; fn; COMMIT — rolled back on any error, retried on BUSY. */
+int sess_tx(sess_store *s, sess_tx_fn fn, void *ctx, sess_status *st);
+/* Turn a SQLite result into a sess_status message naming the file. Returns -1. */
+int sess_sqlite_fail(sess_store *s, int rc, const char *what, sess_status *st);
+/* Prepare sql or fail; NULL on error (st filled). */
+sqlite3_stmt *sess_prepare(sess_store *s, const char *sql, sess_status *st);
+/* Run schema migrations up to sess_schema_version(). */
+int sess_schema_migrate(sess_store *s, sess_status *st);
+/* Unix time in ms; monotonic ms. */
+int64_t sess_now_ms(void);
+int64_t sess_mono_ms(void);
+/* strdup of a column (never NULL: "" for NULL). */
+char *sess_col_dup(sqlite3_stmt *q, int col);
+/* True if a session id exists (SQLite error -> -1 with st). */
+int sess_exists(sess_store *s, int64_t id, sess_status *st);
+/* Insert a whole message inside a running transaction; id out. */
+int sess_msg_insert_tx(sess_store *s, int64_t sid, const char *role, const char *text, size_t len,
+                       const sess_msg_stats *stats, int64_t created, bool complete, int64_t *id_out,
+                       sess_status *st);
+/* Known roles; false for anything else. */
+bool sess_role_valid(const char *role);
+
+#endif
