@@ -64,11 +64,11 @@ TUI_SRC  := $(wildcard tests/tui/*.c)
 E2E_SRC  := $(wildcard tests/e2e/*.c)
 TEST_HELPERS := $(wildcard tests/common/*.c)
 
-$(BUILD)/tests/unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(BUILD)/tests/tui: $(TUI_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/test-tui: $(TUI_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS) -lutil
-$(BUILD)/tests/e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/test-e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 -include $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TUI_SRC:%.c=$(BUILD)/%.d) $(E2E_SRC:%.c=$(BUILD)/%.d)
@@ -86,11 +86,11 @@ test: deps
 test-all: parley test-unit test-e2e test-tui test-gpu
 	@echo "all test binaries passed"
 
-test-unit: $(BUILD)/tests/unit
+test-unit: $(BUILD)/test-unit
 	$(TEST_ENV) $< $(CRIT)
-test-e2e: $(BUILD)/tests/e2e parley
+test-e2e: $(BUILD)/test-e2e parley
 	$(TEST_ENV) $< --jobs=1
-test-tui: $(BUILD)/tests/tui parley
+test-tui: $(BUILD)/test-tui parley
 	$(TEST_ENV) $< --jobs=1
 
 # tests/gpu: the CUDA kernel source run on the CPU through the emulation layer,
@@ -103,9 +103,9 @@ test-gpu: $(GPU_TEST) gpu
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    LDFLAGS="-fsanitize=address,undefined" build-asan/tests/unit
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/test-unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    $(TEST_ENV) build-asan/tests/unit --jobs=1
+	    $(TEST_ENV) build-asan/test-unit --jobs=1
 
 # Bounded libFuzzer run over the GGUF reader (clang needed).
 FUZZ_SECONDS ?= 60

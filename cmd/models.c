@@ -37,28 +37,44 @@ static void models_cells(const pl_model_entry *e, models_row cells)
     cells[COL_NAME][0] = 0;   /* the name is printed whole, not from a 64-byte cell */
 }
 
-/* Print the table; the name column is as wide as the longest name. */
+/* Write one line without trailing blanks. */
+static void models_put_line(FILE *out, char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == ' ') line[--n] = 0;
+    fprintf(out, "%s\n", line);
+}
+
+/* Print the table; the name column is as wide as the longest name, NOTE only when needed. */
 static void models_print(FILE *out, const pl_model_entry *v, int n, bool verbose)
 {
     models_row *rows = calloc((size_t)n, sizeof *rows);
     int width[N_COLS];
+    bool any_note = false;
     for (int c = 0; c < N_COLS; c++) width[c] = (int)strlen(col_titles[c]);
-    for (int i = 0; i < n; i++) {
-        int len = (int)strlen(v[i].display);
-        if (len > width[COL_NAME]) width[COL_NAME] = len;
-        if (!rows) continue;
+    for (int i = 0; i < n && rows; i++) {
+        if ((int)strlen(v[i].display) > width[COL_NAME]) width[COL_NAME] = (int)strlen(v[i].display);
         models_cells(&v[i], rows[i]);
         for (int c = 1; c < N_COLS; c++)
             if ((int)strlen(rows[i][c]) > width[c]) width[c] = (int)strlen(rows[i][c]);
+        any_note |= !v[i].supported;
     }
-    for (int c = 0; c < N_COLS; c++) fprintf(out, "%-*s  ", width[c], col_titles[c]);
-    fprintf(out, "NOTE\n");
+    char line[2048];
+    int len = 0;
+    for (int c = 0; c < N_COLS; c++)
+        len += snprintf(line + len, sizeof line - (size_t)len, "%-*s  ", width[c], col_titles[c]);
+    snprintf(line + len, sizeof line - (size_t)len, "%s", any_note ? "NOTE" : "");
+    models_put_line(out, line);
     for (int i = 0; i < n && rows; i++) {
-        fprintf(out, "%-*s  ", width[COL_NAME], v[i].display);
-        for (int c = 1; c < N_COLS; c++) fprintf(out, "%-*s  ", width[c], rows[i][c]);
-        fprintf(out, "%s%s\n", v[i].supported ? "" : "unsupported: ", v[i].supported ? "" : v[i].reason);
+        len = snprintf(line, sizeof line, "%-*s  ", width[COL_NAME], v[i].display);
+        for (int c = 1; c < N_COLS && len < (int)sizeof line; c++)
+            len += snprintf(line + len, sizeof line - (size_t)len, "%-*s  ", width[c], rows[i][c]);
+        if (len < (int)sizeof line && !v[i].supported)
+            snprintf(line + len, sizeof line - (size_t)len, "unsupported: %s", v[i].reason);
+        models_put_line(out, line);
         if (verbose) fprintf(out, "    %s\n", v[i].path);
     }
+    if (!rows) fprintf(stderr, "parley models: out of memory\n");
     free(rows);
 }
 

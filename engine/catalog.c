@@ -84,14 +84,20 @@ uint64_t pl_mem_available(void)
 
 /* ---- one file ------------------------------------------------------------ */
 
+/* Copy src into dst of len bytes, truncating; always NUL-terminated. */
+static void cat_copy(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 /* The reader's message without its leading "<path>: " (the table shows the path). */
 static void cat_reason_from(pl_model_entry *e, const char *path, const char *msg)
 {
     size_t n = strlen(path);
     if (strncmp(msg, path, n) == 0 && msg[n] == ':') msg += n + 1 + (msg[n + 1] == ' ');
-    size_t len = strnlen(msg, sizeof e->reason - 1);   /* truncate, do not overflow */
-    memcpy(e->reason, msg, len);
-    e->reason[len] = 0;
+    cat_copy(e->reason, sizeof e->reason, msg);
 }
 
 /* "Q4_1" from general.file_type, else the type holding the most weight bytes. */
@@ -199,10 +205,10 @@ static void cat_judge(const gguf_file *f, pl_model_entry *e, const gguf_tensor *
 int pl_catalog_inspect(const char *path, pl_model_entry *e)
 {
     memset(e, 0, sizeof *e);
-    snprintf(e->path, sizeof e->path, "%s", path);
+    cat_copy(e->path, sizeof e->path, path);
     const char *slash = strrchr(path, '/');
-    snprintf(e->display, sizeof e->display, "%s", slash ? slash + 1 : path);
-    snprintf(e->source, sizeof e->source, "path");
+    cat_copy(e->display, sizeof e->display, slash ? slash + 1 : path);
+    cat_copy(e->source, sizeof e->source, "path");
     struct stat sb;
     if (stat(path, &sb) == 0) e->file_size = (uint64_t)sb.st_size;
     pl_status st;
@@ -267,8 +273,8 @@ static pl_model_entry *cat_push(cat_list *l)
 /* Display name and source on an entry (after inspect has set its defaults). */
 static void cat_label(pl_model_entry *e, const char *display, const char *source)
 {
-    snprintf(e->display, sizeof e->display, "%s", display);
-    snprintf(e->source, sizeof e->source, "%s", source);
+    cat_copy(e->display, sizeof e->display, display);
+    cat_copy(e->source, sizeof e->source, source);
 }
 
 void cat_add(cat_list *l, const char *path, const char *display, const char *source)
@@ -289,9 +295,9 @@ void cat_add_broken(cat_list *l, const char *path, const char *display, const ch
 {
     pl_model_entry *e = cat_push(l);
     if (!e) return;
-    snprintf(e->path, sizeof e->path, "%s", path);
+    cat_copy(e->path, sizeof e->path, path);
     cat_label(e, display, source);
-    snprintf(e->reason, sizeof e->reason, "%s", reason);
+    cat_copy(e->reason, sizeof e->reason, reason);
 }
 
 /* Source order first, then display name (case-insensitive), then path. */

@@ -163,25 +163,43 @@ static bool cat_is_gguf_name(const char *name)
     return n > 5 && strcasecmp(name + n - 5, ".gguf") == 0;
 }
 
-/* *.gguf under dir, descending depth_left more folder levels; display = prefix + relative path. */
+/* One entry of a plain walk: a sub-folder to descend or a .gguf to add. */
+static void cat_walk_entry(cat_list *l, const char *source, const char *dir, const char *name,
+                           const char *prefix, int depth_left);
+
+/* *.gguf under dir, descending depth_left more folder levels; display = prefix + relative path.
+ * Real files go before symlinks, so a link to a listed file is the duplicate, not the file. */
 static void cat_walk_gguf(cat_list *l, const char *source, const char *dir, const char *prefix,
                           int depth_left)
 {
     char **names = cat_names(dir);
-    for (size_t i = 0; names && names[i]; i++) {
-        char path[CAT_PATH], disp[CAT_PATH];
-        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) continue;
-        snprintf(disp, sizeof disp, "%s%s", prefix, names[i]);
-        struct stat sb;
-        if (stat(path, &sb) != 0) continue;   /* dangling symlink, raced away */
-        if (S_ISDIR(sb.st_mode) && depth_left > 0) {
-            strncat(disp, "/", sizeof disp - strlen(disp) - 1);
-            cat_walk_gguf(l, source, path, disp, depth_left - 1);
-        } else if (S_ISREG(sb.st_mode) && cat_is_gguf_name(names[i])) {
-            cat_add(l, path, disp, source);
+    for (int links = 0; links < 2; links++) {
+        for (size_t i = 0; names && names[i]; i++) {
+            char path[CAT_PATH];
+            struct stat lsb;
+            if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path ||
+                lstat(path, &lsb) != 0 || S_ISLNK(lsb.st_mode) != (links == 1))
+                continue;
+            cat_walk_entry(l, source, dir, names[i], prefix, depth_left);
         }
     }
     cat_names_free(names);
+}
+
+static void cat_walk_entry(cat_list *l, const char *source, const char *dir, const char *name,
+                           const char *prefix, int depth_left)
+{
+    char path[CAT_PATH], disp[CAT_PATH];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(disp, sizeof disp, "%s%s", prefix, name);
+    if (stat(path, &sb) != 0) return;   /* dangling symlink, raced away */
+    if (S_ISDIR(sb.st_mode) && depth_left > 0) {
+        strncat(disp, "/", sizeof disp - strlen(disp) - 1);
+        cat_walk_gguf(l, source, path, disp, depth_left - 1);
+    } else if (S_ISREG(sb.st_mode) && cat_is_gguf_name(name)) {
+        cat_add(l, path, disp, source);
+    }
 }
 
 /* ---- Hugging Face hub layout --------------------------------------------- */

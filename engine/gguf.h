@@ -81,7 +81,9 @@ bool gguf_str_eq(gguf_str s, const char *c);
  * mapping and may be UNALIGNED (read it with memcpy or the getters). For a
  * string scalar it points at the u64 length prefix; use gguf_get_str. For a
  * string array, gguf_get_arr(.., GGUF_STRING, ..) returns kv->strs (gguf_str[]).
- * Tensor data is aligned to f->alignment relative to the start of the file. */
+ * Tensor data is aligned to f->alignment relative to the start of the file.
+ * Keys and tensor names never contain NUL bytes (such files are rejected), so
+ * C-string lookups are unambiguous. */
 
 bool gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out);
 bool gguf_get_i64(const gguf_file *f, const char *key, int64_t *out);

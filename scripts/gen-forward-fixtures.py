@@ -4,7 +4,8 @@
 For each synthetic model (tests/fixtures/models/) and the default model, and
 for a few fixed prompts (raw, chat-formatted, and one long prompt of > 300
 tokens that crosses prefill chunks and KV blocks), llama.cpp (through
-llama-cpp-python, 2 threads, flash attention off, F16 KV cache) gives:
+llama-cpp-python, 2 threads, flash attention off, F16 KV cache, no weight
+repacking) gives:
   - the prompt's token ids,
   - the logits after the last prompt token (full vector; for the 49152-token
     default model as a float16 binary file beside the JSON),
@@ -23,6 +24,20 @@ import sys
 
 import numpy as np
 import llama_cpp
+import llama_cpp.llama_cpp as llama_lib
+
+
+def _plain_buffers():
+    """llama.cpp's default model params without the "extra" (repacked / AMX) weight
+    buffers: with them, 0.3.36 segfaults on these tiny models' q4_0/q4_1/q8_0 and
+    K-quant weights. The plain path quantizes activations to q8 the same way."""
+    p = _default_model_params()
+    p.use_extra_bufts = False
+    return p
+
+
+_default_model_params = llama_lib.llama_model_default_params
+llama_lib.llama_model_default_params = _plain_buffers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests/fixtures/forward")
@@ -103,7 +118,7 @@ def version_info():
     return dict(llama_cpp_python=llama_cpp.__version__,
                 system_info=llama_cpp.llama_print_system_info().decode().strip(),
                 settings="n_threads=2 n_batch=512 n_ctx=1024 flash_attn=False type_k=type_v=f16 "
-                         "logits_all=True greedy=argmax")
+                         "use_extra_bufts=False logits_all=True greedy=argmax")
 
 
 def run_model(path, name, full_logits):

@@ -40,7 +40,7 @@ MODELS = [
     dict(name="q4_1", wtype=T.Q4_1, tied=False, linear_rope=2.0, **SMALL),
     dict(name="q5_0", wtype=T.Q5_0, tied=True, n_head_kv_override=4, **SMALL),
     dict(name="q5_1", wtype=T.Q5_1, tied=False, **SMALL),
-    # K-quants (issue 4): quantized by llama.cpp itself from an f32 twin.
+    # K-quants (issue 4), quantized by llama.cpp itself from an f32 twin.
     dict(name="q2_k", ktype="Q2_K", tied=True, **WIDE),
     dict(name="q3_k", ktype="Q3_K_M", tied=True, **WIDE),
     dict(name="q4_k", ktype="Q4_K_M", tied=True, **WIDE),
@@ -101,12 +101,12 @@ def weights(spec, rng):
         w[p + "attn_norm.weight"] = norm(d)
         w[p + "attn_q.weight"] = mat(n_head * hd, d, 2.0)
         w[p + "attn_k.weight"] = mat(n_kv * hd, d, 2.0)
-        w[p + "attn_v.weight"] = mat(n_kv * hd, d)
-        w[p + "attn_output.weight"] = mat(d, n_head * hd)
+        w[p + "attn_v.weight"] = mat(n_kv * hd, d, 2.0)
+        w[p + "attn_output.weight"] = mat(d, n_head * hd, 4.0)
         w[p + "ffn_norm.weight"] = norm(d)
         w[p + "ffn_gate.weight"] = mat(ff, d)
         w[p + "ffn_up.weight"] = mat(ff, d)
-        w[p + "ffn_down.weight"] = mat(d, ff)
+        w[p + "ffn_down.weight"] = mat(d, ff, 4.0)
     w["output_norm.weight"] = norm(d)
     if not spec["tied"]:
         w["output.weight"] = mat(N_VOCAB, d, 8.0)

@@ -230,7 +230,7 @@ int sess_get_info(sess_store *s, int64_t id, sess_info *out, sess_status *st)
     if (rc == SQLITE_ROW) {
         if (info_from_row(q, out) < 0) {
             sess_info_clear(out);
-            ret = sess_status_set(st, SESS_ERR_NOMEM, "out of memory"), -1;
+            ret = (sess_status_set(st, SESS_ERR_NOMEM, "out of memory"), -1);
         }
     } else if (rc == SQLITE_DONE) {
         ret = no_session(id, st);

@@ -143,7 +143,7 @@ static int ensure_parent(const char *path, sess_status *st)
     if (slash && slash != dir) {
         *slash = 0;
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            rc = sess_status_set(st, SESS_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno)), -1;
+            rc = (sess_status_set(st, SESS_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno)), -1);
     }
     free(dir);
     return rc;
@@ -191,9 +191,9 @@ int sess_snap_save(const char *path, const sess_snap_meta *meta, sess_payload_wr
         return -1;
     }
     int rc = snap_write_file(f, tmp, meta, fn, ctx, st);
-    if (fclose(f) != 0 && rc == 0) rc = sess_status_set(st, SESS_ERR_IO, "%s: %s", tmp, strerror(errno)), -1;
+    if (fclose(f) != 0 && rc == 0) rc = (sess_status_set(st, SESS_ERR_IO, "%s: %s", tmp, strerror(errno)), -1);
     if (rc == 0 && rename(tmp, path) != 0)
-        rc = sess_status_set(st, SESS_ERR_IO, "%s: rename to %s: %s", tmp, path, strerror(errno)), -1;
+        rc = (sess_status_set(st, SESS_ERR_IO, "%s: rename to %s: %s", tmp, path, strerror(errno)), -1);
     if (rc == 0) fsync_dir(path);
     else unlink(tmp);
     free(tmp);

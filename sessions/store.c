@@ -274,8 +274,8 @@ int sess_store_check(sess_store *s, sess_status *st)
     int rc = sqlite3_step(q), out = 0;
     if (rc != SQLITE_ROW) out = sess_sqlite_fail(s, rc, "integrity check", st);
     else if (strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0)
-        out = sess_status_set(st, SESS_ERR_CORRUPT, "%s is corrupt: %s", s->path,
-                              (const char *)sqlite3_column_text(q, 0)), -1;
+        out = (sess_status_set(st, SESS_ERR_CORRUPT, "%s is corrupt: %s", s->path,
+                              (const char *)sqlite3_column_text(q, 0)), -1);
     sqlite3_finalize(q);
     return out;
 }

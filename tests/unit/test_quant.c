@@ -10,11 +10,11 @@
 
 /* Largest relative RMS error of quantize->dequantize on normal-ish data. */
 static const struct { pl_type t; double max_rmse; } k_bounds[] = {
-    { PL_TYPE_F32, 0 },       { PL_TYPE_F16, 1e-3 },   { PL_TYPE_BF16, 5e-3 },
-    { PL_TYPE_Q8_0, 0.01 },   { PL_TYPE_Q4_0, 0.12 },  { PL_TYPE_Q4_1, 0.10 },
-    { PL_TYPE_Q5_0, 0.06 },   { PL_TYPE_Q5_1, 0.05 },  { PL_TYPE_Q2_K, 0.45 },
-    { PL_TYPE_Q3_K, 0.25 },   { PL_TYPE_Q4_K, 0.12 },  { PL_TYPE_Q5_K, 0.06 },
-    { PL_TYPE_Q6_K, 0.03 },   { PL_TYPE_Q8_1, 0.01 },  { PL_TYPE_Q8_K, 0.01 },
+    { PL_TYPE_F32, 0 },       { PL_TYPE_F16, 5e-4 },   { PL_TYPE_BF16, 3e-3 },
+    { PL_TYPE_Q8_0, 0.007 },  { PL_TYPE_Q4_0, 0.095 }, { PL_TYPE_Q4_1, 0.09 },
+    { PL_TYPE_Q5_0, 0.05 },   { PL_TYPE_Q5_1, 0.045 }, { PL_TYPE_Q2_K, 0.36 },
+    { PL_TYPE_Q3_K, 0.18 },   { PL_TYPE_Q4_K, 0.09 },  { PL_TYPE_Q5_K, 0.045 },
+    { PL_TYPE_Q6_K, 0.022 },  { PL_TYPE_Q8_1, 0.007 }, { PL_TYPE_Q8_K, 0.008 },
 };
 
 #define NQ 2048

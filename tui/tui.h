@@ -1,0 +1,274 @@
+/* tui.h — the door of tui/, parley's ncurses chat app.
+ *
+ * Outside the room only cmd_tui() (cmd/cmd.h) is used. Inside, the layers go
+ * like tmux's: transcript (the messages, a model) -> layout (wrapped display
+ * lines with styled spans, cached per message) -> render (ncurses windows,
+ * one doupdate per frame) -> the terminal. app.c owns the poll() loop over
+ * stdin, the worker's event fd and a SIGWINCH self-pipe; key handlers return
+ * TUI_* flags (htop) and never draw. Overlays (help, picker, knobs) are views:
+ * a small vtable of key + draw. The engine lives on the worker thread
+ * (engine/engine.h, pl_worker_*); this room never calls the engine directly,
+ * except pl_catalog_scan for the picker.
+ */
+#ifndef PL_TUI_H
+#define PL_TUI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curses.h>
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+
+/* What a key handler asks the loop to do (combinable). */
+enum { TUI_UNHANDLED = 0, TUI_HANDLED = 1, TUI_REDRAW = 2, TUI_QUIT = 4 };
+
+/* Semantic colour roles; render.c maps them onto the terminal's colours. */
+typedef enum tui_role {
+    ROLE_NORMAL = 0, ROLE_USER, ROLE_ASSISTANT, ROLE_CODE, ROLE_STATUS, ROLE_NOTICE,
+    ROLE_ERROR, ROLE_DIM, ROLE_SELECT, ROLE_COUNT
+} tui_role;
+#define STYLE_BOLD 0x10u   /* or'd onto a role */
+
+/* A key: a character, or an ncurses KEY_* code (is_key), maybe with Alt. */
+typedef struct tui_key {
+    int  code;
+    bool is_key, alt;
+} tui_key;
+#define TUI_CTRL(c) ((c) & 0x1f)
+#define TUI_KEY_PASTE_BEGIN (KEY_MAX + 1)
+#define TUI_KEY_PASTE_END   (KEY_MAX + 2)
+
+/* ---- transcript.c: the messages --------------------------------------- */
+
+typedef enum tr_kind { TR_USER, TR_ASSISTANT, TR_SYSTEM, TR_NOTICE, TR_ERROR } tr_kind;
+
+typedef struct tr_msg {
+    tr_kind  kind;
+    char    *text;
+    size_t   len, cap;
+    uint64_t version;     /* bumped on every change (layout cache key); unique per message */
+    bool     streaming;   /* the answer is still arriving */
+    bool     stopped;     /* cancelled or cut: what was written is kept */
+    bool     dropped;     /* left out of the context by the policy */
+} tr_msg;
+
+typedef struct transcript {
+    tr_msg *msgs;
+    int     n, cap;
+} transcript;
+
+void transcript_init(transcript *t);
+void transcript_done(transcript *t);
+int  transcript_add(transcript *t, tr_kind kind, const char *text);   /* index, -1 on OOM */
+int  transcript_append(transcript *t, int i, const char *bytes, size_t n);
+void transcript_truncate(transcript *t, int n);                       /* keep the first n */
+void transcript_remove(transcript *t, int i);
+int  transcript_last(const transcript *t, tr_kind kind);              /* index or -1 */
+/* The conversation for the engine: system prompt + user/assistant turns that are
+ * not dropped. *out points into t (and system); free(*out) only. Returns n or -1. */
+int  transcript_chat(const transcript *t, const char *system, pl_chat_msg **out);
+/* Mark the oldest n not-yet-dropped user turns (and their answers) dropped. */
+void transcript_drop_turns(transcript *t, int n);
+int  transcript_save_md(const transcript *t, const char *path, char *err, size_t len);
+int  transcript_load_md(transcript *t, const char *path, char *err, size_t len);
+
+/* ---- layout.c: wrapping into display lines ---------------------------- */
+
+typedef struct lay_span {
+    uint32_t start, len;  /* bytes into the line's text */
+    uint8_t  style;       /* tui_role | STYLE_BOLD */
+} lay_span;
+
+typedef struct lay_line {
+    char     *text;
+    uint32_t  nbytes;
+    lay_span *spans;
+    int       nspans;
+    int       cols;       /* display width */
+    int       msg;        /* transcript index */
+    int       code_block; /* index of the code block in its message, -1 if none */
+} lay_line;
+
+typedef struct lay_cache {
+    uint64_t  version;
+    int       width, flags;
+    lay_line *lines;
+    int       n, cap;
+} lay_cache;
+
+typedef struct layout {
+    lay_cache *msgs;
+    int        n_msgs, cap_msgs;
+    int       *first;     /* first global line of each message */
+    int        total;
+    int        width;
+} layout;
+
+void layout_init(layout *L);
+void layout_done(layout *L);
+int  layout_update(layout *L, const transcript *t, int width);   /* total lines */
+const lay_line *layout_line(const layout *L, int i);
+/* Lay out one piece of text (tests, input box): lines into c. */
+void layout_text(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
+                 bool markdown, int msg);
+void layout_cache_free(lay_cache *c);
+int  tui_str_width(const char *s, size_t len);                    /* display columns */
+/* Extract code block k (-1: last) of text into a malloc'd string; NULL if none. */
+char *layout_code_block(const char *text, size_t len, int k);
+
+/* ---- input.c: the multi-line editor ------------------------------------ */
+
+typedef struct input {
+    char  *buf;
+    size_t len, cap, cur;    /* cur: byte offset of the cursor */
+    char **hist;
+    int    n_hist, hist_pos; /* hist_pos == n_hist: not browsing */
+    char  *draft;            /* the text being typed before browsing history */
+    bool   pasting;
+    size_t paste_bytes;
+    int    paste_lines;
+} input;
+
+enum { INPUT_SUBMIT = 8, INPUT_PASTED = 16 };  /* on top of TUI_* flags */
+
+void input_init(input *in);
+void input_done(input *in);
+int  input_key(input *in, tui_key k);      /* TUI_* | INPUT_SUBMIT */
+void input_set(input *in, const char *text);
+void input_insert(input *in, const char *s, size_t n);
+void input_history_add(input *in, const char *text);
+/* Rows the box needs at this width; drawing (cursor left in place). */
+int  input_height(const input *in, int width);
+void input_draw(const input *in, WINDOW *w, const char *hint);
+
+/* ---- the app -------------------------------------------------------- */
+
+typedef struct tui_app tui_app;
+
+/* An overlay: help, picker, knobs (the chat view itself is app.c). */
+typedef struct tui_view {
+    const char *name;
+    int  (*key)(tui_app *a, tui_key k);
+    void (*draw)(tui_app *a);   /* builds a->w_over with render_overlay */
+} tui_view;
+
+extern const tui_view tui_help_view, tui_picker_view, tui_knobs_view;
+
+struct tui_app {
+    pl_config      *cfg;
+    pl_worker      *wk;
+    transcript      tr;
+    layout          lay;
+    input           in;
+    WINDOW         *w_chat, *w_status, *w_input, *w_over;
+    int             rows, cols;
+    bool            too_small;
+    int             scroll;          /* lines scrolled up from the bottom */
+    int             chat_h;          /* rows of the transcript pane */
+    const tui_view *overlay;         /* NULL: the chat view has the keys */
+    int             ncolors;
+    /* engine, as the worker last reported it */
+    pl_engine_state es;
+    bool            loading;
+    float           load_progress;   /* < 0: unknown (indeterminate bar) */
+    char            load_stage[160];
+    char            model_path[1024];
+    bool            generating;
+    uint32_t        gen_id;
+    int             gen_msg;         /* transcript index of the streaming answer */
+    pl_gen_stats    last;
+    bool            have_last;
+    double          gen_started;
+    int             edit_from;       /* /edit: index of the user message being rewritten, -1 */
+    /* UI */
+    char            status_msg[256];
+    double          status_until;
+    int             ctrl_c;          /* consecutive Ctrl-C when idle */
+    double          last_frame;
+    bool            dirty;
+    /* overlay state */
+    pl_model_entry *pk_entries;
+    int             pk_n, pk_sel, pk_top;
+    char            pk_err[256];
+    int             kb_sel;
+    bool            kb_editing;
+    char            kb_buf[512];
+    int             help_top;
+};
+
+int  tui_run(pl_config *cfg);
+double tui_now(void);
+
+/* app.c: actions shared by keys, commands and overlays. */
+void tui_status_msg(tui_app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tui_notice(tui_app *a, tr_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int  tui_send(tui_app *a, const char *text);
+void tui_cancel(tui_app *a);
+int  tui_regenerate(tui_app *a);
+int  tui_load_model(tui_app *a, const char *path);
+int  tui_set_option(tui_app *a, const char *name, const char *value, char *err, size_t len);
+void tui_open(tui_app *a, const tui_view *v);
+void tui_clear(tui_app *a);
+void tui_edit_last(tui_app *a);
+void tui_scroll(tui_app *a, int lines);
+
+/* commands.c */
+int  tui_command_run(tui_app *a, const char *line);   /* TUI_* flags */
+int  tui_command_complete(tui_app *a, input *in);     /* Tab */
+typedef struct tui_command {
+    const char *name, *args, *help;
+    int (*run)(tui_app *a, const char *args);
+} tui_command;
+extern const tui_command tui_commands[];
+extern const int tui_n_commands;
+
+/* Key bindings of the chat view, for help.c. */
+typedef struct tui_binding {
+    const char *keys, *what;
+} tui_binding;
+extern const tui_binding tui_bindings[];
+extern const int tui_n_bindings;
+
+/* knobs.c: which settings the panel shows and when they take effect. */
+typedef struct tui_knob {
+    const char *name;
+    const char *when;     /* "live", "next message", "next load", "not supported yet" */
+} tui_knob;
+extern const tui_knob tui_knobs[];
+extern const int tui_n_knobs;
+const tui_knob *tui_knob_find(const char *name);
+
+/* picker.c, knobs.c: state lives in the views; these reset it. */
+void tui_picker_open(tui_app *a);
+void tui_knobs_open(tui_app *a);
+
+/* clipboard.c: OSC 52 (tmux/screen passthrough). Returns 0 or -1. */
+int  tui_clipboard_copy(const char *text, size_t len);
+char *tui_osc52_encode(const char *text, size_t len, bool tmux, bool screen);  /* malloc'd */
+
+/* term.c */
+int  term_setup(bool want_color);
+void term_restore(void);
+int  term_winch_fd(void);       /* readable after SIGWINCH */
+void term_winch_drain(void);
+void term_size(int *rows, int *cols);
+int  term_colors(void);         /* 0 (none), 8, 256 */
+
+/* render.c */
+void render_frame(tui_app *a);
+void render_resize(tui_app *a);
+void render_init_colors(int ncolors);
+attr_t render_attr(uint8_t style);
+/* An overlay window of h x w (clipped to the screen) with a border and title. */
+WINDOW *render_overlay(tui_app *a, int h, int w, const char *title);
+/* Print s at (y, x) in at most w columns; returns the columns used. */
+int  render_text(WINDOW *win, int y, int x, int w, const char *s, uint8_t style);
+void render_line(WINDOW *win, int y, int x, int w, const lay_line *l);
+
+/* status.c: the status line's text (what fits in width). */
+void status_draw(tui_app *a, WINDOW *w);
+
+#endif
