@@ -225,20 +225,34 @@ static int hist_bin(float d)
     return d < HIST_RANGE ? (int)(d * (HIST_BINS / HIST_RANGE)) : HIST_BINS - 1;
 }
 
-/* top_p over unsorted candidates that passed min_p: keep only the bins that
- * can hold the top_p prefix, sort those. Returns the new count. */
-static int chain_top_p_cut(pl_sampler *s, int nc, float m, double target)
+/* Move the candidates whose bin satisfies keep() to the front; returns how many. */
+static int partition_bins(const float *w, int32_t *c, int nc, float m, int b, bool below)
 {
-    double mass[HIST_BINS] = { 0 };
-    for (int j = 0; j < nc; j++) mass[hist_bin(m - s->work[s->cand[j]])] += s->prob[j];
-    int last = HIST_BINS - 1;
-    double cum = 0;
-    for (int b = 0; b < HIST_BINS; b++)
-        if ((cum += mass[b]) >= target) { last = b; break; }
     int k = 0;
-    for (int j = 0; j < nc; j++)
-        if (hist_bin(m - s->work[s->cand[j]]) <= last) s->cand[k++] = s->cand[j];
+    for (int j = 0; j < nc; j++) {
+        int bin = hist_bin(m - w[c[j]]);
+        if (below ? bin < b : bin == b) { int32_t t = c[k]; c[k++] = c[j]; c[j] = t; }
+    }
     return k;
+}
+
+/* top_p over unsorted candidates (already past min_p, s->prob = exp(l - m)):
+ * a histogram of mass by distance below the max finds the bin where the
+ * cumulative mass reaches target; bins before it are kept whole, and only the
+ * tokens of that bin are sorted to find the exact crossing. Returns the count. */
+static int chain_top_p_bins(pl_sampler *s, const float *w, int nc, float m, double target)
+{
+    double mass[HIST_BINS] = { 0 }, before = 0;
+    for (int j = 0; j < nc; j++) mass[hist_bin(m - w[s->cand[j]])] += s->prob[j];
+    int b = 0;
+    while (b < HIST_BINS - 1 && before + mass[b] < target) before += mass[b++];
+    int32_t *c = s->cand;
+    int n_sure = partition_bins(w, c, nc, m, b, true);
+    int n_edge = partition_bins(w, c + n_sure, nc - n_sure, m, b, false);
+    sort_ranked(w, c + n_sure, n_edge);
+    for (int j = 0; j < n_edge; j++)
+        if ((before += expf(w[c[n_sure + j]] - m)) >= target) return n_sure + j + 1;
+    return n_sure + n_edge;
 }
 
 /* top_k, then top_p and min_p, on s->work; leaves the ids in s->cand. */
@@ -264,7 +278,7 @@ static int chain_truncate(pl_sampler *s, int n, float *max_out)
             if (l >= thr) { s->cand[k] = s->cand[j]; s->prob[k++] = e; }
         }
         double target = (double)fmaxf(p->top_p, 0.0f) * z;
-        if (!sorted && k > 64) k = chain_top_p_cut(s, k, m, target);
+        if (!sorted && k > 64) return chain_top_p_bins(s, w, k, m, target);
         if (!sorted) sort_ranked(w, s->cand, k);
         double cum = 0;
         for (int j = 0; j < k; j++)
@@ -284,8 +298,9 @@ static int chain_truncate(pl_sampler *s, int n, float *max_out)
 static int32_t argmax(const float *w, int n)
 {
     int32_t best = 0;
+    float bv = w[0];   /* in a register: no load chained through best */
     for (int i = 1; i < n; i++)
-        if (w[i] > w[best]) best = i;
+        if (w[i] > bv) { bv = w[i]; best = i; }
     return best;
 }
 

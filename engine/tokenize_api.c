@@ -1,5 +1,7 @@
 /* tokenize_api.c — the public token functions of engine.h, as thin wrappers
- * over the model's vocab (model_vocab, provided by model.c). */
+ * over the model's vocab (model_vocab, provided by model.c). pl_n_vocab lives
+ * in model.c: it is the logits width (hp.n_vocab), which is what callers size
+ * buffers with; the vocab's own token count is v->n_tokens. */
 #include "vocab.h"
 
 int pl_tokenize(const pl_model *m, const char *text, size_t len, int32_t *out, int max,
@@ -38,10 +40,4 @@ bool pl_token_is_eog(const pl_model *m, int32_t tok)
 {
     const pl_vocab *v = m ? model_vocab(m) : NULL;
     return v && tok >= 0 && tok < v->n_tokens && v->eog[tok];
-}
-
-int pl_n_vocab(const pl_model *m)
-{
-    const pl_vocab *v = m ? model_vocab(m) : NULL;
-    return v ? v->n_tokens : 0;
 }

@@ -61,7 +61,12 @@ LONG = (
     "different: there the same weights are reused for many tokens, and arithmetic becomes "
     "the limit. A careful engine handles both cases, and it keeps a cache of keys and values "
     "so that earlier tokens are never processed twice. Paged caches split that memory into "
-    "fixed blocks, so that several conversations can share a common prefix."
+    "fixed blocks, so that several conversations can share a common prefix. When the "
+    "context fills up, the oldest turns of the conversation can be dropped and the keys "
+    "that remain rotated to their new positions, which is cheaper than recomputing them. "
+    "None of this is visible to the person typing a question into the terminal, who only "
+    "notices whether the answer appears quickly, whether it is correct, and whether the "
+    "program stays responsive while it thinks."
 )
 
 PROMPTS = [

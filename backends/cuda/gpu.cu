@@ -64,7 +64,8 @@ void *pl_gpu_alloc(size_t bytes)
     return p;
 }
 
-void pl_gpu_free(void *p) { if (p) cudaFree(p); }
+/* Frees are best-effort: a failure here has no caller that could act on it. */
+void pl_gpu_free(void *p) { if (p) (void)cudaFree(p); }
 
 int pl_gpu_upload(void *dst, const void *src, size_t bytes)
 {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "backends/backend.h"
+#include "engine/engine.h"
 
 /* Wall seconds. */
 static double now_s(void)
