@@ -62,6 +62,7 @@ typedef struct pl_config {
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;
+    bool    weight_bytes;   /* bench: print weight bytes per token */
 } pl_config;
 
 typedef struct pl_option {

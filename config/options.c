@@ -22,7 +22,7 @@ const pl_option pl_options[] = {
      "extra ':'-separated directories the model picker scans"},
     {"data-dir",         0,   "PARLEY_DATA",           OPT_STR,  "",      0, 0, NULL, F(data_dir), CFG_TUI | CFG_SESSIONS | CFG_RUN, "DIR",
      "where sessions.db and KV snapshots live (default ~/.local/share/parley)"},
-    {"threads",          't', "PARLEY_THREADS",        OPT_INT,  "0",     0, 512, NULL, F(threads), CFG_ENGINE, "N",
+    {"threads",          't', "PARLEY_THREADS",        OPT_INT,  "0",     0, 512, NULL, F(threads), CFG_ENGINE | CFG_QUANTIZE, "N",
      "CPU threads (0 = all cores)"},
     {"ctx-size",         'c', "PARLEY_CTX_SIZE",       OPT_INT,  "0",     0, 1048576, NULL, F(ctx_size), CFG_ENGINE, "N",
      "context size in tokens (0 = the model's, at most 4096)"},
@@ -88,6 +88,8 @@ const pl_option pl_options[] = {
      "tokens per generation test (0 = skip)"},
     {"bench-reps",       'r', NULL,                    OPT_INT,  "3",     1, 100, NULL, F(bench_reps), CFG_BENCH, "N",
      "repetitions of each test"},
+    {"weight-bytes",     0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(weight_bytes), CFG_BENCH, NULL,
+     "print the weight bytes one generated token reads, and exit"},
 };
 
 const int pl_n_options = (int)(sizeof pl_options / sizeof pl_options[0]);

@@ -71,6 +71,8 @@ pl_model_params pl_model_default_params(void);
 pl_model *pl_model_load(const char *path, const pl_model_params *p, pl_status *st);
 void      pl_model_free(pl_model *m);
 void      pl_model_get_info(const pl_model *m, pl_model_info *out);
+/* Weight bytes one decode step reads (the bandwidth bound of generation). */
+uint64_t  pl_model_weight_bytes_per_token(const pl_model *m);
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -116,10 +118,13 @@ typedef struct pl_chat_msg {
     const char *content;
 } pl_chat_msg;
 
-/* Render msgs with the model's template (or override: "chatml", "llama2", "llama3",
- * "gemma", "mistral", "phi3", "deepseek", ...; NULL = from the GGUF).
- * Writes at most len bytes incl. NUL; returns the full length needed, or -1 on
- * error (unknown override name, no template). */
+/* Render msgs with the model's template (or override by name: "chatml", "llama2",
+ * "llama3", "gemma", "mistral-v7", "phi3", "deepseek", ... see pl_chat_template_list;
+ * NULL = recognised from the GGUF's tokenizer.chat_template). Output is what
+ * llama.cpp's built-in llama_chat_apply_template writes (no Jinja is run).
+ * A template that is missing or not recognised falls back to ChatML: st->code
+ * is PL_OK and st->msg says so. Writes at most len bytes incl. NUL; returns the
+ * full length needed, or -1 on error (unknown override name: st lists names). */
 int pl_chat_render(const pl_model *m, const char *tmpl_override, const pl_chat_msg *msgs, int n,
                    bool add_generation_prompt, char *buf, int len, pl_status *st);
 const char *pl_chat_template_name(const pl_model *m, const char *tmpl_override);
@@ -266,6 +271,43 @@ const char *pl_catalog_fmt_params(uint64_t n, char *buf, size_t len);
 const char *pl_catalog_fmt_size(uint64_t bytes, char *buf, size_t len);
 /* MemAvailable from /proc/meminfo in bytes; 0 if unknown. */
 uint64_t pl_mem_available(void);
+
+/* ---- quantize (engine/quantize.c, engine/quantize_recipe.c) -----------
+ * `parley quantize IN OUT TYPE`: every 2-D weight matrix is converted to the
+ * type llama.cpp's recipe for TYPE gives it (Q4_K_M: more bits for attn_v and
+ * ffn_down in some layers, Q6_K output, ...); other tensors and all metadata
+ * are copied (general.file_type updated). Tensor order and alignment are kept.
+ * The output is written atomically: on any failure no file is left behind. */
+
+typedef struct pl_quant_event {
+    int         index, total;   /* 1-based tensor number, tensors in the file */
+    const char *name;           /* NUL-terminated, valid during the callback */
+    uint32_t    n_dims;
+    uint64_t    ne[4];
+    pl_type     from, to;       /* to == from: copied as is */
+    pl_type     wanted;         /* the recipe's type before a fallback */
+    bool        converted;      /* data rewritten (else copied byte for byte) */
+    bool        requantized;    /* converted from an already-quantized type */
+    bool        fallback;       /* row length not a multiple of wanted's block */
+} pl_quant_event;
+
+typedef struct pl_quant_stats {
+    uint64_t in_bytes, out_bytes;   /* file sizes */
+    int      n_tensors, n_converted, n_copied, n_requantized, n_fallback;
+    double   seconds;
+} pl_quant_stats;
+
+typedef void (*pl_quant_progress_fn)(void *ud, const pl_quant_event *ev);
+
+/* The type names pl_quantize_file accepts ("Q4_K_M", ...), NULL-terminated. */
+const char *const *pl_quantize_type_names(void);
+/* True if type_name (case-insensitive) is one of them. */
+bool pl_quantize_type_known(const char *type_name);
+/* Convert in to out. n_threads 0 = all cores. progress (may be NULL) is called
+ * once per tensor before its conversion; stats (may be NULL) filled on success. */
+pl_code pl_quantize_file(const char *in, const char *out, const char *type_name, int n_threads,
+                         pl_quant_progress_fn progress, void *ud, pl_quant_stats *stats,
+                         pl_status *st);
 
 /* ---- worker thread (engine/worker.c) ---------------------------------
  * The worker owns the model and context on its own thread; the UI talks to it

@@ -51,6 +51,7 @@ struct pl_sampler {
 
 /* ---- random numbers ------------------------------------------------------- */
 
+/* Seed expander (Steele et al.): spreads one 64-bit seed over the state. */
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -59,6 +60,7 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+/* Rotate left. */
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 /* xoshiro256** step. */
@@ -114,6 +116,7 @@ pl_sampler *pl_sampler_new(const pl_sampler_params *p)
     return s;
 }
 
+/* Free the sampler and its buffers; NULL is fine. */
 void pl_sampler_free(pl_sampler *s)
 {
     if (!s) return;
@@ -153,13 +156,14 @@ static bool sampler_reserve(pl_sampler *s, int n)
 
 /* ---- the chain ---------------------------------------------------------------- */
 
-/* Copy the logits and apply repeat/frequency/presence penalties in place. */
-static void chain_penalties(pl_sampler *s, const float *logits, int n)
+/* The logits the chain works on: the caller's, or a penalised copy when a
+ * penalty is on and there is history. */
+static const float *chain_penalties(pl_sampler *s, const float *logits, int n)
 {
-    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     const pl_sampler_params *p = &s->p;
     if (s->hist_len == 0 || (p->repeat_penalty == 1.0f && p->freq_penalty == 0.0f && p->presence_penalty == 0.0f))
-        return;
+        return logits;
+    memcpy(s->work, logits, (size_t)n * sizeof *s->work);
     for (int i = 0; i < s->hist_len; i++)
         if (s->hist[i] >= 0 && s->hist[i] < n) s->count[s->hist[i]]++;
     for (int i = 0; i < s->hist_len; i++) {
@@ -171,6 +175,7 @@ static void chain_penalties(pl_sampler *s, const float *logits, int n)
         *l -= (float)s->count[t] * p->freq_penalty + p->presence_penalty;
         s->count[t] = 0;
     }
+    return s->work;
 }
 
 /* a ranks before b: higher logit, then lower id. */
@@ -179,6 +184,7 @@ static bool ranks_before(const float *w, int32_t a, int32_t b) { return w[a] > w
 /* qsort has no context argument: the logits of the sort in progress on this thread. */
 static _Thread_local const float *sort_logits;
 
+/* qsort order: best first. */
 static int cmp_rank(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -255,11 +261,10 @@ static int chain_top_p_bins(pl_sampler *s, const float *w, int nc, float m, doub
     return n_sure + n_edge;
 }
 
-/* top_k, then top_p and min_p, on s->work; leaves the ids in s->cand. */
-static int chain_truncate(pl_sampler *s, int n, float *max_out)
+/* top_k, then top_p and min_p, over logits w; leaves the ids in s->cand. */
+static int chain_truncate(pl_sampler *s, const float *w, int n, float *max_out)
 {
     const pl_sampler_params *p = &s->p;
-    float *w = s->work;
     int nc = n;
     bool sorted = p->top_k > 0 && p->top_k < n;
     if (sorted) nc = chain_top_k(w, n, p->top_k, s->cand);
@@ -267,7 +272,7 @@ static int chain_truncate(pl_sampler *s, int n, float *max_out)
     float m = -INFINITY;
     for (int j = 0; j < nc; j++) m = fmaxf(m, w[s->cand[j]]);
     *max_out = m;
-    if (m == -INFINITY) return nc;   /* nothing to weigh: keep all, draw uniformly-ish */
+    if (m == -INFINITY) return nc;   /* every logit -inf: nothing to weigh, the first is taken */
     float thr = p->min_p > 0.0f ? m + logf(fminf(p->min_p, 1.0f)) : -INFINITY;
     if (p->top_p < 1.0f) {
         double z = 0;
@@ -304,13 +309,14 @@ static int32_t argmax(const float *w, int n)
     return best;
 }
 
+/* The chain without the draw, for tests (see sampler.h). */
 int sampler_candidates(pl_sampler *s, const float *logits, int n, int32_t *out)
 {
     if (!s || !logits || n <= 0 || !sampler_reserve(s, n)) return -1;
-    chain_penalties(s, logits, n);
-    if (s->p.temp <= 0.0f) { out[0] = argmax(s->work, n); return 1; }
+    const float *w = chain_penalties(s, logits, n);
+    if (s->p.temp <= 0.0f) { out[0] = argmax(w, n); return 1; }
     float m;
-    int nc = chain_truncate(s, n, &m);
+    int nc = chain_truncate(s, w, n, &m);
     memcpy(out, s->cand, (size_t)nc * sizeof *out);
     return nc;
 }
@@ -319,14 +325,14 @@ int sampler_candidates(pl_sampler *s, const float *logits, int n, int32_t *out)
 int32_t pl_sampler_sample(pl_sampler *s, const float *logits, int n)
 {
     if (!s || !logits || n <= 0 || !sampler_reserve(s, n)) return -1;
-    chain_penalties(s, logits, n);
-    if (s->p.temp <= 0.0f) return argmax(s->work, n);
+    const float *w = chain_penalties(s, logits, n);
+    if (s->p.temp <= 0.0f) return argmax(w, n);
     float m;
-    int nc = chain_truncate(s, n, &m);
+    int nc = chain_truncate(s, w, n, &m);
     if (nc == 1 || m == -INFINITY) return s->cand[0];
     float inv_t = 1.0f / s->p.temp;
     double sum = 0;
-    for (int j = 0; j < nc; j++) sum += (s->prob[j] = expf((s->work[s->cand[j]] - m) * inv_t));
+    for (int j = 0; j < nc; j++) sum += (s->prob[j] = expf((w[s->cand[j]] - m) * inv_t));
     double u = rng_uniform(s) * sum, acc = 0;
     for (int j = 0; j < nc; j++)
         if (u < (acc += s->prob[j])) return s->cand[j];

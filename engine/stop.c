@@ -43,6 +43,7 @@ pl_stopper *pl_stopper_new(const char *const *stops, int n)
     return s;
 }
 
+/* Free the stopper; NULL is fine. */
 void pl_stopper_free(pl_stopper *s)
 {
     if (!s) return;
@@ -53,6 +54,7 @@ void pl_stopper_free(pl_stopper *s)
     free(s);
 }
 
+/* Ready for a new answer: nothing held, not stopped. */
 void pl_stopper_reset(pl_stopper *s)
 {
     if (!s) return;

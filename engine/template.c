@@ -234,10 +234,12 @@ int tmpl_detect(const char *jinja)
     if (!jinja) return TMPL_UNKNOWN;
     int id = tmpl_from_name(jinja);
     if (id != TMPL_UNKNOWN) return id;
+    bool mistral = strncmp(jinja, "mistral", 7) == 0;   /* llama.cpp: counts as "[INST]" */
     for (size_t r = 0; r < sizeof DETECT / sizeof DETECT[0]; r++) {
         bool all = true;
         for (int k = 0; k < 3 && DETECT[r].all[k] && all; k++)
-            all = strstr(jinja, DETECT[r].all[k]) != NULL;
+            all = strstr(jinja, DETECT[r].all[k]) != NULL
+                  || (mistral && strcmp(DETECT[r].all[k], "[INST]") == 0);
         if (all) return tmpl_from_name(DETECT[r].name);
     }
     return TMPL_UNKNOWN;
@@ -264,6 +266,7 @@ static void out_put(tmpl_out *o, const char *s, size_t n)
     o->len += n;
 }
 
+/* Append a C string (NULL writes nothing). */
 static void out_str(tmpl_out *o, const char *s) { if (s) out_put(o, s, strlen(s)); }
 
 /* llama.cpp trims with isspace() in the C locale: space, \t \n \v \f \r. */
@@ -295,6 +298,7 @@ static void out_pattern(tmpl_out *o, const char *pat, const char *role)
 
 /* ---- renderers ------------------------------------------------------------- */
 
+/* A part the table filled in (an unset part means "use .any"). */
 static bool part_set(const tmpl_part *p) { return p->pre || p->post || p->flags; }
 
 /* The part that writes a message of this role (NULL: the role is dropped). */
@@ -426,6 +430,7 @@ int tmpl_render(int id, const pl_chat_msg *msgs, int n, bool add_gen, char *buf,
 static const char *tmpl_names[TMPL_N + 1];
 static pthread_once_t tmpl_names_once = PTHREAD_ONCE_INIT;
 
+/* Build the NULL-terminated name list once. */
 static void tmpl_names_fill(void)
 {
     for (int i = 0; i < TMPL_N; i++) tmpl_names[i] = TMPL[i].name;

@@ -219,8 +219,9 @@ static const char *const fim_pad_texts[] = { "<|fim_pad|>", "<fim-pad>", "<fim_p
 static const char *const fim_rep_texts[] = { "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL };
 static const char *const fim_sep_texts[] = { "<|file_sep|>", NULL };
 static const char *const eog_texts[] = { "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",
-    "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", NULL };
+    "<|flush|>", "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>",
+    "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[", NULL };
 
 /* Id of the first text in list present in the vocab, or -1. */
 static int32_t vocab_find_any(const pl_vocab *v, const char *const *list)
@@ -238,6 +239,32 @@ static void vocab_guess_role(pl_vocab *v, int32_t *role, const char *const *text
     if (*role >= 0) return;
     *role = vocab_find_any(v, texts);
     if (*role >= 0) v->toks[*role].attr |= VOCAB_ATTR_CONTROL;
+}
+
+/* Is text t a token that ends generation? */
+static bool vocab_is_eog_text(const pl_vocab *v, const char *t)
+{
+    int32_t id = vocab_find(v, t, strlen(t));
+    return id >= 0 && v->eog[id];
+}
+
+/* llama.cpp's exceptions: with gpt-oss/solar-open style tokens "<|end|>" is
+ * no EOG (it renders), and with gemma-4 style "<|tool_response>" "</s>" is
+ * a normal token. */
+static void vocab_eog_exceptions(pl_vocab *v)
+{
+    bool end = vocab_is_eog_text(v, "<|end|>");
+    bool call = vocab_is_eog_text(v, "<|call|>") || vocab_is_eog_text(v, "<|calls|>");
+    if (end && call && (vocab_is_eog_text(v, "<|return|>") || vocab_is_eog_text(v, "<|flush|>"))) {
+        int32_t id = vocab_find(v, "<|end|>", 7);
+        v->eog[id] = 0;
+        v->toks[id].attr = VOCAB_ATTR_USER_DEFINED;
+    }
+    if (vocab_is_eog_text(v, "<|tool_response>") && vocab_is_eog_text(v, "</s>")) {
+        int32_t id = vocab_find(v, "</s>", 4);
+        v->eog[id] = 0;
+        v->toks[id].attr = VOCAB_ATTR_NORMAL;
+    }
 }
 
 /* EOT/EOM/FIM guesses and the end-of-generation set, as llama.cpp. */
@@ -260,6 +287,7 @@ static int vocab_derive_roles(pl_vocab *v)
     int32_t roles[] = { v->eos, v->eot, v->eom, v->fim_pad, v->fim_rep, v->fim_sep };
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
         if (roles[i] >= 0) v->eog[roles[i]] = 1;
+    vocab_eog_exceptions(v);
     /* gpt-oss: these render as text */
     static const char *const shown[] = { "<|channel|>", "<|message|>", "<|start|>", "<|constrain|>", NULL };
     for (const char *const *t = shown; *t; t++) {

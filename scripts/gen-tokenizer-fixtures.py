@@ -15,7 +15,10 @@ Writes, under tests/fixtures/tokenizer/:
 
 Each case: the text (hex), add_special, parse_special, llama.cpp's ids, and its
 llama_detokenize output both as (remove_special=False, unparse_special=True) and
-(remove_special=True, unparse_special=False). The llama-cpp-python version and
+(remove_special=True, unparse_special=False). For ill-formed UTF-8 input also
+llama.cpp's ids for the text as parley sanitizes it (ids_sanitized): parley
+replaces bad bytes by U+FFFD first, llama.cpp's SPM path keeps them as byte
+tokens instead. The llama-cpp-python version and
 llama.cpp's build info are recorded in the file.
 """
 import argparse
@@ -46,6 +49,36 @@ def sha256(path):
     return h.hexdigest()
 
 
+def utf8_seq_len(b, i):
+    """Length of the well-formed UTF-8 sequence at b[i] (RFC 3629), 0 if none."""
+    c = b[i]
+    if c < 0x80:
+        return 1
+    lo, hi = 0x80, 0xBF
+    if 0xC2 <= c <= 0xDF: n = 2
+    elif c == 0xE0: n, lo = 3, 0xA0
+    elif c == 0xED: n, hi = 3, 0x9F
+    elif 0xE1 <= c <= 0xEF: n = 3
+    elif c == 0xF0: n, lo = 4, 0x90
+    elif 0xF1 <= c <= 0xF3: n = 4
+    elif c == 0xF4: n, hi = 4, 0x8F
+    else: return 0
+    if i + n > len(b) or not lo <= b[i + 1] <= hi:
+        return 0
+    return n if all(0x80 <= b[k] <= 0xBF for k in range(i + 2, i + n)) else 0
+
+
+def sanitize(b):
+    """parley's rule (engine/utf8.c): each byte that starts no well-formed
+    sequence becomes U+FFFD."""
+    out, i = bytearray(), 0
+    while i < len(b):
+        n = utf8_seq_len(b, i)
+        out += b[i:i + n] if n else "\ufffd".encode()
+        i += n or 1
+    return bytes(out)
+
+
 def detok(llama_cpp, vocab, ids, remove_special, unparse_special):
     arr = (llama_cpp.llama_token * max(1, len(ids)))(*ids)
     cap = 64 + 8 * len(ids)
@@ -66,7 +99,7 @@ def record(model_path, out_path, texts):
         for add_special in (False, True):
             for parse_special in (False, True):
                 ids = llm.tokenize(t, add_bos=add_special, special=parse_special)
-                cases.append({
+                case = {
                     "index": i,
                     "text_hex": t.hex(),
                     "add_special": add_special,
@@ -74,7 +107,12 @@ def record(model_path, out_path, texts):
                     "ids": ids,
                     "detok_special_hex": detok(llama_cpp, vocab, ids, False, True).hex(),
                     "detok_plain_hex": detok(llama_cpp, vocab, ids, True, False).hex(),
-                })
+                }
+                clean = sanitize(t)
+                if clean != t:
+                    # parley tokenizes the sanitized text: record llama.cpp's ids for that too
+                    case["ids_sanitized"] = llm.tokenize(clean, add_bos=add_special, special=parse_special)
+                cases.append(case)
     doc = {
         "generator": "scripts/gen-tokenizer-fixtures.py",
         "llama_cpp_python": llama_cpp.__version__,

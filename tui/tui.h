@@ -167,6 +167,7 @@ struct tui_app {
     int             rows, cols;
     bool            too_small;
     int             scroll;          /* lines scrolled up from the bottom */
+    int             last_total;      /* layout lines at the last frame (keeps a scrolled view still) */
     int             chat_h;          /* rows of the transcript pane */
     const tui_view *overlay;         /* NULL: the chat view has the keys */
     int             ncolors;
@@ -236,6 +237,7 @@ extern const int tui_n_bindings;
 typedef struct tui_knob {
     const char *name;
     const char *when;     /* "live", "next message", "next load", "not supported yet" */
+    bool        engine;   /* also sent to the worker (pl_worker_set_knob) */
 } tui_knob;
 extern const tui_knob tui_knobs[];
 extern const int tui_n_knobs;

@@ -137,6 +137,8 @@ Test(tmpl_detect, issue_families_by_marker)
         { "<\xef\xbd\x9cUser\xef\xbd\x9c><\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
           "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "deepseek3" },
         { "gemma", "gemma" },   /* an exact name is taken as is */
+        { "mistral", "llama2" }, /* llama.cpp: a text starting "mistral" is in the [INST] family */
+        { "mistral-x <<SYS>>", "llama2-sys" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_expect_str_eq(tmpl_name(tmpl_detect(cases[i].text)), cases[i].name, "text: %s", cases[i].text);

@@ -1,0 +1,132 @@
+/* bench.c — `parley bench`: prompt-processing and generation speed, printed
+ * as a table in llama-bench's shape so scripts/bench.sh can set the two side
+ * by side.
+ *
+ *   pp<N>: N tokens decoded as one batched prefill into an empty context;
+ *   tg<N>: N tokens decoded one at a time from an empty context.
+ * Each test runs once to warm up (page in the weights, size the buffers),
+ * then -r times; the table shows the mean and standard deviation of tok/s.
+ * Token ids are arbitrary (speed does not depend on them).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+#include "cmd.h"
+
+static double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* One timed run of a test: seconds, or a negative value on error. */
+static double bench_once(pl_ctx *ctx, int seq, const int32_t *toks, int n, bool batched, pl_status *st)
+{
+    if (pl_seq_truncate(ctx, seq, 0) != 0) {
+        pl_status_set(st, PL_ERR_ARG, "cannot clear the sequence");
+        return -1;
+    }
+    double t0 = bench_now();
+    if (batched) {
+        if (pl_decode(ctx, seq, toks, n, st) != 0) return -1;
+    } else {
+        for (int i = 0; i < n; i++)
+            if (pl_decode(ctx, seq, &toks[i], 1, st) != 0) return -1;
+    }
+    return bench_now() - t0;
+}
+
+/* Warm up, run reps times, print one table row. */
+static int bench_test(pl_ctx *ctx, int seq, const char *label, const int32_t *toks, int n, bool batched,
+                      int reps, const char *prefix, pl_status *st)
+{
+    if (n <= 0) return 0;
+    if (bench_once(ctx, seq, toks, n, batched, st) < 0) return -1;
+    double sum = 0, sum2 = 0;
+    for (int r = 0; r < reps; r++) {
+        double s = bench_once(ctx, seq, toks, n, batched, st);
+        if (s < 0) return -1;
+        double tps = n / s;
+        sum += tps;
+        sum2 += tps * tps;
+    }
+    double mean = sum / reps, var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
+    printf("%s | %6s%d | %10.2f ± %.2f |\n", prefix, label, n, mean, sqrt(var > 0 ? var : 0));
+    fflush(stdout);
+    return 0;
+}
+
+/* "llama 135M Q4_1 | 93.80 MiB | 134.52 M | CPU | 2" */
+static void bench_prefix(const pl_model *m, int threads, char *buf, size_t len)
+{
+    pl_model_info info;
+    pl_model_get_info(m, &info);
+    char ftype[16];
+    snprintf(ftype, sizeof ftype, "%s", info.ftype);
+    for (char *p = ftype; *p; p++) *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    char size[32];
+    pl_catalog_fmt_params(info.n_params, size, sizeof size);
+    snprintf(buf, len, "| %s %s %s | %.2f MiB | %.2f M | CPU | %d", info.arch, size, ftype,
+             info.file_size / 1048576.0, info.n_params / 1e6, threads);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    pl_config cfg;
+    char err[256];
+    int first = 0;
+    config_init(&cfg);
+    if (config_load(&cfg, argc, argv, &first, err, sizeof err) < 0) {
+        fprintf(stderr, "parley bench: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    int rc = 1;
+    pl_status st = {0};
+    char *path = config_model_path(&cfg);
+    pl_model *m = path ? pl_model_load(path, NULL, &st) : NULL;
+    pl_ctx *ctx = NULL;
+    int32_t *toks = NULL;
+    if (!m) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }
+    if (cfg.weight_bytes) {
+        printf("%llu\n", (unsigned long long)pl_model_weight_bytes_per_token(m));
+        rc = 0;
+        goto done;
+    }
+    pl_ctx_params cp = pl_ctx_default_params();
+    int need = (cfg.bench_pp > cfg.bench_tg ? cfg.bench_pp : cfg.bench_tg) + 1;
+    cp.n_ctx = need;
+    cp.n_threads = cfg.threads;
+    cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : 1;
+    if (!(ctx = pl_ctx_new(m, &cp, &st))) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }
+    int seq = pl_seq_new(ctx, &st);
+    toks = malloc(sizeof *toks * (size_t)need);
+    if (seq < 0 || !toks) { fprintf(stderr, "parley bench: %s\n", seq < 0 ? st.msg : "out of memory"); goto done; }
+    int nv = pl_n_vocab(m);
+    for (int i = 0; i < need; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)nv);
+    char prefix[256];
+    int threads = cfg.threads > 0 ? cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    bench_prefix(m, threads, prefix, sizeof prefix);
+    printf("| model | size | params | backend | threads | test | t/s |\n");
+    printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    if (bench_test(ctx, seq, "pp", toks, cfg.bench_pp, true, cfg.bench_reps, prefix, &st) < 0 ||
+        bench_test(ctx, seq, "tg", toks, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0) {
+        fprintf(stderr, "parley bench: %s\n", st.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(toks);
+    pl_ctx_free(ctx);
+    pl_model_free(m);
+    free(path);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* model_stats.c — numbers about a loaded model that benchmarks and the UI
+ * report, computed from the weight views (no data is read). */
+#include "model.h"
+#include "../backends/backend.h"
+
+/* Bytes of one weight matrix in its stored type. */
+static uint64_t weight_bytes(const pl_weight *w)
+{
+    if (!w->data) return 0;
+    return (uint64_t)pl_row_size(w->type, w->cols) * (uint64_t)w->rows;
+}
+
+/* Weight bytes a decode step must stream: every layer matrix, the norms and
+ * the output matrix; the embedding table only contributes the one row that is
+ * gathered (unless it doubles as the output matrix, counted once there). */
+uint64_t pl_model_weight_bytes_per_token(const pl_model *m)
+{
+    uint64_t total = weight_bytes(&m->output) + weight_bytes(&m->output_norm);
+    if (m->tok_embd.data != m->output.data)
+        total += pl_row_size(m->tok_embd.type, m->tok_embd.cols);
+    for (uint32_t i = 0; i < m->hp.n_layer; i++) {
+        const pl_layer *l = &m->layers[i];
+        const pl_weight *ws[] = {&l->attn_norm, &l->wq, &l->wk, &l->wv, &l->wo,
+                                 &l->ffn_norm, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) total += weight_bytes(ws[k]);
+    }
+    return total;
+}

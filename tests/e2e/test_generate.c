@@ -1,0 +1,335 @@
+/* test_generate.c — parley's forward pass against llama.cpp's, end to end.
+ *
+ * Fixtures (scripts/gen-forward-fixtures.py, llama-cpp-python; the version is
+ * in each JSON) hold, per model and prompt, llama.cpp's prompt tokens, the
+ * logits after the last prompt token and the greedy 64-token continuation.
+ * Models: tiny random-weight llama GGUFs of every weight type
+ * (tests/fixtures/models/, scripts/gen-synthetic-models.py) and the default
+ * model (SmolLM2-135M-Instruct Q4_1, from PARLEY_MODEL).
+ *
+ * What a user would notice, and the tolerance we allow:
+ *  - tokens: the prompt tokenizes to llama.cpp's ids, exactly.
+ *  - logits: max|ours - llama.cpp| / max|llama.cpp| below a per-type bound.
+ *    f32/f16/bf16 weights: 2e-3 (the only differences are float summation
+ *    order and ggml rounding attention probabilities to f16, which we don't).
+ *    Quantized weights: both engines quantize activations to q8 per block of
+ *    32 and round to nearest, so most blocks match exactly; a value that falls
+ *    on a rounding edge lands one q8 step apart and that difference grows
+ *    through the layers: 1e-2 for 32-blocks, 2e-2 for K-quants (q8_K blocks of
+ *    256 with one float scale).
+ *  - greedy continuation: identical 64 tokens (argmax) where the top-2 gap
+ *    is never within the tolerance; we require identical sequences and report
+ *    the first divergence.
+ *  - prefill in chunks of 64 (crossing KV blocks of 32) gives the same logits.
+ *  - `parley run --chat --temp 0 -n 32` prints llama.cpp's greedy answer.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "backends/backend.h"
+#include "engine/engine.h"
+
+#define MAX_TOK 2048
+
+/* Repository root: PARLEY_SRC (set by the Makefile) or the working directory. */
+static const char *src_dir(void)
+{
+    const char *s = getenv("PARLEY_SRC");
+    return s && *s ? s : ".";
+}
+
+/* The default model's path, or fail with what to run. */
+static const char *default_model(void)
+{
+    const char *p = getenv("PARLEY_MODEL");
+    FILE *f = p && *p ? fopen(p, "rb") : NULL;
+    cr_assert(f, "default model not found (PARLEY_MODEL=%s): run `make model`", p ? p : "(unset)");
+    fclose(f);
+    return p;
+}
+
+/* Fixture JSON of one model. */
+static json_t *load_fixture(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s.json", src_dir(), name);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    cr_assert(j, "%s: %s (regenerate with scripts/gen-forward-fixtures.py)", path, err.text);
+    return j;
+}
+
+/* The prompt record named pname. */
+static json_t *fixture_prompt(json_t *fx, const char *pname)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(fx, "prompts"), i, p)
+        if (strcmp(json_string_value(json_object_get(p, "name")), pname) == 0) return p;
+    cr_assert_fail("fixture has no prompt %s", pname);
+    return NULL;
+}
+
+/* int array of a JSON list; returns the count. */
+static int json_ints(json_t *a, int32_t *out, int max)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        cr_assert(i < (size_t)max);
+        out[i] = (int32_t)json_integer_value(v);
+    }
+    return (int)json_array_size(a);
+}
+
+/* llama.cpp's logits: inline JSON list, or a float16 file beside the JSON. */
+static float *fixture_logits(json_t *p, int n_vocab)
+{
+    float *l = malloc(sizeof(float) * n_vocab);
+    json_t *arr = json_object_get(p, "logits");
+    if (arr) {
+        cr_assert_eq((int)json_array_size(arr), n_vocab);
+        for (int i = 0; i < n_vocab; i++) l[i] = (float)json_real_value(json_array_get(arr, i));
+        return l;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s", src_dir(),
+             json_string_value(json_object_get(p, "logits_f16_file")));
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    pl_f16 *h = malloc(sizeof(pl_f16) * n_vocab);
+    cr_assert_eq(fread(h, sizeof(pl_f16), n_vocab, f), (size_t)n_vocab, "%s is short", path);
+    fclose(f);
+    for (int i = 0; i < n_vocab; i++) l[i] = pl_f16_to_f32(h[i]);
+    free(h);
+    return l;
+}
+
+/* max|a - b| / max|b| */
+static double rel_err(const float *a, const float *b, int n)
+{
+    double md = 0, mb = 0;
+    for (int i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)a[i] - b[i]));
+        mb = fmax(mb, fabs((double)b[i]));
+    }
+    return md / (mb > 0 ? mb : 1);
+}
+
+static int argmax(const float *l, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
+    return best;
+}
+
+/* Context on m with n_batch; 2 threads like the fixtures. */
+static pl_ctx *new_ctx(pl_model *m, int n_batch)
+{
+    pl_ctx_params cp = pl_ctx_default_params();
+    cp.n_ctx = 1024;
+    cp.n_threads = 2;
+    cp.n_batch = n_batch;
+    pl_status st;
+    pl_ctx *c = pl_ctx_new(m, &cp, &st);
+    cr_assert(c, "pl_ctx_new: %s", st.msg);
+    return c;
+}
+
+/* Compare one model against its fixture: tokens, logits, greedy continuation. */
+static void check_model(const char *path, const char *fx_name, double tol)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(path, NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    json_t *fx = load_fixture(fx_name);
+    const char *prompts[] = { "raw_short", "chat_capital", "raw_long" };
+    pl_ctx *c = new_ctx(m, 64);
+    const int n_vocab = pl_n_vocab(m);
+    for (int pi = 0; pi < 3; pi++) {
+        json_t *p = fixture_prompt(fx, prompts[pi]);
+        static int32_t want[MAX_TOK], got[MAX_TOK], greedy[64];
+        int n = json_ints(json_object_get(p, "tokens"), want, MAX_TOK);
+        const char *text = json_string_value(json_object_get(p, "text"));
+        bool chat = json_is_true(json_object_get(p, "chat"));
+        int ng = pl_tokenize(m, text, strlen(text), got, MAX_TOK, true, chat);
+        cr_expect(ng == n && memcmp(got, want, sizeof(int32_t) * n) == 0,
+                  "%s/%s: tokens differ from llama.cpp (%d vs %d tokens)", fx_name, prompts[pi], ng, n);
+        int seq = pl_seq_new(c, &st);
+        cr_assert(seq >= 0, "%s", st.msg);
+        cr_assert_eq(pl_decode(c, seq, want, n, &st), 0, "%s", st.msg);
+        float *ref = fixture_logits(p, n_vocab);
+        double err = rel_err(pl_logits(c, seq), ref, n_vocab);
+        cr_expect(err < tol, "%s/%s: logits rel err %.3g > %.3g", fx_name, prompts[pi], err, tol);
+        cr_log_info("%s/%s: %d tokens, logits rel err %.2e", fx_name, prompts[pi], n, err);
+        int ngr = json_ints(json_object_get(p, "greedy"), greedy, 64);
+        for (int i = 0; i < ngr; i++) {
+            int32_t t = argmax(pl_logits(c, seq), n_vocab);
+            if (t != greedy[i]) {
+                cr_expect_fail("%s/%s: greedy token %d is %d, llama.cpp %d", fx_name,
+                               prompts[pi], i, t, greedy[i]);
+                break;
+            }
+            cr_assert_eq(pl_decode(c, seq, &t, 1, &st), 0, "%s", st.msg);
+        }
+        free(ref);
+        pl_seq_free(c, seq);
+    }
+    json_decref(fx);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
+/* One synthetic model by weight type. */
+static void check_synth(const char *type, double tol)
+{
+    char path[1024], name[64];
+    snprintf(name, sizeof name, "synth-%s", type);
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", src_dir(), name);
+    check_model(path, name, tol);
+}
+
+Test(e2e_forward, synth_f32) { check_synth("f32", 2e-3); }
+Test(e2e_forward, synth_f16) { check_synth("f16", 2e-3); }
+Test(e2e_forward, synth_bf16) { check_synth("bf16", 2e-3); }
+Test(e2e_forward, synth_q8_0) { check_synth("q8_0", 1e-2); }
+Test(e2e_forward, synth_q4_0) { check_synth("q4_0", 1e-2); }
+Test(e2e_forward, synth_q4_1) { check_synth("q4_1", 1e-2); }
+Test(e2e_forward, synth_q5_0) { check_synth("q5_0", 1e-2); }
+Test(e2e_forward, synth_q5_1) { check_synth("q5_1", 1e-2); }
+Test(e2e_forward, synth_q2_k) { check_synth("q2_k", 2e-2); }
+Test(e2e_forward, synth_q3_k) { check_synth("q3_k", 2e-2); }
+Test(e2e_forward, synth_q4_k) { check_synth("q4_k", 2e-2); }
+Test(e2e_forward, synth_q5_k) { check_synth("q5_k", 2e-2); }
+Test(e2e_forward, synth_q6_k) { check_synth("q6_k", 2e-2); }
+/* The default model's logits are stored as f16 (resolution 2^-7 near 20): 1e-2. */
+Test(e2e_forward, default_model) { check_model(default_model(), "smollm2", 1e-2); }
+
+/* Prefill of n tokens in chunks of n_batch vs one token at a time vs one batch. */
+Test(e2e_decode, batch_equals_token_by_token)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(default_model(), NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    json_t *fx = load_fixture("smollm2");
+    static int32_t toks[MAX_TOK];
+    int n = json_ints(json_object_get(fixture_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
+    n = n > 100 ? 100 : n;
+    const int nv = pl_n_vocab(m);
+    float *ref = malloc(sizeof(float) * nv);
+    int batches[] = { 512, 7, 1 };
+    for (int b = 0; b < 3; b++) {
+        pl_ctx *c = new_ctx(m, batches[b]);
+        int seq = pl_seq_new(c, &st);
+        if (batches[b] == 1) {
+            for (int i = 0; i < n; i++) cr_assert_eq(pl_decode(c, seq, &toks[i], 1, &st), 0, "%s", st.msg);
+        } else {
+            cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
+        }
+        if (b == 0) memcpy(ref, pl_logits(c, seq), sizeof(float) * nv);
+        double err = rel_err(pl_logits(c, seq), ref, nv);
+        cr_expect(err < 1e-4, "n_batch %d: logits differ from one batch by %.3g", batches[b], err);
+        cr_expect_eq(argmax(pl_logits(c, seq), nv), argmax(ref, nv));
+        pl_ctx_free(c);
+    }
+    free(ref);
+    json_decref(fx);
+    pl_model_free(m);
+}
+
+/* Truncating to a prefix and decoding other tokens == decoding them fresh;
+ * a fork sees its own tokens while the parent keeps its logits. */
+Test(e2e_decode, truncate_and_fork_equal_fresh)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(default_model(), NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    const int nv = pl_n_vocab(m);
+    static int32_t a[80], b[80];
+    for (int i = 0; i < 80; i++) { a[i] = 300 + i * 7; b[i] = i < 45 ? a[i] : 900 + i * 3; }
+    pl_ctx *c = new_ctx(m, 32);
+    int s1 = pl_seq_new(c, &st), fresh = pl_seq_new(c, &st);
+    cr_assert_eq(pl_decode(c, s1, a, 80, &st), 0, "%s", st.msg);
+    int fork = pl_seq_fork(c, s1, &st);
+    cr_assert(fork >= 0, "%s", st.msg);
+    float *la = malloc(sizeof(float) * nv);
+    memcpy(la, pl_logits(c, s1), sizeof(float) * nv);
+    cr_assert_eq(pl_seq_truncate(c, fork, 45), 0);
+    cr_assert_eq(pl_seq_len(c, fork), 45);
+    cr_assert_eq(pl_decode(c, fork, b + 45, 35, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(c, fresh, b, 80, &st), 0, "%s", st.msg);
+    double e1 = rel_err(pl_logits(c, fork), pl_logits(c, fresh), nv);
+    cr_expect(e1 < 1e-5, "truncate+re-decode differs from fresh by %.3g", e1);
+    cr_expect_eq(memcmp(pl_seq_tokens(c, fork), b, sizeof b), 0);
+    /* the parent is untouched by its fork's copy-on-write; decode one more on both */
+    int32_t t = 1234;
+    int s2 = pl_seq_new(c, &st);
+    cr_assert_eq(pl_decode(c, s2, a, 80, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(c, s1, &t, 1, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(c, s2, &t, 1, &st), 0, "%s", st.msg);
+    double e2 = rel_err(pl_logits(c, s1), pl_logits(c, s2), nv);
+    cr_expect(e2 < 1e-5, "parent after fork differs from fresh by %.3g", e2);
+    free(la);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
+/* Run a command, capture stdout (up to len-1 bytes); returns the exit status. */
+static int run_capture(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "popen %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The binary under test. */
+static const char *parley_bin(void)
+{
+    const char *b = getenv("PARLEY_BIN");
+    cr_assert(b && *b, "PARLEY_BIN is not set (run through `make test-e2e`)");
+    return b;
+}
+
+/* `parley run --chat` prints llama.cpp's greedy answer, then a newline. */
+Test(e2e_run, chat_answer_matches_llama_cpp)
+{
+    json_t *fx = load_fixture("smollm2");
+    const char *want = json_string_value(json_object_get(fixture_prompt(fx, "chat_capital"), "answer"));
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
+             "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), default_model());
+    cr_assert_eq(run_capture(cmd, out, sizeof out), 0, "%s failed", cmd);
+    size_t n = strlen(out);
+    cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
+    out[n - 1] = 0;
+    cr_expect_str_eq(out, want);
+    json_decref(fx);
+}
+
+/* A prompt longer than the context is a clear error and exit status 1. */
+Test(e2e_run, prompt_longer_than_context)
+{
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' run -m '%s' -p 'one two three four five six seven eight nine ten "
+             "eleven twelve' -c 4 2>&1", parley_bin(), default_model());
+    cr_assert_eq(run_capture(cmd, out, sizeof out), 1, "output: %s", out);
+    cr_expect(strstr(out, "parley run: prompt is") && strstr(out, "context is 4; raise --ctx-size"),
+              "unexpected message: %s", out);
+}
+
+/* A missing model file names the file. */
+Test(e2e_run, missing_model_is_an_error)
+{
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' run -m /nonexistent/model.gguf -p hi 2>&1", parley_bin());
+    cr_assert_eq(run_capture(cmd, out, sizeof out), 1, "output: %s", out);
+    cr_expect(strstr(out, "parley run: ") && strstr(out, "/nonexistent/model.gguf"), "%s", out);
+}

@@ -1,0 +1,143 @@
+/* term.c — putting the terminal into chat mode and always getting it back.
+ *
+ * htop's lesson: the failure path restores the terminal. term_setup saves the
+ * tty settings, then registers term_restore with atexit and installs handlers
+ * for SIGINT/SIGTERM/SIGHUP/SIGQUIT and the crash signals (SEGV, BUS, FPE,
+ * ABRT, ILL). A handler may not call endwin(), so it writes the reset bytes
+ * (leave the alternate screen, paste and mouse modes off, cursor on, colours
+ * reset) and restores the saved termios — both async-signal-safe — then
+ * re-raises the signal with the default action, so exit statuses and core
+ * dumps stay what they would have been. SIGWINCH goes to a self-pipe that the
+ * poll loop watches; installing it before initscr keeps ncurses' own away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "tui.h"
+
+static struct termios saved_tio;
+static bool have_tio, active;
+static int winch_pipe[2] = {-1, -1};
+static int n_colors;
+
+/* Reset sequences that are harmless on terminals that do not know them. */
+static const char reset_seq[] = "\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1006l\x1b[0m\x1b[?25h\x1b[?1049l";
+
+/* Async-signal-safe part of the restore. */
+static void restore_raw(void)
+{
+    ssize_t r = write(STDOUT_FILENO, reset_seq, sizeof reset_seq - 1);
+    (void)r;
+    if (have_tio) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+}
+
+static void on_fatal(int sig)
+{
+    if (active) restore_raw();
+    active = false;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_winch(int sig)
+{
+    int e = errno;
+    ssize_t r = write(winch_pipe[1], "w", 1);
+    (void)r;
+    errno = e;
+}
+
+/* Leave curses mode; safe to call twice (atexit and the normal path). */
+void term_restore(void)
+{
+    if (!active) return;
+    active = false;
+    endwin();
+    ssize_t r = write(STDOUT_FILENO, "\x1b[?2004l", 8);   /* bracketed paste off */
+    (void)r;
+    if (have_tio) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+}
+
+static void install_signals(void)
+{
+    static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_fatal;
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &sa, NULL);
+    sa.sa_handler = on_winch;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGWINCH, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Colours: none under NO_COLOR / --color never / a terminal without them. */
+static void setup_colors(bool want)
+{
+    n_colors = 0;
+    if (!want || !has_colors() || start_color() != OK) return;
+    use_default_colors();
+    n_colors = COLORS >= 256 ? 256 : COLORS >= 8 ? 8 : 0;
+}
+
+/* Curses on: raw keys (Ctrl-C is a key), no echo, keypad, paste and wheel. */
+int term_setup(bool want_color)
+{
+    if (pipe(winch_pipe) == 0) {
+        for (int i = 0; i < 2; i++) {
+            fcntl(winch_pipe[i], F_SETFL, fcntl(winch_pipe[i], F_GETFL) | O_NONBLOCK);
+            fcntl(winch_pipe[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
+    have_tio = tcgetattr(STDIN_FILENO, &saved_tio) == 0;
+    install_signals();
+    atexit(term_restore);
+    if (!getenv("ESCDELAY")) set_escdelay(25);
+    if (!initscr()) return -1;
+    active = true;
+    refresh();   /* stdscr clean, so wget_wch(stdscr) never repaints it over our windows */
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    setup_colors(want_color);
+    render_init_colors(n_colors);
+    define_key("\x1b[200~", TUI_KEY_PASTE_BEGIN);
+    define_key("\x1b[201~", TUI_KEY_PASTE_END);
+    mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
+    ssize_t r = write(STDOUT_FILENO, "\x1b[?2004h", 8);   /* bracketed paste on */
+    (void)r;
+    return 0;
+}
+
+int term_winch_fd(void) { return winch_pipe[0]; }
+
+void term_winch_drain(void)
+{
+    char buf[64];
+    while (read(winch_pipe[0], buf, sizeof buf) > 0) {}
+}
+
+/* The size the kernel says now (LINES/COLS lag behind until resizeterm). */
+void term_size(int *rows, int *cols)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+        *rows = ws.ws_row;
+        *cols = ws.ws_col;
+    } else {
+        *rows = LINES;
+        *cols = COLS;
+    }
+}
+
+int term_colors(void) { return n_colors; }
