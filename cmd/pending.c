@@ -13,5 +13,3 @@ static int not_yet(const char *name)
 }
 
 __attribute__((weak)) int cmd_run(int argc, char **argv) { return not_yet("run"); }
-__attribute__((weak)) int cmd_quantize(int argc, char **argv) { return not_yet("quantize"); }
-__attribute__((weak)) int cmd_tui(int argc, char **argv) { return not_yet("(chat TUI)"); }

@@ -123,13 +123,10 @@ struct pretok {
     pcre2_code *rx[MAX_REGEX];
 };
 
-/* Supported names, for error messages and tests. */
-const char *const *pretok_names(void)
+/* The i-th supported name (for tests and messages), NULL past the end. */
+const char *pretok_name(size_t i)
 {
-    static const char *names[N_PRETOK + 1];
-    for (size_t i = 0; i < N_PRETOK; i++) names[i] = pretok_table[i].name;
-    names[N_PRETOK] = NULL;
-    return names;
+    return i < N_PRETOK ? pretok_table[i].name : NULL;
 }
 
 /* Compile the regex list of a known pre name. */

@@ -13,7 +13,6 @@ typedef struct quant_recipe {
     const char *name;     /* "Q4_K_M" */
     uint32_t    ftype;    /* llama_ftype id */
     pl_type     base;
-    int         id;       /* row of the rule table (quantize_recipe.c) */
 } quant_recipe;
 
 /* Facts about the model the rules look at. */

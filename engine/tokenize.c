@@ -133,21 +133,6 @@ int vocab_build_special(pl_vocab *v)
 
 typedef struct cand { int32_t rank; uint32_t pos, len; int32_t tok; } cand;
 
-/* Candidates first by token rank, then by position. */
-static int cand_cmp_rank(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    if (x->rank != y->rank) return x->rank < y->rank ? -1 : 1;
-    return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-/* Claimed matches in text order. */
-static int cand_cmp_pos(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 /* Every occurrence of an eligible special text, via the trie. */
 static cand *special_find_all(const pl_vocab *v, const char *t, size_t len, bool parse_special, size_t *n_out)
 {
@@ -175,24 +160,36 @@ static cand *special_find_all(const pl_vocab *v, const char *t, size_t len, bool
     return c;
 }
 
-/* Claim occurrences greedily; returns how many were kept (sorted by position),
- * or -1 on out of memory. */
-static long special_claim(cand *c, size_t n, size_t len)
+/* Claim occurrences greedily in (rank, position) order; keeps the claimed
+ * ones in c, by position, and returns how many (-1 on out of memory).
+ * Candidates arrive by position, so a counting sort by rank keeps that
+ * order within a rank: O(n + len), no comparison sort. */
+static long special_claim(const pl_vocab *v, cand *c, size_t n, size_t len)
 {
+    uint32_t *start = calloc((size_t)v->n_special + 1, sizeof *start);
+    uint32_t *order = malloc(n * sizeof *order);
+    int32_t *head = malloc(len * sizeof *head);      /* claimed candidate starting here */
     uint8_t *taken = calloc(len, 1);
-    if (!taken) return -1;
-    qsort(c, n, sizeof *c, cand_cmp_rank);
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
+    long kept = -1;
+    if (!start || !order || !head || !taken) goto out;
+    for (size_t i = 0; i < n; i++) start[c[i].rank + 1]++;
+    for (int32_t r = 0; r < v->n_special; r++) start[r + 1] += start[r];
+    for (size_t i = 0; i < n; i++) order[start[c[i].rank]++] = (uint32_t)i;
+    memset(head, 0xff, len * sizeof *head);
+    for (size_t k = 0; k < n; k++) {
+        const cand *x = &c[order[k]];
         bool free_span = true;
-        for (uint32_t k = 0; k < c[i].len && free_span; k++) free_span = !taken[c[i].pos + k];
+        for (uint32_t q = 0; q < x->len && free_span; q++) free_span = !taken[x->pos + q];
         if (!free_span) continue;
-        memset(taken + c[i].pos, 1, c[i].len);
-        c[kept++] = c[i];
+        memset(taken + x->pos, 1, x->len);
+        head[x->pos] = (int32_t)order[k];
     }
-    free(taken);
-    qsort(c, kept, sizeof *c, cand_cmp_pos);
-    return (long)kept;
+    kept = 0;
+    for (size_t p = 0; p < len; p++)          /* in place: kept <= index of head[p] */
+        if (head[p] >= 0) c[kept++] = c[head[p]];
+out:
+    free(start); free(order); free(head); free(taken);
+    return kept;
 }
 
 /* Tokenize one raw fragment with the vocab's model. */
@@ -209,7 +206,7 @@ static int tokenize_clean(const pl_vocab *v, const char *t, size_t len, bool add
     size_t n_c = 0;
     cand *c = len ? special_find_all(v, t, len, parse_special, &n_c) : NULL;
     if (n_c == (size_t)-1) return -1;
-    long kept = n_c ? special_claim(c, n_c, len) : 0;
+    long kept = n_c ? special_claim(v, c, n_c, len) : 0;
     if (kept < 0) { free(c); return -1; }
     if (add_special && v->add_bos) tok_vec_push(out, v->bos);
     bool prev_special = true;      /* SPM: a space prefix on the first fragment */
@@ -244,7 +241,7 @@ int vocab_tokenize(const pl_vocab *v, const char *text, size_t len, int32_t *out
     int rc = tokenize_clean(v, clean, clean_len, add_special, parse_special, &tv);
     free(clean);
     if (rc != 0 || tv.n > INT32_MAX) { free(tv.v); return -1; }
-    if (out && max > 0) memcpy(out, tv.v, (tv.n < (size_t)max ? tv.n : (size_t)max) * sizeof *out);
+    if (out && max > 0 && tv.n > 0) memcpy(out, tv.v, (tv.n < (size_t)max ? tv.n : (size_t)max) * sizeof *out);
     int n = (int)tv.n;
     free(tv.v);
     return n;

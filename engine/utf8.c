@@ -10,30 +10,40 @@
  * byte-fallback tokens split characters), so the TUI shows only the
  * pl_utf8_complete_len prefix of what it has and keeps the rest buffered.
  */
-#include <string.h>
-
 #include "vocab.h"
+
+/* Sequence length a lead byte announces and the allowed range of the byte
+ * after it (RFC 3629 table 3-7); 0 if c leads nothing. */
+static int utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80; *hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c == 0xE0) { *lo = 0xA0; return 3; }
+    if (c == 0xED) { *hi = 0x9F; return 3; }          /* no surrogates */
+    if (c >= 0xE1 && c <= 0xEF) return 3;
+    if (c == 0xF0) { *lo = 0x90; return 4; }
+    if (c >= 0xF1 && c <= 0xF3) return 4;
+    if (c == 0xF4) { *hi = 0x8F; return 4; }           /* <= U+10FFFF */
+    return 0;
+}
+
+/* Are the first have bytes at s a valid start of an n-byte sequence? */
+static bool utf8_prefix_ok(const unsigned char *s, size_t have, unsigned char lo, unsigned char hi)
+{
+    if (have >= 2 && (s[1] < lo || s[1] > hi)) return false;
+    for (size_t i = 2; i < have; i++)
+        if ((s[i] & 0xC0) != 0x80) return false;
+    return true;
+}
 
 /* Length of the well-formed sequence at s (1..4), or 0 if none starts there. */
 int utf8_seq_len(const unsigned char *s, size_t avail)
 {
+    unsigned char lo, hi;
     if (avail == 0) return 0;
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    int n;
-    unsigned char lo = 0x80, hi = 0xBF;   /* allowed range of the 2nd byte */
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c == 0xE0) { n = 3; lo = 0xA0; }
-    else if (c == 0xED) { n = 3; hi = 0x9F; }          /* no surrogates */
-    else if (c >= 0xE1 && c <= 0xEF) n = 3;
-    else if (c == 0xF0) { n = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) n = 4;
-    else if (c == 0xF4) { n = 4; hi = 0x8F; }           /* <= U+10FFFF */
-    else return 0;
-    if (avail < (size_t)n) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (int i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
+    int n = utf8_lead(s[0], &lo, &hi);
+    if (n == 0 || avail < (size_t)n || !utf8_prefix_ok(s, (size_t)n, lo, hi)) return 0;
     return n;
 }
 
@@ -68,15 +78,6 @@ int utf8_encode(uint32_t cp, char out[4])
     return 4;
 }
 
-/* Bytes a lead byte announces (1 for ASCII and for bytes that lead nothing). */
-static int utf8_announced_len(unsigned char c)
-{
-    if (c >= 0xC2 && c <= 0xDF) return 2;
-    if (c >= 0xE0 && c <= 0xEF) return 3;
-    if (c >= 0xF0 && c <= 0xF4) return 4;
-    return 1;
-}
-
 /* Longest prefix of s that does not end inside an unfinished character.
  * Invalid bytes count as complete (they will show as U+FFFD). */
 size_t pl_utf8_complete_len(const char *s, size_t len)
@@ -84,15 +85,12 @@ size_t pl_utf8_complete_len(const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     /* the last lead byte can be at most 3 bytes back */
     for (size_t back = 1; back <= 4 && back <= len; back++) {
-        unsigned char c = u[len - back];
+        unsigned char c = u[len - back], lo, hi;
         if ((c & 0xC0) == 0x80) continue;            /* continuation: look further */
-        int want = utf8_announced_len(c);
+        int want = utf8_lead(c, &lo, &hi);
         if (want <= (int)back) return len;            /* complete (or not a lead) */
         /* more bytes are due: hold back only a valid beginning of a character */
-        unsigned char tmp[4] = { 0x80, 0x80, 0x80, 0x80 };
-        memcpy(tmp, u + len - back, back);
-        if (utf8_seq_len(tmp, (size_t)want) == 0) return len;  /* already invalid */
-        return len - back;
+        return utf8_prefix_ok(u + len - back, back, lo, hi) ? len - back : len;
     }
     return len;
 }

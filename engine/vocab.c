@@ -113,10 +113,12 @@ static int vocab_load_tokens(pl_vocab *v, const gguf_file *f, pl_status *st)
         else len = (uint32_t)snprintf(v->text_arena + off, 21, "[EMPTY_%u]", i);   /* as llama.cpp */
         t->text = (vocab_span){ off, len };
         off += len;
-        float s = 0.0f;
-        if (sc) s = sc_int ? (float)((const int32_t *)sc)[i] : ((const float *)sc)[i];
+        float s = 0.0f;                 /* metadata arrays are not aligned: memcpy */
+        int32_t si, ty = 1;
+        if (sc && sc_int) { memcpy(&si, (const char *)sc + 4 * (size_t)i, 4); s = (float)si; }
+        else if (sc) memcpy(&s, (const char *)sc + 4 * (size_t)i, 4);
         t->score = s;
-        int32_t ty = tt ? ((const int32_t *)tt)[i] : 1;
+        if (tt) memcpy(&ty, (const char *)tt + 4 * (size_t)i, 4);
         t->attr = (ty >= 0 && ty < 7) ? toktype_attr[ty] : VOCAB_ATTR_UNDEFINED;
         if (vocab_find(v, v->text_arena + off - len, len) >= 0)
             return pl_status_set(st, PL_ERR_FORMAT, "%s: tokenizer.ggml.tokens: duplicate token '%.*s' at index %u",

@@ -138,8 +138,8 @@ void    pretok_free(pretok *p);
  * Returns 0, or -1 on out of memory / regex failure. */
 int pretok_split(const pretok *p, const char *text, size_t len,
                  void (*fn)(const char *w, size_t n, void *ud), void *ud);
-/* NULL-terminated list of supported pre-tokenizer names. */
-const char *const *pretok_names(void);
+/* The i-th supported pre-tokenizer name, NULL past the end. */
+const char *pretok_name(size_t i);
 
 /* ---- byte-level mapping (tokenize_bpe.c) ------------------------------ */
 

@@ -9,7 +9,10 @@ repacking) gives:
   - the prompt's token ids,
   - the logits after the last prompt token (full vector; for the 49152-token
     default model as a float16 binary file beside the JSON),
-  - the greedy (argmax) 64-token continuation, EOG tokens included,
+  - the greedy (argmax) 64-token continuation, EOG tokens included, and at
+    each step the gap between the two best logits over max|logit| (a step
+    whose gap is within the comparison tolerance is a near tie: either token
+    is a correct answer there),
   - for chat prompts, the text of the greedy answer up to the end of the turn
     (at most 32 tokens), as `parley run --chat --temp 0 -n 32` must print it.
 tests/e2e/test_generate.c compares parley against these files.
@@ -98,13 +101,16 @@ def run_prompt(llm, prompt, store_full):
     llm.reset()
     llm.eval(toks)
     logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
-    greedy = []
+    greedy, margins = [], []
     for _ in range(N_GREEDY):
-        t = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        step = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        top2 = np.sort(step)[-2:]
+        t = int(np.argmax(step))
         greedy.append(t)
+        margins.append(float("%.4g" % ((top2[1] - top2[0]) / np.max(np.abs(step)))))
         llm.eval([t])
     rec = dict(name=prompt["name"], chat=prompt["chat"], text=text, tokens=toks,
-               greedy=greedy, n_vocab=int(logits.shape[0]),
+               greedy=greedy, greedy_margin=margins, n_vocab=int(logits.shape[0]),
                logits_max_abs=float(np.max(np.abs(logits))),
                top10=[int(i) for i in np.argsort(-logits)[:10]])
     if prompt["chat"]:

@@ -90,6 +90,13 @@ def detok(llama_cpp, vocab, ids, remove_special, unparse_special):
         cap = -n + 1
 
 
+def ggml_lib_version(llama_cpp):
+    """Version of the ggml shared library bundled with llama-cpp-python (libggml.so.X.Y.Z)."""
+    lib = os.path.join(os.path.dirname(llama_cpp.__file__), "lib")
+    names = [n for n in os.listdir(lib) if n.startswith("libggml.so.") and n.count(".") >= 4] if os.path.isdir(lib) else []
+    return names[0][len("libggml.so."):] if names else "?"
+
+
 def record(model_path, out_path, texts):
     import llama_cpp
     llm = llama_cpp.Llama(model_path, vocab_only=True, verbose=False)
@@ -117,6 +124,7 @@ def record(model_path, out_path, texts):
         "generator": "scripts/gen-tokenizer-fixtures.py",
         "llama_cpp_python": llama_cpp.__version__,
         "llama_cpp_version": llama_cpp.llama_version().decode() if hasattr(llama_cpp, "llama_version") else "?",
+        "ggml_lib_version": ggml_lib_version(llama_cpp),
         "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
         "model_file": os.path.basename(model_path),
         "model_sha256": sha256(model_path),

@@ -7,6 +7,10 @@
  * (sess_msg_begin / _append / _finish): kill -9 loses at most the text since
  * the last checkpoint (~200 ms), and such a message stays marked incomplete.
  *
+ * A store handle belongs to one thread at a time (open a second handle for a
+ * second thread). Text appended but not yet checkpointed is only in memory:
+ * the streaming process shows its own copy; other readers see the checkpoints.
+ *
  * Used by `parley sessions` (cmd/sessions.c) and the TUI sidebar. Nothing here
  * prints or exits: every fallible call fills a sess_status whose message a
  * person can act on ("session store is busy (another parley?)").
@@ -79,6 +83,9 @@ const char *sess_store_note(const sess_store *s);
 void        sess_store_set_busy_timeout(sess_store *s, int ms);
 /* Streaming checkpoint policy (default 200 ms or 256 bytes, whichever first). */
 void        sess_store_set_checkpoint(sess_store *s, int ms, size_t bytes);
+/* True once after another process (or connection) committed a change since the
+ * last call: the TUI polls this to refresh its sidebar. */
+bool        sess_store_changed(sess_store *s);
 /* PRAGMA integrity_check: 0 if ok, else SESS_ERR_CORRUPT with the first problem. */
 int         sess_store_check(sess_store *s, sess_status *st);
 /* Explicit recovery for a corrupt store: rename db (+ -wal, -shm) to

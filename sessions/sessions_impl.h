@@ -30,6 +30,7 @@ struct sess_store {
     int      ckpt_ms;
     size_t   ckpt_bytes;
     sess_stream *streams;
+    int64_t  data_version;  /* PRAGMA data_version at the last sess_store_changed */
 };
 
 /* Body of a write transaction: return SQLITE_OK, a SQLite error code (mapped

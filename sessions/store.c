@@ -219,6 +219,7 @@ sess_store *sess_store_open_file(const char *db_path, unsigned flags, sess_statu
         sess_store_close(s);
         return NULL;
     }
+    sess_store_changed(s);   /* start from "nothing new" */
     if (st) { st->code = SESS_OK; st->msg[0] = 0; }
     return s;
 }
@@ -265,6 +266,17 @@ void sess_store_set_checkpoint(sess_store *s, int ms, size_t bytes)
 {
     s->ckpt_ms = ms < 0 ? 0 : ms;
     s->ckpt_bytes = bytes;
+}
+
+bool sess_store_changed(sess_store *s)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &q, NULL) != SQLITE_OK) return false;
+    int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : s->data_version;
+    sqlite3_finalize(q);
+    bool changed = v != s->data_version;
+    s->data_version = v;
+    return changed;
 }
 
 int sess_store_check(sess_store *s, sess_status *st)

@@ -38,11 +38,11 @@ static void progress_bar(char *out, size_t len, float p, double now)
 static void model_name(tui_app *a, char *out, size_t len)
 {
     if (a->es.loaded && a->es.info.name[0]) {
-        snprintf(out, len, "%s", a->es.info.name);
+        snprintf(out, len, "%.60s", a->es.info.name);
         return;
     }
     const char *p = strrchr(a->model_path, '/');
-    snprintf(out, len, "%s", p ? p + 1 : a->model_path[0] ? a->model_path : "no model");
+    snprintf(out, len, "%.60s", p ? p + 1 : a->model_path[0] ? a->model_path : "no model");
     char *dot = strstr(out, ".gguf");
     if (dot) *dot = 0;
 }
@@ -51,7 +51,7 @@ static void model_name(tui_app *a, char *out, size_t len)
 static int status_items(tui_app *a, item *it)
 {
     int n = 0;
-    char bar[16], name[96];
+    char bar[16], name[64];
     model_name(a, name, sizeof name);
     if (a->loading) {
         progress_bar(bar, sizeof bar, a->load_progress, tui_now());

@@ -60,12 +60,17 @@ void cpu_f16_from_float_avx2(const float *src, void *dst, int64_t n);
 /* The quantizer the matmul uses for activations of type t (fastest path). */
 pl_from_float_fn cpu_act_quantizer(pl_type t);
 
-/* Multi-row kernel: s[r] = dot(row r of x, y) for nr rows spaced bx bytes
- * apart, against ny activation rows spaced by bytes apart: s[j*ldS + r].
+/* Multi-row kernel: s[j*lds + r] = dot(weight row r, activation row j) for nr
+ * weight rows spaced bx bytes apart and ny activation rows spaced by bytes.
  * NULL when a type has none; matmul then loops over vec_dot. */
 typedef void (*cpu_gemm_fn)(int n, float *s, int64_t lds, const void *x, int64_t bx,
                             int nr, const void *y, int64_t by, int ny);
 cpu_gemm_fn cpu_gemm_kernel(pl_type t);
+#define CPU_DECL_GEMM(T, ISA) void cpu_##T##_gemm_##ISA(int n, float *s, int64_t lds, const void *x, \
+                                                         int64_t bx, int nr, const void *y, int64_t by, int ny);
+CPU_DECL_GEMM(q4_0, avx2) CPU_DECL_GEMM(q4_1, avx2) CPU_DECL_GEMM(q5_0, avx2) CPU_DECL_GEMM(q5_1, avx2)
+CPU_DECL_GEMM(q4_0, avx512) CPU_DECL_GEMM(q4_1, avx512) CPU_DECL_GEMM(q5_0, avx512)
+CPU_DECL_GEMM(q5_1, avx512) CPU_DECL_GEMM(q8_0, avx512)
 
 /* f16 helpers for attention over an F16 KV cache (scalar / SIMD). */
 float cpu_dot_f16_f32_ref(const pl_f16 *a, const float *b, int n);

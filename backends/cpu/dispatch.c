@@ -35,6 +35,21 @@ pl_from_float_fn cpu_act_quantizer(pl_type t)
 /* Multi-row kernel for weights of type t, or NULL (matmul uses vec_dot). */
 cpu_gemm_fn cpu_gemm_kernel(pl_type t)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    static const struct { pl_type t; cpu_gemm_fn avx2, avx512; } k_gemm[] = {
+        { PL_TYPE_Q4_0, cpu_q4_0_gemm_avx2, cpu_q4_0_gemm_avx512 },
+        { PL_TYPE_Q4_1, cpu_q4_1_gemm_avx2, cpu_q4_1_gemm_avx512 },
+        { PL_TYPE_Q5_0, cpu_q5_0_gemm_avx2, cpu_q5_0_gemm_avx512 },
+        { PL_TYPE_Q5_1, cpu_q5_1_gemm_avx2, cpu_q5_1_gemm_avx512 },
+        { PL_TYPE_Q8_0, NULL, cpu_q8_0_gemm_avx512 },
+    };
+    int level = pl_cpu_level();
+    for (size_t i = 0; i < sizeof k_gemm / sizeof k_gemm[0]; i++) {
+        if (k_gemm[i].t != t) continue;
+        if (level == PL_CPU_AVX512) return k_gemm[i].avx512;
+        if (level == PL_CPU_AVX2) return k_gemm[i].avx2;
+    }
+#endif
     (void)t;
     return NULL;
 }

@@ -135,6 +135,8 @@ Test(sess_store, streaming_checkpoints_and_finish)
     cr_assert_eq(sess_msg_list(other, sid, &l, &n, &st), 0);
     cr_assert_str_eq(l[1].text, "one two three four ");
     sess_msg_free_list(l, n);
+    cr_assert(sess_store_changed(other), "the other handle is not told about new text");
+    cr_assert_not(sess_store_changed(other));
     cr_assert_eq(sess_msg_append(s, m, "five", 4, &st), 0);
     sess_msg_stats stats = {5, 100, 50.0};
     cr_assert_eq(sess_msg_finish(s, m, &stats, &st), 0, "%s", st.msg);

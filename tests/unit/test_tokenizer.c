@@ -184,3 +184,245 @@ Test(tok_spm, matches_llama_cpp)
     check_fixture(l.v, "tests/fixtures/tokenizer/spm-tiny.json");
     unload(l);
 }
+
+/* ---- UTF-8 ---------------------------------------------------------------- */
+
+#define FFFD "\xef\xbf\xbd"
+
+static void expect_sanitized(const char *in, size_t len, const char *want)
+{
+    char out[64];
+    size_t n = pl_utf8_sanitize(in, len, out, sizeof out);
+    cr_assert_eq(pl_utf8_sanitize(in, len, NULL, 0), n, "measuring gives the same length");
+    cr_expect(n == strlen(want) && memcmp(out, want, n) == 0,
+              "sanitize of %zu bytes: got %zu bytes, want %zu", len, n, strlen(want));
+}
+
+Test(tok_utf8, sanitize_replaces_each_bad_byte)
+{
+    expect_sanitized("abc", 3, "abc");
+    expect_sanitized("caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    expect_sanitized("\xff", 1, FFFD);
+    expect_sanitized("\x80", 1, FFFD);
+    expect_sanitized("a\xe2\x82", 3, "a" FFFD FFFD);               /* truncated */
+    expect_sanitized("\xc0\xaf", 2, FFFD FFFD);                     /* overlong '/' */
+    expect_sanitized("\xed\xa0\x80", 3, FFFD FFFD FFFD);            /* surrogate */
+    expect_sanitized("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD);   /* > U+10FFFF */
+    expect_sanitized("ab\xff" "cd", 5, "ab" FFFD "cd");
+    char small[4];
+    cr_expect_eq(pl_utf8_sanitize("\xff\xff", 2, small, sizeof small), 6, "full length even when cut");
+}
+
+Test(tok_utf8, complete_len_holds_back_unfinished_characters)
+{
+    static const struct { const char *s; size_t len, want; } t[] = {
+        { "", 0, 0 }, { "abc", 3, 3 }, { "a\xc3", 2, 1 }, { "a\xc3\xa9", 3, 3 },
+        { "\xe2\x82", 2, 0 }, { "x\xf0\x9f\x98", 4, 1 }, { "x\xf0\x9f\x98\x80", 5, 5 },
+        { "\xff", 1, 1 }, { "a\xed\xa0", 3, 3 }, { "\x80\x80", 2, 2 }, { "ab\xf0", 3, 2 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        cr_expect_eq(pl_utf8_complete_len(t[i].s, t[i].len), t[i].want, "case %zu", i);
+}
+
+/* ---- behaviour on the real vocabs ---------------------------------------- */
+
+/* Tokenize then detokenize (plain); returns the text length. */
+static int round_trip(const pl_vocab *v, const char *s, size_t len, char *out, int cap)
+{
+    int32_t ids[4096];
+    int n = vocab_tokenize(v, s, len, ids, 4096, false, false);
+    cr_assert(n >= 0 && n <= 4096, "tokenize failed on %zu bytes", len);
+    return vocab_detokenize(v, ids, n, out, cap, false, false);
+}
+
+/* Random byte strings: no crash, and detokenize(tokenize(x)) == sanitize(x). */
+static void random_round_trips(const pl_vocab *v)
+{
+    unsigned seed = 12345;
+    int bad = 0;
+    for (int k = 0; k < 300; k++) {
+        char in[96], want[96 * 3], got[1024];
+        size_t len = (size_t)(rand_r(&seed) % 96);
+        for (size_t i = 0; i < len; i++) {
+            /* spaces, letters, printable ASCII, and high bytes that form valid or broken
+             * UTF-8 (not C0 controls nor 4-byte leads: SmolLM2 has no token for a few of
+             * those bytes, and llama.cpp drops such bytes as we do) */
+            int r = rand_r(&seed) % 5;
+            in[i] = (char)(r == 0 ? ' ' : r == 1 ? 'a' + rand_r(&seed) % 26 :
+                           r == 2 ? 0x20 + rand_r(&seed) % 95 : 0x80 + rand_r(&seed) % 0x70);
+        }
+        size_t wl = pl_utf8_sanitize(in, len, want, sizeof want);
+        int gl = round_trip(v, in, len, got, sizeof got);
+        if (gl != (int)wl || memcmp(got, want, wl) != 0) bad++;
+    }
+    cr_expect_eq(bad, 0, "%d of 300 random byte strings did not round-trip to their sanitized text", bad);
+}
+
+Test(tok_smollm2, invalid_utf8_gives_replacement_and_round_trips)
+{
+    loaded l = load_smollm();
+    char out[256];
+    int n = round_trip(l.v, "x\xc0\xafy\xed\xa0\x80\xf4\x90\x80\x80", 11, out, sizeof out);
+    const char *want = "x" FFFD FFFD "y" FFFD FFFD FFFD FFFD FFFD FFFD FFFD;
+    cr_expect(n == (int)strlen(want) && memcmp(out, want, (size_t)n) == 0, "ill-formed bytes become U+FFFD");
+    random_round_trips(l.v);
+    unload(l);
+}
+
+Test(tok_spm, random_bytes_round_trip)
+{
+    loaded l = load_spm_tiny();
+    random_round_trips(l.v);
+    unload(l);
+}
+
+Test(tok_smollm2, byte_tokens_are_single_bytes)
+{
+    loaded l = load_smollm();
+    for (int b = 0; b < 256; b++) {
+        char p[8];
+        int32_t id = l.v->byte_tok[b];
+        bool needed = (b >= 0x20 && b < 0x7f) || b == '\t' || b == '\n' || b == '\r' ||
+                      (b >= 0x80 && b <= 0xbf) || (b >= 0xc2 && b <= 0xf0);
+        cr_expect(id >= 0 || !needed, "no token for byte 0x%02x", b);
+        if (id < 0) continue;   /* a few controls and never-valid bytes: none in this vocab */
+        int n = vocab_token_to_piece(l.v, id, p, sizeof p, 0, false);
+        cr_expect(n == 1 && (uint8_t)p[0] == b, "byte 0x%02x: piece of %d bytes", b, n);
+    }
+    /* a split emoji: pieces end mid-character until the last one */
+    int32_t ids[16];
+    int n = vocab_tokenize(l.v, "\xf0\x9f\xa6\x80", 4, ids, 16, false, false);
+    char acc[16];
+    size_t al = 0;
+    for (int i = 0; i < n; i++) {
+        al += (size_t)vocab_token_to_piece(l.v, ids[i], acc + al, (int)(sizeof acc - al), 0, false);
+        cr_expect_eq(pl_utf8_complete_len(acc, al), i == n - 1 ? 4u : 0u, "after piece %d", i);
+    }
+    unload(l);
+}
+
+Test(tok_spm, byte_fallback_for_unknown_characters)
+{
+    loaded l = load_spm_tiny();
+    int32_t ids[16];
+    int n = vocab_tokenize(l.v, "\xe7\x95\x8c", 3, ids, 16, false, false);   /* 界 is not in the vocab */
+    cr_assert_geq(n, 3);
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(ids[n - 3 + i], l.v->byte_tok[(uint8_t)"\xe7\x95\x8c"[i]], "byte token %d", i);
+    char out[16];
+    int k = vocab_detokenize(l.v, ids, n, out, sizeof out, false, false);
+    cr_expect(k == 3 && memcmp(out, "\xe7\x95\x8c", 3) == 0, "bytes reassemble into the character");
+    unload(l);
+}
+
+Test(tok_smollm2, special_tokens_only_when_asked)
+{
+    loaded l = load_smollm();
+    const char *s = "<|im_start|>user\nHi<|im_end|>";
+    int32_t on[64], off[64];
+    int n_on = vocab_tokenize(l.v, s, strlen(s), on, 64, false, true);
+    int n_off = vocab_tokenize(l.v, s, strlen(s), off, 64, false, false);
+    cr_assert_gt(n_on, 2);
+    cr_expect_eq(on[0], 1, "<|im_start|> is token 1 with parse_special");
+    cr_expect_eq(on[n_on - 1], 2, "<|im_end|> is token 2 with parse_special");
+    for (int i = 0; i < n_off; i++) cr_expect(off[i] != 1 && off[i] != 2, "no control token without parse_special");
+    char out[128];
+    int k = vocab_detokenize(l.v, off, n_off, out, sizeof out, false, false);
+    cr_expect(k == (int)strlen(s) && memcmp(out, s, (size_t)k) == 0, "unparsed text comes back verbatim");
+    k = vocab_detokenize(l.v, on, n_on, out, sizeof out, false, false);
+    cr_expect(k == 7 && memcmp(out, "user\nHi", 7) == 0, "control tokens render empty unless asked");
+    unload(l);
+}
+
+Test(tok_smollm2, end_of_generation_set)
+{
+    loaded l = load_smollm();
+    cr_expect(l.v->eog[2], "<|im_end|> ends generation");
+    cr_expect(l.v->eog[0], "<|endoftext|> ends generation");
+    cr_expect(!l.v->eog[1], "<|im_start|> does not");
+    cr_expect(!l.v->eog[19556], "a word does not");
+    cr_expect_eq(l.v->bos, 1);
+    cr_expect_eq(l.v->eos, 2);
+    cr_expect(!l.v->add_bos, "SmolLM2 adds no BOS (add_bos_token = false)");
+    unload(l);
+}
+
+Test(tok_smollm2, buffers_too_small_report_the_size)
+{
+    loaded l = load_smollm();
+    char p[4];
+    cr_expect_eq(vocab_token_to_piece(l.v, 19556, p, 2, 0, false), -5, "\"Hello\" needs 5 bytes");
+    cr_expect_eq(vocab_token_to_piece(l.v, 1, p, 4, 0, false), 0, "control token hidden");
+    cr_expect_eq(vocab_token_to_piece(l.v, 1, p, 4, 0, true), -12, "shown on request");
+    cr_expect_eq(vocab_token_to_piece(l.v, -1, p, 4, 0, true), 0, "bad id: empty");
+    int32_t ids[2];
+    int n = vocab_tokenize(l.v, "Hello world 12345", 17, ids, 2, false, false);
+    cr_expect_eq(n, 8, "full count returned");
+    cr_expect(ids[0] == 19556 && ids[1] == 905, "first max ids filled");
+    char small[3];
+    int32_t all[8] = { 19556, 905 };
+    cr_expect_eq(vocab_detokenize(l.v, all, 2, small, sizeof small, false, false), -11);
+    unload(l);
+}
+
+/* ---- pre-tokenizers -------------------------------------------------------- */
+
+typedef struct words { char w[64][32]; int n; size_t total; } words;
+
+static void collect(const char *w, size_t n, void *ud)
+{
+    words *ws = ud;
+    if (ws->n < 64) { snprintf(ws->w[ws->n], 32, "%.*s", (int)n, w); ws->n++; }
+    ws->total += n;
+}
+
+Test(tok_pretok, every_name_compiles_and_splits_losslessly)
+{
+    const char *text = "Hello, world! It's 2024-01-15: 1234567 caf\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd  \n\n\tend ";
+    size_t n = 0;
+    for (const char *name; (name = pretok_name(n)) != NULL; n++) {
+        pl_status st;
+        pretok_info info;
+        pretok *p = pretok_new(name, &info, &st);
+        cr_assert(p, "%s: %s", name, st.msg);
+        words ws = { .n = 0 };
+        cr_expect_eq(pretok_split(p, text, strlen(text), collect, &ws), 0, "%s", name);
+        cr_expect_eq(ws.total, strlen(text), "%s: words cover the text exactly", name);
+        pretok_free(p);
+    }
+    cr_expect_geq(n, 40, "all of llama.cpp's common pre names");
+}
+
+Test(tok_pretok, unknown_name_is_a_clear_error)
+{
+    pl_status st;
+    cr_expect_null(pretok_new("no-such-pre", NULL, &st));
+    cr_expect_eq(st.code, PL_ERR_UNSUPPORTED);
+    cr_expect(strstr(st.msg, "no-such-pre") != NULL, "message names it: %s", st.msg);
+}
+
+/* Words of text under pre name, joined by '|'. */
+static void split_joined(const char *name, const char *text, char *out, size_t cap)
+{
+    pl_status st;
+    pretok *p = pretok_new(name, NULL, &st);
+    cr_assert(p, "%s", st.msg);
+    words ws = { .n = 0 };
+    pretok_split(p, text, strlen(text), collect, &ws);
+    size_t o = 0;
+    for (int i = 0; i < ws.n; i++) o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "|" : "", ws.w[i]);
+    pretok_free(p);
+}
+
+Test(tok_pretok, digit_splitting_per_family)
+{
+    char buf[512];
+    split_joined("llama3", "x 1234567", buf, sizeof buf);
+    cr_expect_str_eq(buf, "x| |123|456|7");
+    split_joined("smollm", "x 1234", buf, sizeof buf);
+    cr_expect_str_eq(buf, "x| |1|2|3|4");
+    split_joined("gpt-2", "it's 1234 ok", buf, sizeof buf);
+    cr_expect_str_eq(buf, "it|'s| 1234| ok");
+    split_joined("qwen2", "ab12  c", buf, sizeof buf);
+    cr_expect_str_eq(buf, "ab|1|2| | c");
+}

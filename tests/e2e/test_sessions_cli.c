@@ -1,0 +1,116 @@
+/* test_sessions_cli.c — `parley sessions` as a person uses it from the shell:
+ * import a conversation, list it, show it, export it both ways, search it,
+ * remove it; mistakes get a message and exit status 1 (runtime) or 2 (usage).
+ * Runs the real binary ($PARLEY_BIN) against a temporary PARLEY_DATA. */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static void setup(void)
+{
+    dir = strdup("/tmp/parley-cli-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("PARLEY_DATA", dir, 1);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/no-config.ini", dir);
+    setenv("PARLEY_CONFIG", cfg, 1);   /* the user's config must not change the results */
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+/* Run `parley sessions ARGS`; stdout+stderr into out; returns the exit status. */
+static int run(const char *args, char *out, size_t len)
+{
+    const char *bin = getenv("PARLEY_BIN");
+    cr_assert(bin && access(bin, X_OK) == 0, "PARLEY_BIN is not set to a built parley (run make parley)");
+    char cmd[2048], log[600];
+    snprintf(log, sizeof log, "%s/out.txt", dir);
+    snprintf(cmd, sizeof cmd, "'%s' sessions %s >'%s' 2>&1", bin, args, log);
+    int status = system(cmd);
+    FILE *f = fopen(log, "rb");
+    size_t n = f ? fread(out, 1, len - 1, f) : 0;
+    if (f) fclose(f);
+    out[n] = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Write text to dir/name; returns the path (static). */
+static const char *put_file(const char *name, const char *text)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static const char *CHAT =
+    "{\"parley_session\":1,\"title\":\"\",\"messages\":["
+    "{\"role\":\"user\",\"text\":\"What is the capital of France?\"},"
+    "{\"role\":\"assistant\",\"text\":\"Paris, on the Seine.\",\"n_tokens\":6,\"tok_s\":40.0}]}";
+
+Test(sess_cli, import_ls_show_export_search_rm, .init = setup, .fini = teardown)
+{
+    char out[16384], args[1024];
+    cr_assert_eq(run("ls", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "no sessions yet"), "%s", out);
+    snprintf(args, sizeof args, "import '%s'", put_file("chat.json", CHAT));
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "imported session 1: What is the capital of France?"), "%s", out);
+    cr_assert_eq(run("ls", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "What is the capital of France?") && strstr(out, "  2  "), "%s", out);
+    cr_assert_eq(run("show 1", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "[assistant]") && strstr(out, "Paris, on the Seine."), "%s", out);
+    cr_assert_eq(run("export 1", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "# What is the capital of France?") && strstr(out, "## Assistant"), "%s", out);
+    snprintf(args, sizeof args, "export 1 --format json -o '%s/x.json'", dir);
+    cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "import '%s/x.json'", dir);
+    cr_assert_eq(run(args, out, sizeof out), 0, "re-import of an export failed: %s", out);
+    cr_assert_eq(run("search seine", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "[Seine]") || strstr(out, "Seine"), "%s", out);
+    cr_assert_eq(run("search '\"AND*(' NEAR", out, sizeof out), 0, "hostile search: %s", out);
+    cr_assert_eq(run("rm 1", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "deleted session 1"), "%s", out);
+    cr_assert_eq(run("show 1", out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "no session 1 (see parley sessions ls)"), "%s", out);
+}
+
+Test(sess_cli, mistakes_get_messages_and_exit_codes, .init = setup, .fini = teardown)
+{
+    char out[8192], args[1024];
+    cr_assert_eq(run("show 42", out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "no session 42 (see parley sessions ls)"), "%s", out);
+    cr_assert_eq(run("show abc", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run("frobnicate", out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "unknown command"), "%s", out);
+    cr_assert_eq(run("show", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run("export 1 --format xml", out, sizeof out), 2, "%s", out);
+    snprintf(args, sizeof args, "import '%s'", put_file("bad.json", "{\"parley_session\":1,\"title\":\"x\"}"));
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "messages: missing"), "%s", out);
+    snprintf(args, sizeof args, "import '%s/none.json'", dir);
+    cr_assert_eq(run(args, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "No such file"), "%s", out);
+    /* a corrupt store is named, left alone, and every command says so */
+    put_file("sessions.db", "this is not a database, just some text that is long enough to look like a header....");
+    cr_assert_eq(run("ls", out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "sessions.db") && strstr(out, "untouched"), "%s", out);
+}

@@ -1,0 +1,208 @@
+/* chat.c — what the user can ask for, as actions on the app: send a
+ * message, stop, regenerate, edit and resend, load a model, change a setting.
+ * Keys (app.c), slash commands (commands.c) and overlays all call these, so
+ * each behaviour exists once. Every engine request goes through the worker
+ * queue; nothing here waits for the engine. The worker reuses the KV cache's
+ * common prefix, so regenerate and edit-and-resend only send the new
+ * conversation and it decodes just the part that changed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tui.h"
+
+double tui_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A message in the status line for a few seconds. */
+void tui_status_msg(tui_app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->status_msg, sizeof a->status_msg, fmt, ap);
+    va_end(ap);
+    a->status_until = tui_now() + 4.0;
+    a->dirty = true;
+}
+
+/* A notice or error in the transcript: visible and kept, never silent. */
+void tui_notice(tui_app *a, tr_kind kind, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    transcript_add(&a->tr, kind, buf);
+    a->dirty = true;
+}
+
+/* Sampling and policy for one turn, from the current settings. */
+static pl_gen_params gen_params(tui_app *a, char ***stops)
+{
+    pl_config *c = a->cfg;
+    static uint64_t counter;
+    pl_gen_params g;
+    memset(&g, 0, sizeof g);
+    g.sampler = pl_sampler_default_params();
+    g.sampler.temp = c->temp;
+    g.sampler.top_k = c->top_k;
+    g.sampler.top_p = c->top_p;
+    g.sampler.min_p = c->min_p;
+    g.sampler.repeat_penalty = c->repeat_penalty;
+    g.sampler.freq_penalty = c->freq_penalty;
+    g.sampler.presence_penalty = c->presence_penalty;
+    g.sampler.penalty_last_n = c->repeat_last_n;
+    g.sampler.seed = c->seed >= 0 ? (uint64_t)c->seed
+                                  : (uint64_t)time(NULL) * 6364136223846793005ull + ++counter;
+    g.n_predict = c->n_predict;
+    int n;
+    *stops = config_stop_list(c, &n);
+    g.stop = (const char *const *)*stops;
+    g.tmpl_override = c->chat_template && *c->chat_template ? c->chat_template : NULL;
+    g.shift_on_full = !c->context_policy || strcmp(c->context_policy, "stop") != 0;
+    return g;
+}
+
+/* Add an empty streaming answer and ask the worker for it. */
+static int start_answer(tui_app *a)
+{
+    pl_chat_msg *msgs;
+    int n = transcript_chat(&a->tr, a->cfg->system, &msgs);
+    if (n < 0) return -1;
+    char **stops = NULL;
+    pl_gen_params g = gen_params(a, &stops);
+    a->gen_id = pl_worker_generate(a->wk, msgs, n, &g);
+    free(msgs);
+    free(stops);
+    if (!a->gen_id) { tui_notice(a, TR_ERROR, "out of memory"); return -1; }
+    a->gen_msg = transcript_add(&a->tr, TR_ASSISTANT, "");
+    if (a->gen_msg < 0) return -1;
+    a->tr.msgs[a->gen_msg].streaming = true;
+    a->generating = true;
+    a->gen_started = tui_now();
+    a->scroll = 0;
+    a->dirty = true;
+    return 0;
+}
+
+/* Enter: send a user message (or the edited one, cutting what came after). */
+int tui_send(tui_app *a, const char *text)
+{
+    if (a->generating) {
+        tui_status_msg(a, "still answering - Esc stops it");
+        return -1;
+    }
+    if (!a->es.loaded && !a->loading) {
+        tui_notice(a, TR_ERROR, "no model is loaded - press Ctrl-O (or /model) to pick one");
+        return -1;
+    }
+    if (a->edit_from >= 0 && a->edit_from < a->tr.n) transcript_truncate(&a->tr, a->edit_from);
+    a->edit_from = -1;
+    if (transcript_add(&a->tr, TR_USER, text) < 0) return -1;
+    return start_answer(a);
+}
+
+/* Esc / Ctrl-C: stop the answer; what was written stays. */
+void tui_cancel(tui_app *a)
+{
+    if (!a->generating) return;
+    pl_worker_cancel(a->wk);
+    tui_status_msg(a, "stopping...");
+}
+
+/* Ctrl-R / /regen: drop the last answer and ask again. */
+int tui_regenerate(tui_app *a)
+{
+    if (a->generating) { tui_status_msg(a, "still answering - Esc stops it"); return -1; }
+    int u = transcript_last(&a->tr, TR_USER);
+    if (u < 0) { tui_status_msg(a, "nothing to regenerate yet"); return -1; }
+    transcript_truncate(&a->tr, u + 1);
+    return start_answer(a);
+}
+
+/* /edit: put the last user message back in the editor; Enter resends it. */
+void tui_edit_last(tui_app *a)
+{
+    if (a->generating) tui_cancel(a);
+    int u = transcript_last(&a->tr, TR_USER);
+    if (u < 0) { tui_status_msg(a, "no message to edit yet"); return; }
+    input_set(&a->in, a->tr.msgs[u].text ? a->tr.msgs[u].text : "");
+    a->edit_from = u;
+    tui_status_msg(a, "editing your last message: Enter resends it and replaces the answer");
+}
+
+/* Queue a model load with the current engine settings. */
+int tui_load_model(tui_app *a, const char *path)
+{
+    pl_config *c = a->cfg;
+    if (a->generating) tui_cancel(a);
+    pl_load_params p;
+    memset(&p, 0, sizeof p);
+    p.path = path;
+    p.model = pl_model_default_params();
+    p.model.n_gpu_layers = c->n_gpu_layers;
+    p.ctx = pl_ctx_default_params();
+    p.ctx.n_ctx = c->ctx_size;
+    p.ctx.n_threads = c->threads;
+    p.ctx.n_batch = c->batch_size;
+    int tk = pl_type_from_name(c->cache_type_k), tv = pl_type_from_name(c->cache_type_v);
+    if (tk >= 0) p.ctx.type_k = (pl_type)tk;
+    if (tv >= 0) p.ctx.type_v = (pl_type)tv;
+    if (!pl_worker_load(a->wk, &p)) { tui_notice(a, TR_ERROR, "out of memory"); return -1; }
+    snprintf(a->model_path, sizeof a->model_path, "%s", path);
+    a->loading = true;
+    a->load_progress = -1;
+    a->es.loaded = false;
+    a->dirty = true;
+    return 0;
+}
+
+/* /set and the knobs panel: check through the options table, then route. */
+int tui_set_option(tui_app *a, const char *name, const char *value, char *err, size_t len)
+{
+    const pl_option *o = config_find(name);
+    if (!o || !(o->scope & CFG_TUI)) {
+        snprintf(err, len, "unknown setting '%s' (/set lists them)", name);
+        return -1;
+    }
+    if (strcmp(name, "model") == 0) return tui_load_model(a, value);
+    if (config_set(a->cfg, o, value, err, len) < 0) return -1;
+    char v[256];
+    config_get(a->cfg, o, v, sizeof v);
+    const tui_knob *k = tui_knob_find(name);
+    if (k && k->engine) pl_worker_set_knob(a->wk, name, v);
+    tui_status_msg(a, "%s = %s (%s)", name, v, k ? k->when : "this session");
+    return 0;
+}
+
+/* /clear: a new conversation (the worker trims its cache on the next turn). */
+void tui_clear(tui_app *a)
+{
+    if (a->generating) tui_cancel(a);
+    transcript_truncate(&a->tr, 0);
+    a->scroll = 0;
+    a->edit_from = -1;
+    a->have_last = false;
+    a->dirty = true;
+}
+
+void tui_open(tui_app *a, const tui_view *v)
+{
+    a->overlay = v;
+    a->dirty = true;
+}
+
+void tui_scroll(tui_app *a, int lines)
+{
+    a->scroll += lines;
+    if (a->scroll < 0) a->scroll = 0;
+    a->dirty = true;
+}
