@@ -263,8 +263,8 @@ void layout_done(layout *L)
 /* Re-wrap what changed; returns the total number of lines. */
 int layout_update(layout *L, const transcript *t, int width)
 {
-    if (t->n > L->cap_msgs) {
-        int cap = t->n * 2;
+    if (!L->first || t->n > L->cap_msgs) {
+        int cap = t->n * 2 + 8;
         lay_cache *m = realloc(L->msgs, sizeof *m * (size_t)cap);
         int *f = realloc(L->first, sizeof *f * (size_t)(cap + 1));
         if (m) L->msgs = m;

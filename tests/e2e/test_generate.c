@@ -24,9 +24,10 @@
  *      K-quants:   5e-2 (ours <= 3.1e-2; llama.cpp vs itself up to 1.6e-2)
  *      default model (30 layers; fixture logits stored as f16): 6e-2
  *                   (ours <= 3.9e-2; llama.cpp vs itself 2.4e-2)
- *  - greedy continuation: identical tokens, compared up to the first step
- *    where llama.cpp's own top-2 gap is within the tolerance (a near tie,
- *    where either token is right); the fixture records that gap per step.
+ *  - greedy continuation: identical tokens; the two may part only at a step
+ *    where llama.cpp's own top-2 gap (recorded per step in the fixture) is
+ *    within the tolerance, a near tie where either token is right. From there
+ *    on the texts legitimately differ and the comparison stops.
  *  - prefill in chunks of 64 (crossing KV blocks of 32) gives the same logits.
  *  - `parley run --chat --temp 0 -n 32` prints llama.cpp's greedy answer.
  */
@@ -176,11 +177,12 @@ static void check_model(const char *path, const char *fx_name, double tol)
         cr_log_info("%s/%s: %d tokens, logits rel err %.2e", fx_name, prompts[pi], n, err);
         int ngr = json_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
         json_t *margin = json_object_get(p, "greedy_margin");
-        for (; i < ngr && json_real_value(json_array_get(margin, i)) >= tol; i++) {
+        for (; i < ngr; i++) {
             int32_t t = argmax(pl_logits(c, seq), n_vocab);
             if (t != greedy[i]) {
-                cr_expect_fail("%s/%s: greedy token %d is %d, llama.cpp %d", fx_name,
-                               prompts[pi], i, t, greedy[i]);
+                double gap = json_real_value(json_array_get(margin, i));
+                cr_expect(gap < tol, "%s/%s: greedy token %d is %d, llama.cpp %d, whose lead "
+                          "was %.3g (not a near tie)", fx_name, prompts[pi], i, t, greedy[i], gap);
                 break;
             }
             cr_assert_eq(pl_decode(c, seq, &t, 1, &st), 0, "%s", st.msg);
