@@ -66,7 +66,18 @@ void     pl_pool_run(pl_pool *p, void (*fn)(int ith, int nth, void *arg), void *
  * Activations are quantized to the type's vec_dot_type once per call. */
 void pl_cpu_matmul(pl_pool *p, const void *W, pl_type wt, int64_t rows, int64_t cols,
                    const float *X, int64_t n, float *Y);
-/* Scalar reference of the above (single thread), for tests. */
+/* Several weights sharing the same input X (Q/K/V, or gate/up) in one pool
+ * dispatch, X quantized once per activation type: Y_k[n][rows_k] =
+ * X[n][cols] . W_k^T. At most 8 weights; types may differ. */
+typedef struct pl_matmul_w {
+    const void *W;      /* (rows, cols) in type */
+    pl_type     type;
+    int64_t     rows;
+    float      *Y;      /* (n, rows) */
+} pl_matmul_w;
+void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols,
+                         const float *X, int64_t n);
+/* Scalar reference of pl_cpu_matmul (single thread), for tests. */
 void pl_cpu_matmul_ref(const void *W, pl_type wt, int64_t rows, int64_t cols,
                        const float *X, int64_t n, float *Y);
 

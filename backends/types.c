@@ -50,14 +50,14 @@ typedef struct type_row {
                NULL, NULL }, NULL, NULL, NULL }
 
 static const type_row k_rows[PL_TYPE_COUNT] = {
-    ROW(PL_TYPE_F32,  "f32",  1, 4, false, PL_TYPE_F32, f32, A2, NONE, NONE),
-    ROW(PL_TYPE_F16,  "f16",  1, 2, false, PL_TYPE_F32, f16, A2, NONE, NONE),
+    ROW(PL_TYPE_F32,  "f32",  1, 4, false, PL_TYPE_F32, f32, A2, NONE, NE),
+    ROW(PL_TYPE_F16,  "f16",  1, 2, false, PL_TYPE_F32, f16, A2, NONE, NE),
     ROW(PL_TYPE_BF16, "bf16", 1, 2, false, PL_TYPE_F32, bf16, A2, NONE, NONE),
-    ROW(PL_TYPE_Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), true, PL_TYPE_Q8_0, q4_0, A2, A5, NONE),
-    ROW(PL_TYPE_Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), true, PL_TYPE_Q8_1, q4_1, A2, A5, NONE),
-    ROW(PL_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), true, PL_TYPE_Q8_0, q5_0, A2, A5, NONE),
-    ROW(PL_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), true, PL_TYPE_Q8_1, q5_1, A2, A5, NONE),
-    ROW(PL_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), true, PL_TYPE_Q8_0, q8_0, A2, A5, NONE),
+    ROW(PL_TYPE_Q4_0, "q4_0", QK4_0, sizeof(block_q4_0), true, PL_TYPE_Q8_0, q4_0, A2, A5, NE),
+    ROW(PL_TYPE_Q4_1, "q4_1", QK4_1, sizeof(block_q4_1), true, PL_TYPE_Q8_1, q4_1, A2, A5, NE),
+    ROW(PL_TYPE_Q5_0, "q5_0", QK5_0, sizeof(block_q5_0), true, PL_TYPE_Q8_0, q5_0, A2, A5, NE),
+    ROW(PL_TYPE_Q5_1, "q5_1", QK5_1, sizeof(block_q5_1), true, PL_TYPE_Q8_1, q5_1, A2, A5, NE),
+    ROW(PL_TYPE_Q8_0, "q8_0", QK8_0, sizeof(block_q8_0), true, PL_TYPE_Q8_0, q8_0, A2, A5, NE),
     ROW_ACT(PL_TYPE_Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), q8_1),
     ROW(PL_TYPE_Q2_K, "q2_K", QK_K, sizeof(block_q2_K), true, PL_TYPE_Q8_K, q2_K, A2, NONE, NONE),
     ROW(PL_TYPE_Q3_K, "q3_K", QK_K, sizeof(block_q3_K), true, PL_TYPE_Q8_K, q3_K, A2, NONE, NONE),

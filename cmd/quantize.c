@@ -6,6 +6,7 @@
  * error (exit 2) listing the valid names; anything that goes wrong reading,
  * converting or writing is exit 1 with the engine's message.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,8 +65,11 @@ static int quantize_usage(const char *why)
 /* The closing summary: sizes, time, counts. */
 static void quantize_summary(const char *out, const char *type, const pl_quant_stats *s)
 {
-    char a[32], b[32];
-    fprintf(stderr, "parley quantize: wrote %s (%s): %s -> %s (%.1f%%) in %.1f s\n", out, type,
+    char a[32], b[32], name[16];
+    size_t i = 0;
+    for (; type[i] && i < sizeof name - 1; i++) name[i] = (char)toupper((unsigned char)type[i]);
+    name[i] = 0;
+    fprintf(stderr, "parley quantize: wrote %s (%s): %s -> %s (%.1f%%) in %.1f s\n", out, name,
             pl_catalog_fmt_size(s->in_bytes, a, sizeof a), pl_catalog_fmt_size(s->out_bytes, b, sizeof b),
             s->in_bytes ? 100.0 * (double)s->out_bytes / (double)s->in_bytes : 0.0, s->seconds);
     fprintf(stderr, "  %d tensors: %d converted, %d kept", s->n_tensors, s->n_converted, s->n_copied);

@@ -15,21 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../config/config.h"
 #include "../engine/engine.h"
 #include "cmd.h"
 
-size_t pl_utf8_complete_len(const char *s, size_t len);               /* engine/utf8.c */
-size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
-
-/* Generated text and how much of it has been printed. */
+/* Streamed output: the stopper holds back possible stop strings, then bytes
+ * of an unfinished UTF-8 character wait in pend until it completes. */
 typedef struct run_out {
-    char  *text;
-    size_t len, cap, printed;
-    char **stops;
-    int    n_stops;
-    bool   stopped;   /* a stop string was generated */
+    pl_stopper *stopper;
+    char        pend[8];
+    size_t      n_pend;
+    bool        stopped;   /* a stop string was generated */
 } run_out;
 
 /* Seconds on a monotonic clock. */
@@ -40,55 +38,44 @@ static double run_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Bytes at the end of text that begin some stop string (must be held back). */
-static size_t run_stop_holdback(const run_out *o)
+/* Print released bytes, keeping an unfinished character for later. */
+static void run_print(run_out *o, const char *s, size_t n)
 {
-    size_t hold = 0;
-    for (int s = 0; s < o->n_stops; s++) {
-        size_t sl = strlen(o->stops[s]);
-        for (size_t k = sl > 1 ? sl - 1 : 0; k > hold; k--)
-            if (k <= o->len && memcmp(o->text + o->len - k, o->stops[s], k) == 0) { hold = k; break; }
+    char buf[1024];
+    while (n > 0) {
+        size_t take = n < sizeof buf - o->n_pend ? n : sizeof buf - o->n_pend;
+        memcpy(buf, o->pend, o->n_pend);
+        memcpy(buf + o->n_pend, s, take);
+        size_t len = o->n_pend + take, ok = pl_utf8_complete_len(buf, len);
+        fwrite(buf, 1, ok, stdout);
+        o->n_pend = len - ok;                   /* < 4: an unfinished character */
+        memcpy(o->pend, buf + ok, o->n_pend);
+        s += take;
+        n -= take;
     }
-    return hold;
+    fflush(stdout);
 }
 
-/* Append a token's bytes; print what is safe; note a stop string. */
-static int run_emit(run_out *o, const char *piece, size_t n)
+/* A token's bytes through the stopper to stdout. */
+static int run_emit(run_out *o, const char *piece, int n)
 {
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->len + n + 1) * 2;
-        char *t = realloc(o->text, cap);
-        if (!t) return -1;
-        o->text = t;
-        o->cap = cap;
-    }
-    memcpy(o->text + o->len, piece, n);
-    o->len += n;
-    o->text[o->len] = 0;
-    size_t end = o->len;
-    for (int s = 0; s < o->n_stops; s++) {
-        const char *hit = o->stops[s][0] ? strstr(o->text + o->printed, o->stops[s]) : NULL;
-        if (hit && (size_t)(hit - o->text) < end) { end = (size_t)(hit - o->text); o->stopped = true; }
-    }
-    if (!o->stopped) end -= run_stop_holdback(o);
-    size_t safe = o->printed + pl_utf8_complete_len(o->text + o->printed, end - o->printed);
-    fwrite(o->text + o->printed, 1, safe - o->printed, stdout);
-    fflush(stdout);
-    o->printed = safe;
+    char out[512];
+    int k = pl_stopper_feed(o->stopper, piece, n, out, sizeof out, &o->stopped);
+    if (k < 0) return -1;
+    run_print(o, out, (size_t)k);
     return 0;
 }
 
-/* Whatever is still held back at the end: printed with invalid bytes replaced. */
+/* End of output: held text, an unfinished character as U+FFFD, a newline. */
 static void run_flush(run_out *o)
 {
-    if (!o->stopped && o->printed < o->len) {
-        size_t n = o->len - o->printed, need = pl_utf8_sanitize(o->text + o->printed, n, NULL, 0);
-        char *buf = malloc(need);
-        if (buf) {
-            pl_utf8_sanitize(o->text + o->printed, n, buf, need);
-            fwrite(buf, 1, need, stdout);
-            free(buf);
-        }
+    char out[512];
+    int k = pl_stopper_flush(o->stopper, out, sizeof out);
+    if (k > 0) run_print(o, out, (size_t)k);
+    if (o->n_pend) {
+        char repl[32];
+        size_t n = pl_utf8_sanitize(o->pend, o->n_pend, repl, sizeof repl);
+        fwrite(repl, 1, n < sizeof repl ? n : sizeof repl, stdout);
     }
     fputc('\n', stdout);
     fflush(stdout);
@@ -155,7 +142,7 @@ static pl_sampler *run_sampler(const pl_config *cfg)
     sp.penalty_last_n = cfg->repeat_last_n;
     sp.freq_penalty = cfg->freq_penalty;
     sp.presence_penalty = cfg->presence_penalty;
-    sp.seed = cfg->seed >= 0 ? (uint64_t)cfg->seed : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    sp.seed = cfg->seed >= 0 ? (uint64_t)cfg->seed : PL_SEED_RANDOM;
     return pl_sampler_new(&sp);
 }
 
@@ -171,8 +158,8 @@ static int run_generate(pl_ctx *c, const pl_model *m, int seq, pl_sampler *smp, 
         pl_sampler_accept(smp, tok);
         (*n_gen)++;
         int len = pl_token_to_piece(m, tok, piece, sizeof piece, false);
-        if (len > 0 && run_emit(o, piece, (size_t)len))
-            return pl_status_set(st, PL_ERR_NOMEM, "out of memory");
+        if (len > 0 && run_emit(o, piece, len))
+            return pl_status_set(st, PL_ERR_ARG, "stop-string matching failed");
         if (o->stopped || (n_predict >= 0 && *n_gen >= n_predict)) break;
         if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c)) break;   /* context full */
         if (pl_decode(c, seq, &tok, 1, st)) return st->code;
@@ -206,7 +193,11 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
     double t0 = run_now();
     if (pl_decode(c, seq, toks, n, st)) goto done;
     double t1 = run_now();
-    o.stops = config_stop_list(cfg, &o.n_stops);
+    int n_stops = 0;
+    char **stops = config_stop_list(cfg, &n_stops);
+    o.stopper = pl_stopper_new((const char *const *)stops, n_stops);
+    free(stops);
+    if (!o.stopper) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); goto done; }
     if (run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st)) goto done;
     double t2 = run_now();
     run_flush(&o);
@@ -216,8 +207,7 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
                 n_gen > 0 ? n_gen / (t2 - t1) : 0.0);
     rc = 0;
 done:
-    free(o.text);
-    free(o.stops);
+    if (o.stopper) pl_stopper_free(o.stopper);
     if (smp) pl_sampler_free(smp);
     free(toks);
     return rc;
@@ -242,6 +232,13 @@ int cmd_run(int argc, char **argv)
     }
     char *path = config_model_path(&cfg);
     pl_status st = { 0 };
+    if (path && (!cfg.model || !cfg.model[0]) && access(path, R_OK) != 0) {
+        fprintf(stderr, "parley run: the default model is not at %s; run `make model` or "
+                "give one with -m FILE\n", path);
+        free(path);
+        config_free(&cfg);
+        return 1;
+    }
     pl_model_params mp = pl_model_default_params();
     mp.n_gpu_layers = cfg.n_gpu_layers;
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;

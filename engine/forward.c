@@ -92,6 +92,15 @@ static void fw_matmul(pl_ctx *c, const pl_weight *w, const float *x, int n, floa
     pl_cpu_matmul(c->pool, w->data, w->type, w->rows, w->cols, x, n, y);
 }
 
+/* Several projections of the same input (Q/K/V, gate/up). One place to fuse
+ * them into a single pool dispatch (one activation quantization, one barrier)
+ * once the backend offers a multi-weight matmul; today one dispatch each. */
+static void fw_matmul_group(pl_ctx *c, const pl_weight *const *w, float *const *y, int n_w,
+                            const float *x, int n)
+{
+    for (int i = 0; i < n_w; i++) fw_matmul(c, w[i], x, n, y[i]);
+}
+
 /* Rows of the embedding table for the chunk's tokens, as floats. */
 static void fw_embed(pl_ctx *c, const int32_t *tokens, int nb)
 {
@@ -126,9 +135,8 @@ void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, 
     for (int il = 0; il < (int)hp->n_layer; il++) {
         const pl_layer *L = &m->layers[il];
         fw_rms_norm(c->xb, c->x, &L->attn_norm, nb, d, hp->norm_eps);
-        fw_matmul(c, &L->wq, c->xb, nb, c->q);                      /* q (nb, n_q) */
-        fw_matmul(c, &L->wk, c->xb, nb, c->k);                      /* k (nb, n_kv) */
-        fw_matmul(c, &L->wv, c->xb, nb, c->v);                      /* v (nb, n_kv) */
+        fw_matmul_group(c, (const pl_weight *[]){ &L->wq, &L->wk, &L->wv },
+                        (float *[]){ c->q, c->k, c->v }, 3, c->xb, nb); /* q (nb, n_q), k, v (nb, n_kv) */
         for (int i = 0; i < nb; i++) {
             const float *cs = c->rope_cs + (size_t)i * hp->n_rot;
             model_rope_apply(m, c->q + (size_t)i * n_q, (int)hp->n_head, cs);
@@ -140,8 +148,8 @@ void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, 
         fw_matmul(c, &L->wo, c->att, nb, c->xb);                    /* xb (nb, d) */
         pl_cpu_add(c->x, c->xb, nb * d, c->x);
         fw_rms_norm(c->xb, c->x, &L->ffn_norm, nb, d, hp->norm_eps);
-        fw_matmul(c, &L->ffn_gate, c->xb, nb, c->gate);             /* gate (nb, n_ff) */
-        fw_matmul(c, &L->ffn_up, c->xb, nb, c->up);                 /* up (nb, n_ff) */
+        fw_matmul_group(c, (const pl_weight *[]){ &L->ffn_gate, &L->ffn_up },
+                        (float *[]){ c->gate, c->up }, 2, c->xb, nb);  /* gate, up (nb, n_ff) */
         pl_cpu_silu_mul(c->gate, c->up, nb * (int)hp->n_ff, c->gate);
         fw_matmul(c, &L->ffn_down, c->gate, nb, c->xb);             /* xb (nb, d) */
         pl_cpu_add(c->x, c->xb, nb * d, c->x);

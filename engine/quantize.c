@@ -251,7 +251,7 @@ static void quant_event_fill(const gguf_file *f, const quant_plan *p, uint64_t i
 {
     const gguf_tensor *t = &f->tensors[i];
     const quant_item *it = &p->items[i];
-    const pl_type_traits *in = pl_type_traits_get(t->type);
+    const pl_type_traits *in = pl_type_traits_get(t->type), *to = pl_type_traits_get(it->to);
     memset(ev, 0, sizeof *ev);
     ev->index = (int)i + 1;
     ev->total = (int)f->n_tensors;
@@ -262,7 +262,7 @@ static void quant_event_fill(const gguf_file *f, const quant_plan *p, uint64_t i
     ev->to = it->to;
     ev->wanted = it->pick.quantize ? it->pick.wanted : t->type;
     ev->converted = it->convert;
-    ev->requantized = it->convert && in && in->quantized;
+    ev->requantized = it->convert && in && in->quantized && to && to->quantized;
     ev->fallback = it->pick.quantize && it->pick.fallback;
 }
 

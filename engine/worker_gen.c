@@ -69,9 +69,10 @@ static long stop_find(const char *s, size_t n, char **stop)
     return best;
 }
 
-/* Send n bytes of pend as a TOKEN event and keep the rest. */
+/* Send n bytes of pend as a TOKEN event (with the live context use) and keep the rest. */
 static void pend_send(gen_turn *g, size_t n)
 {
+    g->w->state.n_ctx_used = pl_seq_len(g->w->ctx, g->w->seq) + 1;
     if (n) wk_emit_text(g->w, PL_EV_TOKEN, g->pend, n);
     memmove(g->pend, g->pend + n, g->n_pend - n);
     g->n_pend -= n;

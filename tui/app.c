@@ -129,8 +129,10 @@ static int chat_key(tui_app *a, tui_key k)
     }
     int f = input_key(&a->in, k);
     if (f & INPUT_SUBMIT) return submit(a);
-    if (f & INPUT_PASTED && a->in.paste_lines > 0)
-        tui_status_msg(a, "pasted %d lines (%zu bytes)", a->in.paste_lines + 1, a->in.paste_bytes);
+    if (f & INPUT_PASTED && a->in.paste_lines > 0) {
+        bool tail = a->in.cur > 0 && a->in.buf[a->in.cur - 1] != '\n';
+        tui_status_msg(a, "pasted %d lines (%zu bytes)", a->in.paste_lines + tail, a->in.paste_bytes);
+    }
     return f & (TUI_HANDLED | TUI_REDRAW | TUI_QUIT);
 }
 
@@ -144,7 +146,9 @@ static bool read_key(tui_key *k)
     if (!k->is_key && ch == 27) {
         wint_t c2;
         int r2 = wget_wch(stdscr, &c2);
-        if (r2 != ERR) *k = (tui_key){(int)c2, r2 == KEY_CODE_YES, true};
+        if (r2 == KEY_CODE_YES) ungetch((int)c2);          /* Esc, then a function key */
+        else if (r2 != ERR && c2 == 27) unget_wch(c2);     /* Esc, Esc */
+        else if (r2 != ERR) *k = (tui_key){(int)c2, false, true};
     }
     return true;
 }
@@ -177,6 +181,7 @@ static void ev_token(tui_app *a, pl_event *ev)
 {
     if (!a->generating || ev->req_id != a->gen_id || a->gen_msg < 0) return;
     transcript_append(&a->tr, a->gen_msg, ev->text, ev->len);
+    a->es.n_ctx_used = ev->state.n_ctx_used;   /* the meter moves while the answer streams */
 }
 
 /* The turn ended: keep what was written, remember stats and dropped turns. */

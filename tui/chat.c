@@ -40,8 +40,19 @@ void tui_notice(tui_app *a, tr_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    transcript_add(&a->tr, kind, buf);
     a->dirty = true;
+    tr_msg *last = a->tr.n ? &a->tr.msgs[a->tr.n - 1] : NULL;
+    size_t n = strlen(buf);
+    if (last && last->kind == kind && last->text && strncmp(last->text, buf, n) == 0 &&
+        (last->text[n] == 0 || strncmp(last->text + n, " (x", 3) == 0)) {
+        int count = last->text[n] ? atoi(last->text + n + 3) + 1 : 2;   /* the same again: count it */
+        char tail[32];
+        snprintf(tail, sizeof tail, " (x%d)", count);
+        last->len = n;
+        transcript_append(&a->tr, a->tr.n - 1, tail, strlen(tail));
+        return;
+    }
+    transcript_add(&a->tr, kind, buf);
 }
 
 /* Sampling and policy for one turn, from the current settings. */

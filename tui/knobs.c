@@ -43,7 +43,7 @@ void tui_knobs_open(tui_app *a)
 
 static void knobs_draw(tui_app *a)
 {
-    int h = tui_n_knobs + 5, w = 76;
+    int h = tui_n_knobs + 4, w = 76;
     WINDOW *win = render_overlay(a, h, w, "Settings - Enter edit, Left/Right step, Esc close");
     if (!win) return;
     int rows = getmaxy(win) - 4, iw = getmaxx(win) - 4, top = a->kb_sel >= rows ? a->kb_sel - rows + 1 : 0;

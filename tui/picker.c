@@ -6,9 +6,22 @@
  * The scan reads headers only (milliseconds), so it runs on opening.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
+
+/* The model given with -m is listed even when it lies outside the scanned directories. */
+static void picker_add_current(tui_app *a)
+{
+    pl_model_entry *e = realloc(a->pk_entries, sizeof *e * (size_t)(a->pk_n + 1));
+    if (!e) return;
+    a->pk_entries = e;
+    memmove(e + 1, e, sizeof *e * (size_t)a->pk_n);
+    pl_catalog_inspect(a->model_path, &e[0]);
+    a->pk_n++;
+    a->pk_sel = 0;
+}
 
 void tui_picker_open(tui_app *a)
 {
@@ -22,6 +35,8 @@ void tui_picker_open(tui_app *a)
     a->pk_n = n > 0 ? n : 0;
     for (int i = 0; i < a->pk_n; i++)
         if (strcmp(a->pk_entries[i].path, a->model_path) == 0) a->pk_sel = i;
+    if (a->model_path[0] && (a->pk_sel == 0 && (a->pk_n == 0 || strcmp(a->pk_entries[0].path, a->model_path) != 0)))
+        picker_add_current(a);
     tui_open(a, &tui_picker_view);
 }
 

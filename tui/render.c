@@ -164,11 +164,13 @@ void render_frame(tui_app *a)
     render_resize(a);
     if (a->too_small) {
         werase(stdscr);
-        const char *msg = "terminal too small (need 40x10)";
-        int len = (int)strlen(msg), y = a->rows / 2, x = (a->cols - len) / 2;
-        if (x < 0) { x = 0; }
-        for (int off = 0; off < len && y < a->rows; off += a->cols, y++)
-            mvwaddnstr(stdscr, y, off ? 0 : x, msg + off, a->cols);
+        static const char *const one[] = {"terminal too small (need 40x10)", NULL};
+        static const char *const two[] = {"terminal too small", "(need 40x10)", NULL};
+        const char *const *msg = a->cols >= (int)strlen(one[0]) ? one : two;
+        for (int i = 0, y = (a->rows - 1) / 2; msg[i] && y < a->rows; i++, y++) {
+            int len = (int)strlen(msg[i]), x = (a->cols - len) / 2;
+            mvwaddnstr(stdscr, y, x > 0 ? x : 0, msg[i], a->cols);
+        }
         wnoutrefresh(stdscr);
         doupdate();
         return;

@@ -34,25 +34,26 @@ static void progress_bar(char *out, size_t len, float p, double now)
     snprintf(out, len, "[%s]", bar);
 }
 
-/* Short model name: general.name, else the file name without .gguf. */
-static void model_name(tui_app *a, char *out, size_t len)
+/* Short model name: the file name without .gguf (what the user picked), cut to max columns. */
+static void model_name(tui_app *a, char *out, size_t len, int max)
 {
-    if (a->es.loaded && a->es.info.name[0]) {
-        snprintf(out, len, "%.60s", a->es.info.name);
-        return;
-    }
     const char *p = strrchr(a->model_path, '/');
     snprintf(out, len, "%.60s", p ? p + 1 : a->model_path[0] ? a->model_path : "no model");
     char *dot = strstr(out, ".gguf");
     if (dot) *dot = 0;
+    size_t n = strlen(out);
+    while (n > 0 && tui_str_width(out, n) > max) {
+        do n--; while (n > 0 && ((unsigned char)out[n] & 0xC0) == 0x80);
+    }
+    out[n] = 0;
 }
 
 /* The items, in display order. */
-static int status_items(tui_app *a, item *it)
+static int status_items(tui_app *a, item *it, int width)
 {
     int n = 0;
     char bar[16], name[64];
-    model_name(a, name, sizeof name);
+    model_name(a, name, sizeof name, width - 50 > 10 ? width - 50 : 10);
     if (a->loading) {
         progress_bar(bar, sizeof bar, a->load_progress, tui_now());
         snprintf(it[n].text, sizeof it[n].text, "loading %s", bar);
@@ -60,12 +61,12 @@ static int status_items(tui_app *a, item *it)
         snprintf(it[n].text, sizeof it[n].text, "%s", a->generating ? "answering" : a->es.loaded ? "ready" : "no model");
     }
     it[n++].prio = 10;
-    snprintf(it[n].text, sizeof it[n].text, "%s%s%s", name, a->es.loaded && a->es.info.ftype[0] ? " " : "",
-             a->es.loaded ? a->es.info.ftype : "");
-    it[n++].prio = 9;
-    int used = a->have_last ? a->last.n_ctx_used : a->es.n_ctx_used;
-    snprintf(it[n].text, sizeof it[n].text, "ctx %d/%d", used, a->es.n_ctx);
+    bool has_quant = a->es.loaded && a->es.info.ftype[0] && strcasestr(name, a->es.info.ftype);
+    snprintf(it[n].text, sizeof it[n].text, "%s%s%s", name, a->es.loaded && !has_quant ? " " : "",
+             a->es.loaded && !has_quant ? a->es.info.ftype : "");
     it[n++].prio = 8;
+    snprintf(it[n].text, sizeof it[n].text, "ctx %d/%d", a->es.n_ctx_used, a->es.n_ctx);
+    it[n++].prio = 9;
     if (a->have_last) {
         snprintf(it[n].text, sizeof it[n].text, "%.1f tok/s", a->last.gen_tps);
         it[n++].prio = 6;
@@ -91,9 +92,12 @@ void status_draw(tui_app *a, WINDOW *w)
 {
     int width = getmaxx(w);
     item it[16];
-    int n = status_items(a, it);
-    const char *right = a->status_msg[0] && tui_now() < a->status_until ? a->status_msg : "F1 help";
-    int right_w = tui_str_width(right, strlen(right)) + 2;
+    int n = status_items(a, it, width);
+    const char *right = a->status_msg[0] && tui_now() < a->status_until ? a->status_msg
+                      : width >= 60 ? "F1 help" : "";
+    int right_w = right[0] ? tui_str_width(right, strlen(right)) + 2 : 0;
+    if (right_w > width / 2 && a->status_until > 0 && right != a->status_msg) right_w = width / 2;
+    if (right == a->status_msg && right_w > width * 2 / 3) right_w = width * 2 / 3;
     bool keep[16];
     for (int i = 0; i < n; i++) keep[i] = true;
     for (int prio = 0; prio <= 10; prio++) {
@@ -111,5 +115,5 @@ void status_draw(tui_app *a, WINDOW *w)
         x += render_text(w, 0, x, width - x, it[i].text, i == 0 ? ROLE_STATUS | STYLE_BOLD : ROLE_STATUS);
     }
     int rx = width - right_w + 1;
-    if (rx > x) render_text(w, 0, rx, width - rx, right, ROLE_STATUS);
+    if (right_w && rx > x) render_text(w, 0, rx, width - rx - 1, right, ROLE_STATUS);
 }

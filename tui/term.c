@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +89,20 @@ static void setup_colors(bool want)
     n_colors = COLORS >= 256 ? 256 : COLORS >= 8 ? 8 : 0;
 }
 
+/* The chat is UTF-8 throughout: the user's locale, or C.UTF-8 if that is not UTF-8. */
+static void setup_locale(void)
+{
+    setlocale(LC_ALL, "");
+    const char *cs = nl_langinfo(CODESET);
+    if (!cs || (strcmp(cs, "UTF-8") != 0 && strcmp(cs, "utf8") != 0)) {
+        if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "en_US.UTF-8");
+    }
+}
+
 /* Curses on: raw keys (Ctrl-C is a key), no echo, keypad, paste and wheel. */
 int term_setup(bool want_color)
 {
+    setup_locale();
     if (pipe(winch_pipe) == 0) {
         for (int i = 0; i < 2; i++) {
             fcntl(winch_pipe[i], F_SETFL, fcntl(winch_pipe[i], F_GETFL) | O_NONBLOCK);

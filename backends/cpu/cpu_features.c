@@ -1,7 +1,7 @@
 /* cpu_features.c — which SIMD path the kernels take on this machine.
  *
- * Detected once (cpuid through the compiler's builtins, which also check that
- * the OS saves the wide registers). PARLEY_CPU=scalar|avx2|avx512|neon picks a
+ * Detected once (cpuid feature bits, and XGETBV to check that the OS saves
+ * the wide registers). PARLEY_CPU=scalar|avx2|avx512|neon picks a
  * lower path; a request above what the CPU has is clamped down, never trusted,
  * because running an AVX-512 kernel on a CPU without it is a crash.
  * pl_cpu_force_level does the same for tests and rebuilds the type table.
@@ -21,17 +21,38 @@ static int g_detected = -1;
 static atomic_int g_level = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* XCR0: which register states the OS saves (0 without OSXSAVE). */
+static uint64_t cpu_xcr0(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;
+    __asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
+    return ((uint64_t)d << 32) | a;
+}
+
+/* Best x86 path: cpuid feature bits and the OS saving YMM (and ZMM) state. */
+static int cpu_detect_x86(void)
+{
+    unsigned a, b, c1, d, b7 = 0, c7 = 0;
+    if (!__get_cpuid(1, &a, &b, &c1, &d)) return PL_CPU_SCALAR;
+    if (__get_cpuid_max(0, NULL) >= 7) __cpuid_count(7, 0, a, b7, c7, d);
+    uint64_t xcr0 = cpu_xcr0();
+    bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+    bool avx2 = ymm && (c1 & (1u << 12)) && (c1 & (1u << 29)) && (b7 & (1u << 5));   /* FMA F16C AVX2 */
+    bool avx512 = avx2 && zmm && (b7 & (1u << 16)) && (b7 & (1u << 17)) &&             /* F DQ */
+                  (b7 & (1u << 30)) && (b7 & (1u << 31)) && (c7 & (1u << 11));         /* BW VL VNNI */
+    return avx512 ? PL_CPU_AVX512 : avx2 ? PL_CPU_AVX2 : PL_CPU_SCALAR;
+}
+#endif
+
 /* Best path this CPU can run. */
 static int cpu_detect(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                __builtin_cpu_supports("f16c");
-    bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                  __builtin_cpu_supports("avx512vnni");
-    return avx512 ? PL_CPU_AVX512 : avx2 ? PL_CPU_AVX2 : PL_CPU_SCALAR;
+    return cpu_detect_x86();
 #elif defined(__ARM_NEON) || defined(__aarch64__)
     return PL_CPU_NEON;
 #else

@@ -18,9 +18,11 @@
 #define GEMM_PREFETCH 1024   /* bytes ahead in each weight row */
 #endif
 
+/* The r/c loops must be unrolled so the accumulators live in registers. */
+#define GEMM_UNROLL _Pragma("GCC unroll 8")
+
 #define GEMM_CAT2(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT2(a, b)
-#define GEMM_NAME(T) GEMM_CAT(cpu_##T##_gemm4_, GEMM_SUFFIX)
 
 /* Sums of each 4 activation bytes (the correction base), as 8 int32 lanes. */
 static inline __m256i gemm_y_sums(__m256i qy)
@@ -47,94 +49,130 @@ static inline __m256i gemm_u_q8_0(const void *b)
                             _mm256_set1_epi8((char)0x80));
 }
 
-/* Symmetric types x Q8_0: s[r] for 4 rows (stride bx bytes) against one y row.
- * SHIFT: log2 of the offset (8 -> 3, 16 -> 4, 128 -> 7). */
-#define GEMM_SYM(T, SHIFT, NR, NAME)                                                         \
-static void NAME(int n, float *s, const uint8_t *x, int64_t bx, const block_q8_0 *y)        \
+/* Symmetric types x Q8_0: s[c*lds + r] for NR rows (stride bx bytes) x NC
+ * activation rows (stride by bytes). SHIFT: log2 of the offset (8 -> 3,
+ * 16 -> 4, 128 -> 7); the correction starts the accumulator, so it is free. */
+#define GEMM_SYM(T, SHIFT, NR, NC, NAME)                                                     \
+static void NAME(int n, float *s, int64_t lds, const uint8_t *x, int64_t bx,                 \
+                 const uint8_t *yv, int64_t by)                                              \
 {                                                                                            \
     int nb = n / 32;                                                                         \
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() }; \
+    __m256 acc[NR][NC];                                                                      \
+    for (int r = 0; r < NR; r++) for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps(); \
     for (int i = 0; i < nb; i++) {                                                           \
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                           \
-        __m256i corr = _mm256_slli_epi32(gemm_y_sums(qy), SHIFT);                            \
-        float dy = simd_f16(y[i].d);                                                         \
-        for (int r = 0; r < NR; r++) {                                                        \
+        __m256i qy[NC], corr[NC];                                                            \
+        float dy[NC];                                                                        \
+        GEMM_UNROLL for (int c = 0; c < NC; c++) {                                           \
+            const block_q8_0 *yb = (const block_q8_0 *)(yv + c * by) + i;                    \
+            qy[c] = _mm256_loadu_si256((const __m256i *)yb->qs);                             \
+            corr[c] = _mm256_sub_epi32(_mm256_setzero_si256(),                               \
+                                       _mm256_slli_epi32(gemm_y_sums(qy[c]), SHIFT));        \
+            dy[c] = simd_f16(yb->d);                                                         \
+        }                                                                                    \
+        GEMM_UNROLL for (int r = 0; r < NR; r++) {                                           \
             const block_##T *xb = (const block_##T *)(x + r * bx) + i;                       \
             _mm_prefetch((const char *)xb + GEMM_PREFETCH, _MM_HINT_T0);                     \
-            __m256i p = GEMM_DOT(_mm256_setzero_si256(), gemm_u_##T(xb), qy);                \
-            p = _mm256_sub_epi32(p, corr);                                                   \
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(simd_f16(xb->d) * dy), _mm256_cvtepi32_ps(p), acc[r]); \
+            __m256i u = gemm_u_##T(xb);                                                      \
+            float dx = simd_f16(xb->d);                                                      \
+            GEMM_UNROLL for (int c = 0; c < NC; c++) {                                       \
+                __m256i p = GEMM_DOT(corr[c], u, qy[c]);                                     \
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy[c]), _mm256_cvtepi32_ps(p), acc[r][c]); \
+            }                                                                                \
         }                                                                                    \
     }                                                                                        \
-    for (int r = 0; r < NR; r++) s[r] = simd_hsum_ps(acc[r]);                                 \
+    for (int r = 0; r < NR; r++) for (int c = 0; c < NC; c++) s[c * lds + r] = simd_hsum_ps(acc[r][c]); \
 }
 
-/* Asymmetric types x Q8_1: dx*dy*sum(u*qy) + mx*sy per block. */
-#define GEMM_ASYM(T, NR, NAME)                                                               \
-static void NAME(int n, float *s, const uint8_t *x, int64_t bx, const block_q8_1 *y)        \
+/* Asymmetric types x Q8_1: dx*dy*sum(u*qy) + mx*sy per block; [dx,mx] and
+ * [dy,sy] are converted as pairs and multiplied in one go. */
+#define GEMM_ASYM(T, NR, NC, NAME)                                                           \
+static void NAME(int n, float *s, int64_t lds, const uint8_t *x, int64_t bx,                 \
+                 const uint8_t *yv, int64_t by)                                              \
 {                                                                                            \
     int nb = n / 32;                                                                         \
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() }; \
-    __m128 accm[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() }; \
+    __m256 acc[NR][NC];                                                                      \
+    __m128 accm[NR][NC];                                                                     \
+    for (int r = 0; r < NR; r++)                                                             \
+        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps(), accm[r][c] = _mm_setzero_ps(); \
     for (int i = 0; i < nb; i++) {                                                           \
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                           \
-        int32_t yds;                                                                         \
-        memcpy(&yds, &y[i].d, 4);                                                            \
-        __m128 vy = _mm_cvtph_ps(_mm_cvtsi32_si128(yds));          /* [dy, sy] */            \
-        for (int r = 0; r < NR; r++) {                                                        \
+        __m256i qy[NC];                                                                      \
+        __m128 vy[NC];                                                                       \
+        GEMM_UNROLL for (int c = 0; c < NC; c++) {                                           \
+            const block_q8_1 *yb = (const block_q8_1 *)(yv + c * by) + i;                    \
+            int32_t yds;                                                                     \
+            memcpy(&yds, &yb->d, 4);                                                         \
+            qy[c] = _mm256_loadu_si256((const __m256i *)yb->qs);                             \
+            vy[c] = _mm_cvtph_ps(_mm_cvtsi32_si128(yds));              /* [dy, sy] */        \
+        }                                                                                    \
+        GEMM_UNROLL for (int r = 0; r < NR; r++) {                                           \
             const block_##T *xb = (const block_##T *)(x + r * bx) + i;                       \
             _mm_prefetch((const char *)xb + GEMM_PREFETCH, _MM_HINT_T0);                     \
             int32_t xdm;                                                                     \
             memcpy(&xdm, &xb->d, 4);                                                         \
-            __m128 pr = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(xdm)), vy);  /* [dx*dy, mx*sy] */ \
-            accm[r] = _mm_add_ps(accm[r], pr);                                               \
-            __m256i p = GEMM_DOT(_mm256_setzero_si256(), gemm_u_##T(xb), qy);                \
-            acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(pr), _mm256_cvtepi32_ps(p), acc[r]); \
+            __m128 vx = _mm_cvtph_ps(_mm_cvtsi32_si128(xdm));              /* [dx, mx] */    \
+            __m256i u = gemm_u_##T(xb);                                                      \
+            GEMM_UNROLL for (int c = 0; c < NC; c++) {                                       \
+                __m128 pr = _mm_mul_ps(vx, vy[c]);                      /* [dx*dy, mx*sy] */ \
+                accm[r][c] = _mm_add_ps(accm[r][c], pr);                                     \
+                __m256i p = GEMM_DOT(_mm256_setzero_si256(), u, qy[c]);                      \
+                acc[r][c] = _mm256_fmadd_ps(_mm256_broadcastss_ps(pr), _mm256_cvtepi32_ps(p), acc[r][c]); \
+            }                                                                                \
         }                                                                                    \
     }                                                                                        \
-    for (int r = 0; r < NR; r++)                                                              \
-        s[r] = simd_hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_movehdup_ps(accm[r]));               \
+    for (int r = 0; r < NR; r++)                                                             \
+        for (int c = 0; c < NC; c++)                                                         \
+            s[c * lds + r] = simd_hsum_ps(acc[r][c]) + _mm_cvtss_f32(_mm_movehdup_ps(accm[r][c])); \
 }
 
-#define GEMM_ONE(T) GEMM_CAT(cpu_##T##_gemm1_, GEMM_SUFFIX)
-GEMM_SYM(q4_0, 3, 4, GEMM_NAME(q4_0))
-GEMM_SYM(q5_0, 4, 4, GEMM_NAME(q5_0))
-#ifndef GEMM_NO_Q8_0
-GEMM_SYM(q8_0, 7, 4, GEMM_NAME(q8_0))
+#ifndef GEMM_NC
+#define GEMM_NC 2            /* activation rows per prefill tile */
 #endif
-GEMM_ASYM(q4_1, 4, GEMM_NAME(q4_1))
-GEMM_ASYM(q5_1, 4, GEMM_NAME(q5_1))
-GEMM_SYM(q4_0, 3, 1, GEMM_ONE(q4_0))
-GEMM_SYM(q5_0, 4, 1, GEMM_ONE(q5_0))
-#ifndef GEMM_NO_Q8_0
-GEMM_SYM(q8_0, 7, 1, GEMM_ONE(q8_0))
-#endif
-GEMM_ASYM(q4_1, 1, GEMM_ONE(q4_1))
-GEMM_ASYM(q5_1, 1, GEMM_ONE(q5_1))
+#define GEMM_K(T, R, C) GEMM_CAT(GEMM_CAT(cpu_##T##_k, R##x##C##_), GEMM_SUFFIX)
 
-/* Dispatch: rows in blocks of 4 (tail rows with the type's vec_dot), each
- * against every activation row: s[j*lds + r]. */
-#define GEMM_DRIVER(T, YT)                                                                   \
+/* The four tile shapes of a type: 4xNC (body), 1xNC (row tail), 4x1 (decode
+ * and column tail), 1x1 (corner). */
+#define GEMM_SYM_ALL(T, SHIFT)                                                               \
+    GEMM_SYM(T, SHIFT, 4, GEMM_NC, GEMM_K(T, 4, N)) GEMM_SYM(T, SHIFT, 1, GEMM_NC, GEMM_K(T, 1, N)) \
+    GEMM_SYM(T, SHIFT, 4, 1, GEMM_K(T, 4, 1)) GEMM_SYM(T, SHIFT, 1, 1, GEMM_K(T, 1, 1))
+#define GEMM_ASYM_ALL(T)                                                                     \
+    GEMM_ASYM(T, 4, GEMM_NC, GEMM_K(T, 4, N)) GEMM_ASYM(T, 1, GEMM_NC, GEMM_K(T, 1, N))      \
+    GEMM_ASYM(T, 4, 1, GEMM_K(T, 4, 1)) GEMM_ASYM(T, 1, 1, GEMM_K(T, 1, 1))
+
+GEMM_SYM_ALL(q4_0, 3)
+GEMM_SYM_ALL(q5_0, 4)
+#ifndef GEMM_NO_Q8_0
+GEMM_SYM_ALL(q8_0, 7)
+#endif
+GEMM_ASYM_ALL(q4_1)
+GEMM_ASYM_ALL(q5_1)
+
+/* Tiles over nr weight rows x ny activation rows: s[j*lds + r]. */
+#define GEMM_DRIVER(T)                                                                       \
 void GEMM_CAT(cpu_##T##_gemm_, GEMM_SUFFIX)(int n, float *s, int64_t lds, const void *x, int64_t bx, \
                                             int nr, const void *y, int64_t by, int ny)       \
 {                                                                                            \
-    const uint8_t *xp = x;                                                                   \
-    for (int j = 0; j < ny; j++) {                                                           \
-        const YT *yj = (const YT *)((const uint8_t *)y + j * by);                            \
+    const uint8_t *xp = x, *yp = y;                                                          \
+    int j = 0;                                                                               \
+    for (; j + GEMM_NC <= ny; j += GEMM_NC) {                                                \
         int r = 0;                                                                           \
-        for (; r + 4 <= nr; r += 4) GEMM_NAME(T)(n, s + j * lds + r, xp + r * bx, bx, yj);  \
-        for (; r < nr; r++) GEMM_ONE(T)(n, s + j * lds + r, xp + r * bx, bx, yj);           \
+        for (; r + 4 <= nr; r += 4) GEMM_K(T, 4, N)(n, s + j * lds + r, lds, xp + r * bx, bx, yp + j * by, by); \
+        for (; r < nr; r++) GEMM_K(T, 1, N)(n, s + j * lds + r, lds, xp + r * bx, bx, yp + j * by, by); \
+    }                                                                                        \
+    for (; j < ny; j++) {                                                                    \
+        int r = 0;                                                                           \
+        for (; r + 4 <= nr; r += 4) GEMM_K(T, 4, 1)(n, s + j * lds + r, lds, xp + r * bx, bx, yp + j * by, by); \
+        for (; r < nr; r++) GEMM_K(T, 1, 1)(n, s + j * lds + r, lds, xp + r * bx, bx, yp + j * by, by); \
     }                                                                                        \
 }
 
-GEMM_DRIVER(q4_0, block_q8_0)
-GEMM_DRIVER(q5_0, block_q8_0)
+GEMM_DRIVER(q4_0)
+GEMM_DRIVER(q5_0)
 #ifndef GEMM_NO_Q8_0
-GEMM_DRIVER(q8_0, block_q8_0)
+GEMM_DRIVER(q8_0)
 #endif
-GEMM_DRIVER(q4_1, block_q8_1)
-GEMM_DRIVER(q5_1, block_q8_1)
+GEMM_DRIVER(q4_1)
+GEMM_DRIVER(q5_1)
 
 /* Single-row entry with the vec_dot signature. */
 #define GEMM_VEC_DOT(T, YT, NAME)                                                            \
-void NAME(int n, float *s, const void *x, const void *y) { GEMM_ONE(T)(n, s, x, 0, y); }
+void NAME(int n, float *s, const void *x, const void *y) { GEMM_K(T, 1, 1)(n, s, 0, x, 0, y, 0); }

@@ -6,14 +6,20 @@
  * the caller, for a batch spread over the pool — and every output is one
  * vec_dot of a weight row with an activation row.
  *
- * Work split: decode (n small) is a stream over the weights, so each thread
- * takes one contiguous slice of rows and reads it once. Prefill (n large)
+ * Work split: decode (n small) is a stream over the weights: threads take
+ * contiguous slices of rows (about four per thread) from a shared counter,
+ * so each weight byte is read once and a thread that starts late, because
+ * the machine is shared, simply takes fewer slices. Prefill (n large)
  * reuses each weight row for many activation rows, so the output is cut into
  * tiles of MM_TILE_R weight rows x MM_TILE_C activation rows that stay in L2
  * while they are combined; threads take tiles from a shared counter so an
  * uneven machine (other processes on a core) still finishes together.
  * Where a type has a multi-row kernel (cpu_gemm_kernel) a tile is computed
  * with it, else with one vec_dot per output.
+ *
+ * pl_cpu_matmul_multi applies several weights to the same activations (Q, K,
+ * V; gate and up) in ONE pool dispatch with ONE quantization of X: on a small
+ * model the per-dispatch sync, not the arithmetic, is what a token costs.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,21 +29,39 @@
 
 #define MM_TILE_R 16
 #define MM_TILE_C 32
+#define MM_DECODE_MIN 16   /* fewest rows per decode chunk */
+#define MM_MAX_W 8         /* weights per multi-matmul */
+
+/* One weight matrix of a (multi-)matmul and how its output is cut into items. */
+typedef struct mm_w {
+    const uint8_t *W;        /* (rows, cols) in its type */
+    size_t         w_row;    /* bytes per weight row */
+    int64_t        rows;
+    float         *Y;        /* (n, rows) */
+    pl_vec_dot_fn  dot;
+    cpu_gemm_fn    gemm;
+    const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
+    size_t         x_row;
+    int64_t        item_r, item_c;   /* rows x activation rows per work item */
+    int64_t        n_items_r, first_item, n_items;
+} mm_w;
+
+/* Activations quantized once per vec_dot_type used by the call. */
+typedef struct mm_act {
+    pl_type          t;
+    pl_from_float_fn quant;  /* NULL: F32, X used as is */
+    uint8_t         *buf;
+    size_t           row;
+} mm_act;
 
 typedef struct mm_job {
-    const uint8_t   *W;       /* (rows, cols) in type wt */
-    size_t           w_row;   /* bytes per weight row */
-    int64_t          rows, cols;
-    const float     *X;       /* (n, cols) */
-    const uint8_t   *Xq;      /* (n, cols) in vec_dot_type */
-    size_t           x_row;   /* bytes per activation row */
-    int64_t          n;
-    float           *Y;       /* (n, rows) */
-    pl_vec_dot_fn    dot;
-    cpu_gemm_fn      gemm;
-    pl_from_float_fn quant;
-    int64_t          n_tiles_r, n_tiles;
-    atomic_llong     next_tile;
+    mm_w         w[MM_MAX_W];
+    int          nw;
+    mm_act       act[MM_MAX_W];
+    int          nact;
+    const float *X;          /* (n, cols) */
+    int64_t      cols, n, n_items;
+    atomic_llong next;
 } mm_job;
 
 /* Per-calling-thread scratch for quantized activations. */
@@ -54,80 +78,132 @@ static void *mm_scratch(size_t size)
     return p;
 }
 
-/* Pool job: quantize this thread's share of activation rows. */
+/* Pool job: quantize this thread's share of activation rows, every type. */
 static void mm_quantize_job(int ith, int nth, void *arg)
 {
     mm_job *j = arg;
-    for (int64_t r = ith; r < j->n; r += nth)
-        j->quant(j->X + r * j->cols, (void *)(j->Xq + r * j->x_row), j->cols);
+    for (int a = 0; a < j->nact; a++)
+        if (j->act[a].quant)
+            for (int64_t r = ith; r < j->n; r += nth)
+                j->act[a].quant(j->X + r * j->cols, j->act[a].buf + r * j->act[a].row, j->cols);
 }
 
-/* One output tile: weight rows [r0, r1) x activation rows [c0, c1). */
-static void mm_tile(const mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
+/* One output tile of weight w: rows [r0, r1) x activation rows [c0, c1). */
+static void mm_tile(const mm_job *j, const mm_w *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
 {
-    if (j->gemm) {
-        j->gemm((int)j->cols, j->Y + c0 * j->rows + r0, j->rows, j->W + r0 * j->w_row,
-                (int64_t)j->w_row, (int)(r1 - r0), j->Xq + c0 * j->x_row, (int64_t)j->x_row,
+    if (w->gemm) {
+        w->gemm((int)j->cols, w->Y + c0 * w->rows + r0, w->rows, w->W + r0 * w->w_row,
+                (int64_t)w->w_row, (int)(r1 - r0), w->Xq + c0 * w->x_row, (int64_t)w->x_row,
                 (int)(c1 - c0));
         return;
     }
     for (int64_t c = c0; c < c1; c++) {
-        const uint8_t *x = j->Xq + c * j->x_row;
-        float *y = j->Y + c * j->rows;
-        for (int64_t r = r0; r < r1; r++) j->dot((int)j->cols, &y[r], j->W + r * j->w_row, x);
+        const uint8_t *x = w->Xq + c * w->x_row;
+        float *y = w->Y + c * w->rows;
+        for (int64_t r = r0; r < r1; r++) w->dot((int)j->cols, &y[r], w->W + r * w->w_row, x);
     }
 }
 
-/* Pool job for decode: one contiguous slice of weight rows per thread. */
-static void mm_rows_job(int ith, int nth, void *arg)
+/* Pool job: take work items from the shared counter until none are left, so
+ * a thread that starts late (the machine is shared) simply takes fewer. */
+static void mm_items_job(int ith, int nth, void *arg)
 {
     mm_job *j = arg;
-    int64_t r0 = j->rows * ith / nth, r1 = j->rows * (ith + 1) / nth;
-    if (r0 < r1) mm_tile(j, r0, r1, 0, j->n);
-}
-
-/* Pool job for prefill: take tiles from the shared counter. */
-static void mm_tiles_job(int ith, int nth, void *arg)
-{
-    mm_job *j = arg;
+    int k = 0;
     for (;;) {
-        int64_t t = atomic_fetch_add(&j->next_tile, 1);
-        if (t >= j->n_tiles) break;
-        int64_t tr = t % j->n_tiles_r, tc = t / j->n_tiles_r;
-        int64_t r0 = tr * MM_TILE_R, c0 = tc * MM_TILE_C;
-        int64_t r1 = r0 + MM_TILE_R < j->rows ? r0 + MM_TILE_R : j->rows;
-        int64_t c1 = c0 + MM_TILE_C < j->n ? c0 + MM_TILE_C : j->n;
-        mm_tile(j, r0, r1, c0, c1);
+        int64_t t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->n_items) break;
+        while (t >= j->w[k].first_item + j->w[k].n_items) k++;
+        const mm_w *w = &j->w[k];
+        int64_t l = t - w->first_item, tr = l % w->n_items_r, tc = l / w->n_items_r;
+        int64_t r0 = tr * w->item_r, c0 = tc * w->item_c;
+        int64_t r1 = r0 + w->item_r < w->rows ? r0 + w->item_r : w->rows;
+        int64_t c1 = c0 + w->item_c < j->n ? c0 + w->item_c : j->n;
+        mm_tile(j, w, r0, r1, c0, c1);
     }
+}
+
+/* The activation slot for type t, added if new. */
+static mm_act *mm_act_slot(mm_job *j, pl_type t)
+{
+    for (int a = 0; a < j->nact; a++)
+        if (j->act[a].t == t) return &j->act[a];
+    mm_act *a = &j->act[j->nact++];
+    a->t = t;
+    a->quant = t == PL_TYPE_F32 ? NULL : cpu_act_quantizer(t);
+    a->row = pl_row_size(t, j->cols);
+    return a;
+}
+
+/* Quantize X for every activation type (in the caller for one row). */
+static bool mm_quantize(pl_pool *p, mm_job *j)
+{
+    size_t total = 0;
+    for (int a = 0; a < j->nact; a++) total += j->act[a].quant ? j->act[a].row * (size_t)j->n : 0;
+    uint8_t *buf = total ? mm_scratch(total) : NULL;
+    if (total && !buf) return false;
+    for (int a = 0; a < j->nact; a++) {
+        if (!j->act[a].quant) { j->act[a].buf = (uint8_t *)j->X; continue; }
+        j->act[a].buf = buf;
+        buf += j->act[a].row * (size_t)j->n;
+    }
+    if (j->n == 1) mm_quantize_job(0, 1, j);
+    else if (total) pl_pool_run(p, mm_quantize_job, j);
+    return true;
+}
+
+/* Cut every weight's output into work items (row slices for decode, tiles for prefill). */
+static void mm_plan(mm_job *j, int nth)
+{
+    j->n_items = 0;
+    for (int k = 0; k < j->nw; k++) {
+        mm_w *w = &j->w[k];
+        if (j->n < 4) {
+            int64_t chunk = (w->rows / (4 * nth) + 3) & ~(int64_t)3;   /* ~4 per thread, 4-row kernels */
+            w->item_r = chunk < MM_DECODE_MIN ? MM_DECODE_MIN : chunk;
+            w->item_c = j->n;
+        } else {
+            w->item_r = MM_TILE_R, w->item_c = MM_TILE_C;
+        }
+        w->n_items_r = (w->rows + w->item_r - 1) / w->item_r;
+        w->n_items = w->n_items_r * ((j->n + w->item_c - 1) / w->item_c);
+        w->first_item = j->n_items;
+        j->n_items += w->n_items;
+    }
+}
+
+/* Several weights applied to the same activations in one dispatch. */
+void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
+{
+    if (nw <= 0 || nw > MM_MAX_W || n <= 0 || cols <= 0) return;
+    mm_job j = { .X = X, .cols = cols, .n = n };
+    for (int k = 0; k < nw; k++) {
+        const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
+        if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
+        mm_w *w = &j.w[j.nw++];
+        *w = (mm_w){ .W = ws[k].W, .w_row = pl_row_size(ws[k].type, cols), .rows = ws[k].rows,
+                     .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type) };
+        mm_act_slot(&j, tw->vec_dot_type);
+    }
+    if (!j.nw || !mm_quantize(p, &j)) return;
+    for (int k = 0, kk = 0; k < nw; k++) {
+        const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
+        if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
+        mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
+        j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
+        kk++;
+    }
+    mm_plan(&j, pl_pool_size(p));
+    atomic_init(&j.next, 0);
+    pl_pool_run(p, mm_items_job, &j);
 }
 
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T on the pool (p may be NULL). */
 void pl_cpu_matmul(pl_pool *p, const void *W, pl_type wt, int64_t rows, int64_t cols,
                    const float *X, int64_t n, float *Y)
 {
-    const pl_type_traits *tw = pl_type_traits_get(wt);
-    if (!tw || !tw->vec_dot || rows <= 0 || n <= 0) return;
-    mm_job j = { .W = W, .w_row = pl_row_size(wt, cols), .rows = rows, .cols = cols, .X = X,
-                 .n = n, .Y = Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(wt) };
-    if (tw->vec_dot_type == PL_TYPE_F32) {
-        j.Xq = (const uint8_t *)X, j.x_row = (size_t)cols * sizeof(float);
-    } else {
-        j.x_row = pl_row_size(tw->vec_dot_type, cols);
-        void *buf = mm_scratch(j.x_row * (size_t)n);
-        if (!buf) return;
-        j.Xq = buf;
-        j.quant = cpu_act_quantizer(tw->vec_dot_type);
-        if (n == 1) j.quant(X, buf, cols);
-        else pl_pool_run(p, mm_quantize_job, &j);
-    }
-    if (n < 4) {
-        pl_pool_run(p, mm_rows_job, &j);
-        return;
-    }
-    j.n_tiles_r = (rows + MM_TILE_R - 1) / MM_TILE_R;
-    j.n_tiles = j.n_tiles_r * ((n + MM_TILE_C - 1) / MM_TILE_C);
-    atomic_init(&j.next_tile, 0);
-    pl_pool_run(p, mm_tiles_job, &j);
+    pl_matmul_w w = { .W = W, .type = wt, .rows = rows, .Y = Y };
+    pl_cpu_matmul_multi(p, &w, 1, cols, X, n);
 }
 
 /* Scalar reference: reference quantizer and reference dot, one thread. */

@@ -195,7 +195,7 @@ static void pool_join(pl_pool *p)
         CPU_RELAX();
         if ((i & 63) != 0) continue;
         int64_t now = pool_now_us();
-        if (!deadline) { deadline = now + (p->spin_us > 0 ? p->spin_us * 4 : 0); continue; }
+        if (!deadline) { deadline = now + (p->spin_us > 0 ? p->spin_us : 0); continue; }
         if (now < deadline) continue;
         atomic_store(&p->caller_sleeping, 1);
         int v;

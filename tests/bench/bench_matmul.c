@@ -45,6 +45,7 @@ static uint8_t *make_weights(pl_type t, int64_t rows, int64_t cols, int copies)
 static void bench_decode(pl_pool *p, pl_type t, int64_t rows, int64_t cols)
 {
     size_t bytes = pl_row_size(t, cols) * rows;
+    if (!bytes) return;   /* cols not a multiple of the block */
     int copies = (int)(640e6 / bytes) + 1;   /* > 640 MB in all: past the 480 MB L3 */
     uint8_t *w = make_weights(t, rows, cols, copies);
     float *x = calloc(cols, sizeof *x), *y = calloc(rows, sizeof *y);
@@ -66,6 +67,7 @@ static void bench_decode(pl_pool *p, pl_type t, int64_t rows, int64_t cols)
 /* Prefill: Y = X W^T for n tokens; prints GFLOP/s. */
 static void bench_prefill(pl_pool *p, pl_type t, int64_t rows, int64_t cols, int64_t n)
 {
+    if (!pl_row_size(t, cols)) cols = 768;   /* K-quants: 256-blocks */
     uint8_t *w = make_weights(t, rows, cols, 1);
     float *x = malloc(n * cols * sizeof *x), *y = malloc(n * rows * sizeof *y);
     for (int64_t k = 0; k < n * cols; k++) x[k] = (float)(k % 13) * 0.1f - 0.6f;

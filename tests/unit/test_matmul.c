@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cpu_test_util.h"
+#include "engine/engine.h"
 
 /* Float reference: Y = X . dequant(W)^T in double. */
 static void float_matmul(const float *Wd, int64_t rows, int64_t cols, const float *X, int64_t n, float *Y)
@@ -77,4 +78,40 @@ Test(matmul_cpu, single_thread_and_null_pool)
     cr_assert(fabsf(Y[0] - Yr[0]) < 1e-4f && fabsf(Y[1] - Yr[1]) < 1e-4f);
     check_shape(PL_TYPE_Q4_1, 5, 64, 1, 1);
     check_shape(PL_TYPE_Q4_1, 3, 64, 2, 4);   /* more threads than rows */
+}
+
+Test(matmul_cpu, multi_weights_one_dispatch)
+{
+    enum { COLS = 512 };
+    const pl_type ts[4] = { PL_TYPE_Q4_1, PL_TYPE_Q8_0, PL_TYPE_F16, PL_TYPE_Q4_K };
+    const int64_t rows[4] = { 29, 64, 7, 33 };
+    int64_t ns[3] = { 1, 7, 40 };
+    pl_pool *p = pl_pool_new(3);
+    for (int in = 0; in < 3; in++) {
+        int64_t n = ns[in];
+        float *X = malloc(n * COLS * sizeof *X);
+        ct_fill_normal(X, n * COLS, n, 1.0f);
+        pl_matmul_w ws[4];
+        float *Yref[4];
+        for (int k = 0; k < 4; k++) {
+            const pl_type_traits *tr = pl_type_traits_get(ts[k]);
+            size_t rs = pl_row_size(ts[k], COLS);
+            float *f = malloc(rows[k] * COLS * sizeof *f);
+            uint8_t *W = malloc(rs * rows[k]);
+            ct_fill_normal(f, rows[k] * COLS, k + 1, 0.05f);
+            for (int64_t r = 0; r < rows[k]; r++) tr->from_float(f + r * COLS, W + r * rs, COLS);
+            free(f);
+            ws[k] = (pl_matmul_w){ .W = W, .type = ts[k], .rows = rows[k], .Y = malloc(n * rows[k] * sizeof(float)) };
+            Yref[k] = malloc(n * rows[k] * sizeof(float));
+            pl_cpu_matmul_ref(W, ts[k], rows[k], COLS, X, n, Yref[k]);
+        }
+        pl_cpu_matmul_multi(p, ws, 4, COLS, X, n);
+        for (int k = 0; k < 4; k++) {
+            double d = ct_rel_rmse(ws[k].Y, Yref[k], n * rows[k]);
+            cr_assert(d < 1e-4, "weight %d (%s) n=%ld: rel diff %.3g", k, pl_type_name(ts[k]), (long)n, d);
+            free((void *)ws[k].W), free(ws[k].Y), free(Yref[k]);
+        }
+        free(X);
+    }
+    pl_pool_free(p);
 }

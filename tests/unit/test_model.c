@@ -187,3 +187,211 @@ Test(model_load, llama3_rope_factors_match_rope_freqs_tensor)
     gguf_writer_free(w);
     pl_model_free(m);
 }
+
+/* ---- KV cache ----------------------------------------------------------- */
+
+enum { KT_LAYERS = 2, KT_DIM = 8 };
+
+/* Fill positions [from, to) of seq with values that name layer, K/V, pos, dim. */
+static void kt_fill(kv_cache *kv, int seq, int from, int to)
+{
+    kv_seq *s = &kv->seqs[seq];
+    for (int p = from; p < to; p++)
+        for (int il = 0; il < KT_LAYERS; il++)
+            for (int d = 0; d < KT_DIM; d++) {
+                kv_k_row(kv, s, il, p)[d] = pl_f32_to_f16((float)(p * 8 + d) / 64 + il);
+                kv_v_row(kv, s, il, p)[d] = pl_f32_to_f16(-(float)(p * 8 + d) / 64 - il);
+            }
+}
+
+static float kt_k(const kv_cache *kv, int seq, int il, int p, int d)
+{
+    return pl_f16_to_f32(kv_k_row(kv, &kv->seqs[seq], il, p)[d]);
+}
+static float kt_v(const kv_cache *kv, int seq, int il, int p, int d)
+{
+    return pl_f16_to_f32(kv_v_row(kv, &kv->seqs[seq], il, p)[d]);
+}
+
+/* Append n positions with tokens 100 + pos. */
+static void kt_append(kv_cache *kv, int seq, int n)
+{
+    pl_status st;
+    int from = kv->seqs[seq].n_pos;
+    cr_assert_eq(kv_seq_reserve(kv, seq, n, &st), 0, "%s", st.msg);
+    kt_fill(kv, seq, from, from + n);
+    int32_t toks[256];
+    for (int i = 0; i < n; i++) toks[i] = 100 + from + i;
+    kv_seq_commit(kv, seq, toks, n);
+}
+
+Test(model_kv, fork_shares_blocks_and_copies_on_write)
+{
+    pl_status st;
+    kv_cache *kv = kv_cache_new(KT_LAYERS, KT_DIM, 256, 32, &st);
+    int a = kv_seq_new(kv, &st);
+    kt_append(kv, a, 40);                                    /* blocks 0 (full) and 1 (8 used) */
+    cr_assert_eq(kv_cache_blocks_used(kv), 2);
+    int b = kv_seq_fork(kv, a, &st);
+    cr_assert_eq(kv_cache_blocks_used(kv), 2, "a fork shares its parent's blocks");
+    cr_assert_eq(kv->seqs[b].n_pos, 40);
+    cr_assert_eq(kv->seqs[b].tokens[39], 139);
+    cr_assert_eq(kv_seq_reserve(kv, b, 1, &st), 0);
+    cr_assert_eq(kv_cache_blocks_used(kv), 3, "writing into the shared partial block copies it");
+    cr_assert_eq(kv->seqs[a].table[0], kv->seqs[b].table[0], "full block 0 stays shared");
+    kv_k_row(kv, &kv->seqs[b], 1, 40)[0] = pl_f32_to_f16(99.0f);
+    kv_k_row(kv, &kv->seqs[b], 1, 35)[0] = pl_f32_to_f16(77.0f);
+    cr_expect_float_eq(kt_k(kv, a, 1, 35, 0), (35 * 8) / 64.0f + 1, 1e-2, "parent unchanged");
+    cr_expect_float_eq(kt_k(kv, b, 1, 34, 3), (34 * 8 + 3) / 64.0f + 1, 1e-2, "copy kept the data");
+    kv_seq_free(kv, b);
+    cr_assert_eq(kv_cache_blocks_used(kv), 2);
+    kv_seq_free(kv, a);
+    cr_assert_eq(kv_cache_blocks_used(kv), 0, "every block returns to the pool");
+    kv_cache_free(kv);
+}
+
+Test(model_kv, truncate_releases_whole_blocks_only)
+{
+    pl_status st;
+    kv_cache *kv = kv_cache_new(KT_LAYERS, KT_DIM, 256, 32, &st);
+    int a = kv_seq_new(kv, &st);
+    kt_append(kv, a, 100);
+    cr_assert_eq(kv_cache_blocks_used(kv), 4);
+    cr_assert_eq(kv_seq_truncate(kv, a, 33), 0);
+    cr_expect_eq(kv->seqs[a].n_pos, 33);
+    cr_expect_eq(kv_cache_blocks_used(kv), 2);
+    kt_append(kv, a, 10);                                    /* re-grows from position 33 */
+    cr_expect_eq(kv->seqs[a].tokens[42], 142);
+    cr_expect_float_eq(kt_v(kv, a, 0, 20, 1), -(20 * 8 + 1) / 64.0f, 1e-2, "prefix kept");
+    kv_cache_free(kv);
+}
+
+Test(model_kv, pool_exhaustion_is_context_full)
+{
+    pl_status st;
+    kv_cache *kv = kv_cache_new(KT_LAYERS, KT_DIM, 256, 2, &st);
+    int a = kv_seq_new(kv, &st);
+    cr_expect_eq(kv_seq_reserve(kv, a, 65, &st), PL_ERR_CONTEXT_FULL);
+    cr_expect(strstr(st.msg, "full"), "%s", st.msg);
+    cr_expect_eq(kv_seq_reserve(kv, a, 300, &st), PL_ERR_CONTEXT_FULL, "beyond max_pos");
+    kv_cache_free(kv);
+}
+
+/* Test rotation: adds delta to every element, so moved rows are recognisable. */
+static void kt_rotate_add(float *row, int delta, void *ud)
+{
+    (void)ud;
+    for (int d = 0; d < KT_DIM; d++) row[d] += (float)delta;
+}
+
+Test(model_kv, shift_drops_positions_and_rerotates_later_keys)
+{
+    pl_status st;
+    kv_cache *kv = kv_cache_new(KT_LAYERS, KT_DIM, 256, 32, &st);
+    int a = kv_seq_new(kv, &st);
+    kt_append(kv, a, 70);
+    int b = kv_seq_fork(kv, a, &st);                          /* shift must not touch a */
+    cr_assert_eq(kv_seq_shift(kv, b, 4, 10, kt_rotate_add, NULL, &st), 0, "%s", st.msg);
+    cr_assert_eq(kv->seqs[b].n_pos, 60);
+    for (int p = 0; p < 60; p++) {
+        int src = p < 4 ? p : p + 10;
+        float delta = p < 4 ? 0.0f : -10.0f;
+        cr_assert_eq(kv->seqs[b].tokens[p], 100 + src);
+        cr_assert_float_eq(kt_k(kv, b, 1, p, 5), (src * 8 + 5) / 64.0f + 1 + delta, 2e-2, "K at %d", p);
+        cr_assert_float_eq(kt_v(kv, b, 1, p, 5), -(src * 8 + 5) / 64.0f - 1, 2e-2, "V at %d", p);
+    }
+    cr_expect_float_eq(kt_k(kv, a, 0, 50, 0), 50 * 8 / 64.0f, 2e-2, "the parent kept its keys");
+    cr_expect_eq(kv->seqs[a].n_pos, 70);
+    cr_expect_eq(kv_seq_shift(kv, b, 50, 20, kt_rotate_add, NULL, &st), PL_ERR_ARG);
+    kv_cache_free(kv);
+}
+
+/* ---- context ------------------------------------------------------------ */
+
+static pl_ctx *tc_ctx(pl_model *m, int n_ctx, int n_batch)
+{
+    pl_ctx_params p = pl_ctx_default_params();
+    p.n_ctx = n_ctx;
+    p.n_batch = n_batch;
+    p.n_threads = 2;
+    pl_status st;
+    pl_ctx *c = pl_ctx_new(m, &p, &st);
+    cr_assert(c, "%s", st.msg);
+    return c;
+}
+
+/* After a shift, layer 0's keys equal a fresh decode of the shifted tokens: a
+ * layer-0 key depends only on its token and position, so this checks the RoPE
+ * re-rotation against the real thing (f16 rounding twice: 1e-2). */
+Test(model_ctx, shift_matches_fresh_layer0_keys)
+{
+    pl_model *m = load_fixture_model("synth-f32.gguf");
+    pl_ctx *c = tc_ctx(m, 256, 16);
+    pl_status st;
+    int32_t toks[90];
+    for (int i = 0; i < 90; i++) toks[i] = (i * 37 + 11) % 1024;
+    int a = pl_seq_new(c, &st);
+    cr_assert_eq(pl_decode(c, a, toks, 90, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_seq_shift(c, a, 5, 40, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_seq_len(c, a), 50);
+    int32_t kept[50];
+    memcpy(kept, toks, 5 * sizeof(int32_t));
+    memcpy(kept + 5, toks + 45, 45 * sizeof(int32_t));
+    cr_assert_eq(memcmp(pl_seq_tokens(c, a), kept, sizeof kept), 0);
+    int f = pl_seq_new(c, &st);
+    cr_assert_eq(pl_decode(c, f, kept, 50, &st), 0, "%s", st.msg);
+    const kv_seq *sa = &c->kv->seqs[a], *sf = &c->kv->seqs[f];
+    double worst = 0;
+    for (int p = 0; p < 50; p++)
+        for (int d = 0; d < c->kv->kv_dim; d++) {
+            float x = pl_f16_to_f32(kv_k_row(c->kv, sa, 0, p)[d]);
+            float y = pl_f16_to_f32(kv_k_row(c->kv, sf, 0, p)[d]);
+            worst = fmax(worst, fabs(x - y) / (1 + fabs(y)));
+            cr_assert_eq(kv_v_row(c->kv, sa, 0, p)[d], kv_v_row(c->kv, sf, 0, p)[d], "V moved as is");
+        }
+    cr_expect(worst < 1e-2, "re-rotated keys differ from fresh ones by %g", worst);
+    int32_t t = 7;
+    cr_expect_eq(pl_decode(c, a, &t, 1, &st), 0, "the shifted sequence decodes on: %s", st.msg);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
+Test(model_ctx, decode_rejects_overflow_and_bad_tokens)
+{
+    pl_model *m = load_fixture_model("synth-q4_0.gguf");
+    pl_ctx *c = tc_ctx(m, 64, 16);
+    pl_status st;
+    int a = pl_seq_new(c, &st);
+    int32_t toks[65] = { 0 };
+    cr_expect_eq(pl_decode(c, a, toks, 65, &st), PL_ERR_CONTEXT_FULL);
+    cr_expect(strstr(st.msg, "context of 64"), "%s", st.msg);
+    cr_expect_eq(pl_seq_len(c, a), 0, "nothing was appended");
+    toks[3] = 1024;
+    cr_expect_eq(pl_decode(c, a, toks, 10, &st), PL_ERR_ARG);
+    cr_expect(strstr(st.msg, "token 1024 at index 3"), "%s", st.msg);
+    cr_expect_null(pl_logits(c, a), "no logits before a successful decode");
+    cr_expect_eq(pl_decode(c, 42, toks, 1, &st), PL_ERR_ARG, "no such sequence");
+    toks[3] = 5;
+    cr_assert_eq(pl_decode(c, a, toks, 64, &st), 0, "%s", st.msg);
+    cr_expect_not_null(pl_logits(c, a));
+    cr_expect_eq(pl_decode(c, a, toks, 1, &st), PL_ERR_CONTEXT_FULL);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
+Test(model_ctx, abort_flag_cancels_between_chunks)
+{
+    pl_model *m = load_fixture_model("synth-f16.gguf");
+    pl_ctx *c = tc_ctx(m, 128, 8);
+    pl_status st;
+    volatile int flag = 1;
+    pl_ctx_set_abort(c, &flag);
+    int a = pl_seq_new(c, &st);
+    int32_t toks[20] = { 0 };
+    cr_expect_eq(pl_decode(c, a, toks, 20, &st), PL_ERR_CANCELLED);
+    flag = 0;
+    cr_expect_eq(pl_decode(c, a, toks, 20, &st), 0, "%s", st.msg);
+    cr_expect_eq(pl_seq_len(c, a), 20);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}

@@ -1,0 +1,92 @@
+/* test_quantize_cli.c — `parley quantize` as a user runs it: the real binary
+ * ($PARLEY_BIN) converts the default model ($PARLEY_MODEL), reports progress
+ * and a summary on stderr, and `parley run` on the result still answers the
+ * capital question. Bad input: exit status and message.
+ * (llama.cpp's view of the output is checked by scripts/check-quantize-llamacpp.py,
+ * by hand: the tests never need llama.cpp.)
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char qe_dir[64];
+
+static const char *qe_bin(void)
+{
+    const char *b = getenv("PARLEY_BIN");
+    cr_assert(b && access(b, X_OK) == 0, "PARLEY_BIN is not set to a built parley (run `make test-e2e`)");
+    return b;
+}
+
+static const char *qe_model(void)
+{
+    const char *p = getenv("PARLEY_MODEL");
+    cr_assert(p && *p && access(p, R_OK) == 0, "default model missing: run `make model`");
+    return p;
+}
+
+static void qe_setup(void)
+{
+    snprintf(qe_dir, sizeof qe_dir, "/tmp/parley-quant-e2e-XXXXXX");
+    cr_assert_not_null(mkdtemp(qe_dir));
+}
+
+static void qe_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", qe_dir);
+    if (qe_dir[0] && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", qe_dir);
+}
+
+/* Run cmd with stderr folded into stdout; capture up to len-1 bytes; exit status. */
+static int qe_run(const char *cmd, char *out, size_t len)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    cr_assert(p, "popen %s", full);
+    size_t n = 0, r;
+    char sink[4096];
+    while ((r = fread(n < len - 1 ? out + n : sink, 1, n < len - 1 ? len - 1 - n : sizeof sink, p)) > 0)
+        if (n < len - 1) n += r;
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TestSuite(quant_cmd_e2e, .init = qe_setup, .fini = qe_teardown, .timeout = 180);
+
+Test(quant_cmd_e2e, q4_k_m_output_still_answers)
+{
+    static char out[1 << 16];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/m.gguf' q4_k_m", qe_bin(), qe_model(), qe_dir);
+    cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+    cr_expect(strstr(out, "/ 272] blk.0.attn_v.weight") && strstr(out, "q4_1  -> q8_0"), "progress:\n%.2000s", out);
+    cr_expect(strstr(out, "fallback"), "fallbacks are reported");
+    cr_expect(strstr(out, "requantiz"), "the requantize note is printed");
+    cr_expect(strstr(out, "wrote ") && strstr(out, "272 tensors"), "summary missing:\n%s", out + (strlen(out) > 600 ? strlen(out) - 600 : 0));
+    snprintf(cmd, sizeof cmd, "'%s' run -m '%s/m.gguf' --chat -p 'What is the capital of France?' -n 16 "
+             "--temp 0 -t 2 2>/dev/null", qe_bin(), qe_dir);
+    cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+    cr_expect(strstr(out, "Paris"), "answer from the quantized model: '%s'", out);
+}
+
+Test(quant_cmd_e2e, unknown_type_is_usage_error)
+{
+    char out[4096], cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/m.gguf' Q9_9", qe_bin(), qe_model(), qe_dir);
+    cr_expect_eq(qe_run(cmd, out, sizeof out), 2);
+    cr_expect(strstr(out, "unknown type 'Q9_9'") && strstr(out, "Q4_K_M") && strstr(out, "Q8_0"), "%s", out);
+}
+
+Test(quant_cmd_e2e, missing_output_folder_fails_fast)
+{
+    char out[4096], cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/nope/m.gguf' Q8_0", qe_bin(), qe_model(), qe_dir);
+    cr_expect_eq(qe_run(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "does not exist") && !strstr(out, "[   1/"), "fails before converting: %s", out);
+}

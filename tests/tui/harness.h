@@ -1,0 +1,39 @@
+/* harness.h — start the real ./parley in a pty for the TUI tests.
+ *
+ * Every run gets a fresh temporary HOME / PARLEY_DATA / PARLEY_CONFIG, so the
+ * user's files are never read or touched, and TERM/LANG are fixed. The binary
+ * comes from $PARLEY_BIN and the model from $PARLEY_MODEL (make test-tui sets
+ * both); a missing one fails the test with a message saying what to run.
+ */
+#ifndef PL_TUI_HARNESS_H
+#define PL_TUI_HARNESS_H
+
+#include <stdbool.h>
+
+#include "../common/vt.h"
+
+typedef struct parley_opts {
+    const char *term;          /* default xterm-256color */
+    bool        no_color;
+    bool        no_model;      /* pass -m /nonexistent.gguf instead of the real model */
+    const char *args[8];       /* extra flags, NULL-terminated */
+} parley_opts;
+
+/* Start parley at rows x cols (always --temp 0 with the model). */
+vt_term *parley_start(int rows, int cols, const parley_opts *o);
+/* Kill it if still running and remove its temporary home. */
+void     parley_stop(vt_term *t);
+/* Wait for the model to be loaded ("ready" in the status line). */
+void     parley_wait_ready(vt_term *t);
+/* Wait for the status line ("F1 help") and the input box ('>') to be drawn. */
+void     parley_wait_ui(vt_term *t);
+/* Type text then Enter, a little at a time like a person. */
+void     parley_type(vt_term *t, const char *text);
+/* The status line (second row from the bottom) into buf. */
+char    *parley_status(vt_term *t, char *buf, size_t len);
+/* Text of the rows between the last "Assistant" header and the status line. */
+char    *parley_answer(vt_term *t, char *buf, size_t len);
+/* Every row is at most cols wide and the status/input rows are in place. */
+void     parley_assert_sane(vt_term *t);
+
+#endif
