@@ -196,6 +196,7 @@ void pl_worker_free(pl_worker *w)
     for (wk_req *r = w->rq_head, *n; r; r = n) { n = r->next; wk_req_free(r); }
     pl_event ev;
     while (pl_worker_next_event(w, &ev)) pl_event_free(&ev);
+    free(w->model_path);
     close(w->pipe_r);
     close(w->pipe_w);
     pthread_mutex_destroy(&w->mu);

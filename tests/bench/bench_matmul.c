@@ -6,7 +6,9 @@
  * overflow the last-level cache (480 MB here), so GB/s is real memory
  * bandwidth (compare with scripts/membw: ~43 GB/s for 2 threads, idle machine). Prefill shapes report
  * GFLOP/s (2*rows*cols*n per call). Also times an empty pool dispatch.
- * Build: see tests/bench/README or `make bench-kernels`.
+ * Build (no Makefile target yet):
+ *   make build/libparley.a && cc -O2 -I. -D_GNU_SOURCE -pthread tests/bench/bench_matmul.c \
+ *       build/libparley.a -lm -o build/bench_matmul
  */
 #include <stdio.h>
 #include <stdlib.h>

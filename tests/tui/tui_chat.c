@@ -159,7 +159,10 @@ Test(tui_chat, regenerate_reuses_prefix, .timeout = 20)
     vt_send(t, VT_KEY_CTRL('r'));
     cr_assert(vt_wait_text(t, "answering", 3000), "Ctrl-R did not regenerate");
     char st[1024];
+    char *dbg1 = vt_text(t);
     for (int i = 0; i < 200 && !strstr(parley_status(t, st, sizeof st), "ready"); i++) vt_pump(t, 50);
+    char *dbg2 = vt_text(t);
+    cr_log_warn("after answering:\n%s\nafter ready:\n%s", dbg1, dbg2);
     cr_assert(strstr(st, "ready"), "the regenerated answer did not finish");
     cr_expect(vt_contains(t, "Paris"), "the regenerated answer differs at temp 0");
     parley_type(t, "/stats");
@@ -168,7 +171,10 @@ Test(tui_chat, regenerate_reuses_prefix, .timeout = 20)
     int r = vt_find_row(t, "prompt tokens ("), prompt = 0, reused = 0;
     cr_assert(r >= 0);
     sscanf(strstr(vt_row(t, r, row, sizeof row), "answer: ") + 8, "%d prompt tokens (%d reused", &prompt, &reused);
-    cr_expect(prompt > 5 && reused >= prompt - 1, "regenerate re-decoded the prompt: %d of %d reused", reused, prompt);
+    char *scr = vt_text(t);
+    cr_expect(prompt > 5 && reused >= prompt - 1, "regenerate re-decoded the prompt: %d of %d reused; screen:\n%s",
+              reused, prompt, scr);
+    free(scr);
     parley_stop(t);
 }
 
