@@ -41,7 +41,7 @@ $(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model run bench check-asan fuzz gpu install man-check
+.PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
 # Objects, not the archive: cmd/pending.c's weak placeholders must lose to the real commands.
@@ -130,6 +130,13 @@ run: deps
 
 bench: parley model
 	scripts/bench.sh
+
+# CPU kernel micro-benchmark: decode GB/s and prefill GFLOP/s per weight type.
+#   make bench-kernels BENCH_ARGS="2 q4_0"   (threads, type filter)
+$(BUILD)/bench-matmul: tests/bench/bench_matmul.c $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench-kernels: $(BUILD)/bench-matmul
+	$(BUILD)/bench-matmul $(BENCH_ARGS)
 
 gpu: gpu-cuda gpu-hip
 

@@ -106,11 +106,12 @@ static uint32_t queue_push(pl_worker *w, wk_req *r)
     pthread_mutex_lock(&w->mu);
     r->id = ++w->next_id;
     if (r->id == 0) r->id = ++w->next_id;
+    uint32_t id = r->id;   /* r belongs to the worker once the lock is released */
     if (w->rq_tail) w->rq_tail->next = r; else w->rq_head = r;
     w->rq_tail = r;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return r->id;
+    return id;
 }
 
 /* Free a request and everything it copied. */

@@ -304,9 +304,9 @@ void input_draw(const input *in, WINDOW *w, const char *hint)
     for (int r = 0; r < h; r++)
         mvwaddstr(w, r, 0, r == 0 && d.top == 0 ? ">" : d.top + r < rows ? " " : "");
     if (in->len == 0 && hint) {
-        wattr_set(w, render_attr(ROLE_DIM), 0, NULL);
+        wattrset(w, (int)(render_attr(ROLE_DIM)));
         render_text(w, 0, PROMPT_W, width - PROMPT_W, hint, ROLE_DIM);
-        wattr_set(w, A_NORMAL, 0, NULL);
+        wattrset(w, (int)(A_NORMAL));
     } else {
         input_walk(in, width, draw_cp, &d, &cr, &cc);
     }

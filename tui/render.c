@@ -56,7 +56,7 @@ attr_t render_attr(uint8_t style)
 /* Print s (UTF-8) at (y, x) in at most w columns, controls shown as '?'. */
 int render_text(WINDOW *win, int y, int x, int w, const char *s, uint8_t style)
 {
-    wattr_set(win, render_attr(style), 0, NULL);
+    wattrset(win, (int)(render_attr(style)));
     wmove(win, y, x);
     int used = 0;
     size_t n = strlen(s);
@@ -73,7 +73,7 @@ int render_text(WINDOW *win, int y, int x, int w, const char *s, uint8_t style)
         used += cw;
         i += (size_t)k;
     }
-    wattr_set(win, A_NORMAL, 0, NULL);
+    wattrset(win, (int)(A_NORMAL));
     return used;
 }
 
@@ -83,10 +83,10 @@ void render_line(WINDOW *win, int y, int x, int w, const lay_line *l)
     wmove(win, y, x);
     if (l->nspans == 0 || l->spans[0].start > 0) waddnstr(win, l->text, l->nspans ? (int)l->spans[0].start : (int)l->nbytes);
     for (int i = 0; i < l->nspans; i++) {
-        wattr_set(win, render_attr(l->spans[i].style), 0, NULL);
+        wattrset(win, (int)(render_attr(l->spans[i].style)));
         waddnstr(win, l->text + l->spans[i].start, (int)l->spans[i].len);
     }
-    wattr_set(win, A_NORMAL, 0, NULL);
+    wattrset(win, (int)(A_NORMAL));
 }
 
 /* Recreate the three windows when the geometry changed. */

@@ -17,10 +17,8 @@
  * q6_K element 128*h + 32*k + l: low 4 bits from ql[64*h + l + 32*(k&1)]
  * (high nibble when k >= 2), 2 high bits (2k) of qh[32*h + l], minus 32.
  *
- * The quantizers are simple round-to-nearest ones (per-group min/max scale,
- * then scales rounded to their bit width and values re-rounded against the
- * rounded scales). They write valid blocks that llama.cpp reads identically,
- * but are not ggml's iterative error-minimising search.
+ * The quantizers (quant_ref_kq.c) are ggml's error-minimising scale searches
+ * and give the bytes llama.cpp's reference quantizers give.
  */
 #include <math.h>
 #include <string.h>

@@ -22,7 +22,7 @@ static void check_startup(int rows, int cols)
     cr_expect(strstr(st, "ctx 0/"), "status line at %dx%d lacks the context meter: '%s'", cols, rows, st);
     vt_row(t, rows - 1, in, sizeof in);
     cr_expect(strstr(in, "F1 help"), "the input box at %dx%d shows no hint: '%s'", cols, rows, in);
-    cr_expect(vt_contains(t, "loaded"), "no 'loaded' notice at %dx%d", cols, rows);
+    cr_expect(vt_wait_text(t, "loaded", 2000), "no 'loaded' notice at %dx%d", cols, rows);
     cr_expect(vt_altscreen(t), "the chat does not use the alternate screen");
     parley_stop(t);
 }
@@ -35,7 +35,7 @@ Test(tui_screen, too_small_30x8_then_grows, .timeout = 20)
 {
     vt_term *t = parley_start(8, 30, &(parley_opts){.no_model = true});
     cr_assert(vt_wait_text(t, "terminal too small", 5000), "no 'terminal too small' message at 30x8");
-    cr_expect(vt_contains(t, "(need 40x10)"), "the message does not say the minimum size");
+    cr_expect(vt_wait_text(t, "(need 40x10)", 2000), "the message does not say the minimum size");
     vt_resize(t, 24, 80);
     cr_assert(vt_wait_gone(t, "terminal too small", 5000), "the message stays after growing to 80x24");
     parley_wait_ui(t);
@@ -50,7 +50,7 @@ Test(tui_screen, help_overlay_lists_keys_and_commands, .timeout = 20)
     vt_send(t, VT_KEY_F1);
     cr_assert(vt_wait_text(t, "Commands", 3000), "F1 opened no help");
     cr_expect(vt_wait_text(t, "/quit", 2000), "help lacks /quit");
-    cr_expect(vt_contains(t, "Alt-Enter"), "help lacks the newline key");
+    cr_expect(vt_wait_text(t, "Alt-Enter", 2000), "help lacks the newline key");
     vt_send(t, VT_KEY_ESC);
     cr_assert(vt_wait_gone(t, "Commands", 3000), "Esc did not close the help");
     parley_stop(t);
@@ -174,7 +174,28 @@ Test(tui_screen, bracketed_paste_is_text_not_send, .timeout = 20)
     }
     vt_send(t, "\x1b[201~");
     cr_assert(vt_wait_text(t, "pasted 300 lines", 5000), "no paste summary in the status line");
-    cr_expect(vt_contains(t, "pasted line 300"), "the input box does not show the end of the paste");
+    cr_expect(vt_wait_text(t, "pasted line 300", 2000), "the input box does not show the end of the paste");
     cr_expect(!vt_contains(t, "You"), "the paste's newlines sent a message");
+    parley_stop(t);
+}
+
+Test(tui_screen, scrollback_pgup_and_wheel, .timeout = 20)
+{
+    vt_term *t = parley_start(24, 80, &(parley_opts){.no_model = true});
+    parley_wait_ui(t);
+    char cmd[32];
+    for (int i = 1; i <= 30; i++) {
+        snprintf(cmd, sizeof cmd, "/nosuch%02d", i);
+        parley_type(t, cmd);
+    }
+    cr_assert(vt_wait_text(t, "nosuch30", 5000));
+    cr_expect(!vt_contains(t, "nosuch01'"), "the oldest line should have scrolled out of view");
+    vt_send(t, VT_KEY_PGUP);
+    vt_send(t, VT_KEY_PGUP);
+    cr_assert(vt_wait_text(t, "more below", 3000), "PgUp shows no 'more below' marker");
+    cr_expect(vt_wait_text(t, "nosuch01'", 3000), "PgUp twice does not reach the oldest line");
+    /* SGR (1006) mouse report of wheel-down (button 65) at column 1, row 1: xterm's kmous. */
+    for (int i = 0; i < 20; i++) vt_send(t, "\x1b[<65;1;1M");
+    cr_expect(vt_wait_gone(t, "more below", 3000), "the mouse wheel did not scroll back down");
     parley_stop(t);
 }

@@ -8,13 +8,16 @@
 #include "cpu_test_util.h"
 #include "engine/engine.h"
 
-/* Largest relative RMS error of quantize->dequantize on normal-ish data. */
+/* Largest relative RMS error of quantize->dequantize on normal-ish data.
+ * K-quants: ~3% over what the error-minimising quantizers give here (q2_K
+ * 0.292, q3_K 0.147, q4_K 0.070, q5_K 0.035, q6_K 0.0173), below what plain
+ * round-to-nearest gives (0.328, 0.152, 0.076, 0.037, 0.0184). */
 static const struct { pl_type t; double max_rmse; } k_bounds[] = {
     { PL_TYPE_F32, 0 },       { PL_TYPE_F16, 5e-4 },   { PL_TYPE_BF16, 3e-3 },
     { PL_TYPE_Q8_0, 0.007 },  { PL_TYPE_Q4_0, 0.095 }, { PL_TYPE_Q4_1, 0.09 },
-    { PL_TYPE_Q5_0, 0.05 },   { PL_TYPE_Q5_1, 0.045 }, { PL_TYPE_Q2_K, 0.36 },
-    { PL_TYPE_Q3_K, 0.18 },   { PL_TYPE_Q4_K, 0.09 },  { PL_TYPE_Q5_K, 0.045 },
-    { PL_TYPE_Q6_K, 0.022 },  { PL_TYPE_Q8_1, 0.007 }, { PL_TYPE_Q8_K, 0.008 },
+    { PL_TYPE_Q5_0, 0.05 },   { PL_TYPE_Q5_1, 0.045 }, { PL_TYPE_Q2_K, 0.30 },
+    { PL_TYPE_Q3_K, 0.151 },  { PL_TYPE_Q4_K, 0.072 }, { PL_TYPE_Q5_K, 0.0362 },
+    { PL_TYPE_Q6_K, 0.0178 }, { PL_TYPE_Q8_1, 0.007 }, { PL_TYPE_Q8_K, 0.008 },
 };
 
 #define NQ 2048

@@ -4,7 +4,11 @@
  * (gguf.quants, the numpy twin of ggml's kernels; version in the files and in
  * tests/fixtures/quant/VERSION). Dequantizing random blocks must give
  * llama.cpp's floats; quantizing floats must give llama.cpp's bytes for the
- * types gguf can quantize. The format is described in the script.
+ * types gguf can quantize. For the K-quants (which gguf cannot quantize) the
+ * fixtures hold floats quantized by llama.cpp's own reference quantizers
+ * (kind 2): parley's quantizer must come within 3% of their error on the same
+ * values, and on most blocks give the very same bytes (same algorithm). The
+ * format is described in the script.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -50,6 +54,24 @@ static float golden_absmax(const float *x, uint32_t n)
     return m;
 }
 
+/* Kind 2: parley's quantizer error on src against llama.cpp's (their bytes q);
+ * returns the fraction of identical bytes. */
+static double golden_error_check(const pl_type_traits *tr, const float *src, const uint8_t *q, uint32_t n,
+                                 uint32_t nbytes, const float *want, uint32_t c)
+{
+    uint8_t *mine = malloc(nbytes);
+    float *back = malloc(n * sizeof *back);
+    tr->from_float(src, mine, n);
+    tr->to_float(mine, back, n);
+    double e_mine = ct_rel_rmse(back, src, n), e_ref = ct_rel_rmse(want, src, n);
+    cr_assert(e_mine <= 1.03 * e_ref, "%s case %u: relative RMSE %.5f, llama.cpp's quantizer %.5f",
+              tr->name, c, e_mine, e_ref);
+    uint32_t same = 0;
+    for (uint32_t i = 0; i < nbytes; i++) same += mine[i] == q[i];
+    free(mine), free(back);
+    return (double)same / nbytes;
+}
+
 /* Check every case of one type's fixture. */
 static void golden_check(const char *type)
 {
@@ -86,6 +108,11 @@ static void golden_check(const char *type)
                 cr_assert_eq(mine[i], q[i], "%s case %u: quantized byte %u = 0x%02x, llama.cpp 0x%02x",
                              type, c, i, mine[i], q[i]);
             free(mine);
+        }
+        if (kind == 2) {
+            double same = golden_error_check(tr, src, q, n, nbytes, want, c);
+            cr_assert(same >= 0.9, "%s case %u: only %.1f%% of the bytes equal llama.cpp's "
+                                   "(same algorithm: expected nearly all)", type, c, 100 * same);
         }
         free(got);
     }
