@@ -72,6 +72,21 @@ CPU_DECL_GEMM(q4_0, avx2) CPU_DECL_GEMM(q4_1, avx2) CPU_DECL_GEMM(q5_0, avx2) CP
 CPU_DECL_GEMM(q4_0, avx512) CPU_DECL_GEMM(q4_1, avx512) CPU_DECL_GEMM(q5_0, avx512)
 CPU_DECL_GEMM(q5_1, avx512) CPU_DECL_GEMM(q8_0, avx512)
 
+/* Prefill on 16-row weight panels (panel_avx512.c, AVX-512 VNNI): weights
+ * unpacked to groups of G unsigned bytes (value = d*u + m per group and row)
+ * and transposed so one vpdpbusd advances 16 rows; activations prepared once
+ * per call as i8 q[K] | f32 dy[K/G] | f32 dy*sum(q)[K/G].
+ * cpu_panel_group: G (16 or 32) when t has a panel path at the current CPU
+ * level, else 0. */
+int    cpu_panel_group(pl_type t);
+int    cpu_panel_group_avx512(pl_type t);
+size_t cpu_panel_bytes(int64_t cols, int group);       /* one panel + its scratch */
+size_t cpu_panel_act_bytes(int64_t cols, int group);   /* one prepared activation row */
+void   cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t cols, void *panel);
+void   cpu_panel_act_prep_avx512(pl_type at, int group, const void *xq, int64_t cols, void *out);
+void   cpu_panel_run_avx512(const void *panel, int group, int64_t cols, const void *act, size_t act_row,
+                            int nc, float *Y, int64_t ldy, int nr);
+
 /* f16 helpers for attention over an F16 KV cache (scalar / SIMD). */
 float cpu_dot_f16_f32_ref(const pl_f16 *a, const float *b, int n);
 void  cpu_axpy_f16_f32_ref(float *y, const pl_f16 *x, float a, int n);

@@ -53,3 +53,13 @@ cpu_gemm_fn cpu_gemm_kernel(pl_type t)
     (void)t;
     return NULL;
 }
+
+/* Panel group size of t for the prefill path, 0 when the level has none. */
+int cpu_panel_group(pl_type t)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_level() == PL_CPU_AVX512) return cpu_panel_group_avx512(t);
+#endif
+    (void)t;
+    return 0;
+}
