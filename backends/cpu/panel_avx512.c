@@ -22,11 +22,27 @@
  * f32 m[ng][16] | u8 scratch[16][K] (rows unpacked before the transpose).
  * Prepared activations per column: i8 q[K] | f32 dy[ng] | f32 sy[ng].
  */
+#include <string.h>
+
+#include "cpu_impl.h"
 #include "simd_x86.h"
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-
 #define PN 16   /* weight rows per panel */
+
+/* Bytes of one panel of K columns in groups of G, with its unpack scratch. */
+size_t cpu_panel_bytes(int64_t K, int group)
+{
+    int64_t ng = K / group;
+    return (size_t)(PN * K + 2 * ng * PN * 4 + PN * K + 64);
+}
+
+/* Bytes of one prepared activation row (64-byte multiple). */
+size_t cpu_panel_act_bytes(int64_t K, int group)
+{
+    return ((size_t)K + 8 * (size_t)(K / group) + 63) & ~(size_t)63;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 
 /* Unpack one weight row into u8 values and per-group d, m (stride PN). */
 typedef void (*panel_unpack_fn)(const uint8_t *row, int64_t K, uint8_t *u, float *d, float *m);
@@ -215,6 +231,7 @@ static int panel_find(pl_type t)
     return -1;
 }
 
+/* G of t's panel form, 0 if t has none. */
 int cpu_panel_group_avx512(pl_type t)
 {
     int i = panel_find(t);
@@ -222,12 +239,6 @@ int cpu_panel_group_avx512(pl_type t)
 }
 
 /* ---- packing ------------------------------------------------------------- */
-
-size_t cpu_panel_bytes(int64_t K, int group)
-{
-    int64_t ng = K / group;
-    return (size_t)(PN * K + 2 * ng * PN * 4 + PN * K + 64);
-}
 
 /* Unpack nr (<= 16) rows of W into the panel; missing rows are zero. */
 void cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t K, void *panel)
@@ -252,11 +263,6 @@ void cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64
 }
 
 /* ---- activations ----------------------------------------------------------- */
-
-size_t cpu_panel_act_bytes(int64_t K, int group)
-{
-    return ((size_t)K + 8 * (size_t)(K / group) + 63) & ~(size_t)63;
-}
 
 /* Sum of 32 signed bytes. */
 static inline int panel_sum32(const int8_t *q)
@@ -359,4 +365,11 @@ void cpu_panel_run_avx512(const void *panel, int group, int64_t K, const void *a
     }
 }
 
+#else
+/* Built without AVX-512: no panel path (cpu_panel_group says 0, so these never run). */
+int cpu_panel_group_avx512(pl_type t) { (void)t; return 0; }
+void cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t K, void *panel) {}
+void cpu_panel_act_prep_avx512(pl_type at, int G, const void *xq, int64_t K, void *out) {}
+void cpu_panel_run_avx512(const void *panel, int group, int64_t K, const void *act, size_t act_row, int nc,
+                          float *Y, int64_t ldy, int nr) {}
 #endif

@@ -69,6 +69,28 @@ Test(matmul_cpu, prefill_tiles_with_ragged_edges)
     for (int k = 0; k < 6; k++) check_shape(ts[k], 53, 256, 45, 3);
 }
 
+/* The AVX-512 panel path (16-row panels, prefill) for every type it serves:
+ * ragged panels (rows % 16), activation counts around the switch-over and the
+ * 4-column kernel's tail, and enough columns to split the activations into
+ * several chunks. Checked on every path against the scalar reference. */
+Test(matmul_cpu, panel_path_every_type)
+{
+    pl_type ts[] = { PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1, PL_TYPE_Q8_0,
+                     PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K };
+    for (int k = 0; k < 10; k++) {
+        if (pl_cpu_detected_level() == PL_CPU_AVX512) {
+            pl_cpu_force_level(PL_CPU_AVX512);
+            cr_assert_gt(cpu_panel_group(ts[k]), 0, "%s: no panel kernel on AVX-512", pl_type_name(ts[k]));
+            pl_cpu_force_level(-1);
+        }
+        check_shape(ts[k], 16, 512, 2, 2);
+        check_shape(ts[k], 37, 512, 5, 2);
+        check_shape(ts[k], 33, 768, 9, 3);
+    }
+    check_shape(PL_TYPE_Q4_K, 21, 4096, 100, 2);   /* 2 activation chunks */
+    check_shape(PL_TYPE_Q8_0, 21, 4096, 100, 2);
+}
+
 Test(matmul_cpu, single_thread_and_null_pool)
 {
     float W[64 * 2], X[64], Y[2] = { 0, 0 }, Yr[2];
