@@ -31,6 +31,7 @@ static int64_t model_dim(const pl_hparams *hp, arch_dim d)
     case DIM_FF: return hp->n_ff;
     case DIM_VOCAB: return hp->n_vocab;
     case DIM_ROT_HALF: return hp->n_rot / 2;
+    case DIM_HEAD: return hp->head_dim;
     default: return 0;
     }
 }

@@ -21,13 +21,18 @@ typedef struct pl_vocab pl_vocab;
 
 /* ---- architecture table --------------------------------------------- */
 
-typedef enum arch_family { ARCH_FAMILY_LLAMA = 0 } arch_family;
+typedef enum arch_family {
+    ARCH_FAMILY_LLAMA = 0,
+    ARCH_FAMILY_GEMMA,   /* gemma3: forward_gemma.c */
+    ARCH_FAMILY_QWEN,    /* qwen2, qwen3: forward_qwen.c */
+} arch_family;
 typedef enum arch_rope { ARCH_ROPE_NORMAL = 0, ARCH_ROPE_NEOX } arch_rope;
 typedef enum arch_act { ARCH_ACT_SILU = 0, ARCH_ACT_GELU } arch_act;
 
 /* Symbolic tensor dimensions, resolved from the hyper-parameters. */
 typedef enum arch_dim {
-    DIM_NONE = 0, DIM_EMBD, DIM_Q, DIM_KV, DIM_FF, DIM_VOCAB, DIM_ROT_HALF
+    DIM_NONE = 0, DIM_EMBD, DIM_Q, DIM_KV, DIM_FF, DIM_VOCAB, DIM_ROT_HALF,
+    DIM_HEAD    /* head_dim: per-head q/k norms */
 } arch_dim;
 
 /* Where a tensor's view goes in pl_model / pl_layer (byte offset). */
@@ -45,6 +50,9 @@ typedef struct arch_desc {
     arch_rope    rope;
     arch_act     act;
     const arch_tensor *tensors; /* terminated by name == NULL */
+    uint32_t     swa_pattern;   /* sliding window on layers il % n < n - 1 (gemma3: 6); 0 = none */
+    bool         embd_scale;    /* embeddings times sqrt(n_embd) (gemma) */
+    const char  *chat_template; /* built-in template when the GGUF has none, or NULL */
 } arch_desc;
 
 /* NULL if unknown; st then names the architecture and lists supported ones. */
@@ -65,6 +73,12 @@ typedef struct pl_hparams {
     float    norm_eps;
     float    rope_base;     /* theta base, 10000 for Llama 2 */
     float    rope_scale;    /* linear position scale (1 / rope.scaling.factor) */
+    uint32_t n_swa;         /* sliding window in positions; 0 = every layer attends to all */
+    uint32_t swa_pattern;   /* with n_swa: layer il is local iff il % swa_pattern < swa_pattern - 1
+                               (0: every layer is local), llama.cpp's rule */
+    float    rope_base_swa; /* theta base of the local layers (their scale is 1) */
+    float    attn_scale;    /* q.k multiplier: 1 / sqrt(head_dim) unless the family says otherwise */
+    float    final_softcap; /* logits = c * tanh(logits / c) when > 0 */
 } pl_hparams;
 
 /* ---- weights: views into the mapping ------------------------------- */
@@ -85,6 +99,12 @@ typedef struct pl_layer {
     pl_weight ffn_gate;    /* (n_ff, n_embd) */
     pl_weight ffn_up;      /* (n_ff, n_embd) */
     pl_weight ffn_down;    /* (n_embd, n_ff) */
+    /* variants (data == NULL when the architecture has none) */
+    pl_weight bq, bk, bv;  /* (n_q), (n_kv), (n_kv) f32 projection biases (qwen2) */
+    pl_weight attn_q_norm; /* (head_dim) RMSNorm of each query head (gemma3, qwen3) */
+    pl_weight attn_k_norm; /* (head_dim) RMSNorm of each key head */
+    pl_weight attn_post_norm; /* (n_embd) RMSNorm of the attention output (gemma3) */
+    pl_weight ffn_post_norm;  /* (n_embd) RMSNorm of the feed-forward output (gemma3) */
     int       backend;     /* 0 = CPU; set in one place: model_assign_backends */
 } pl_layer;
 
@@ -112,5 +132,11 @@ const char     *model_chat_template(const pl_model *m);   /* NULL if the GGUF ha
 int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st);
 /* Llama 3.1 rope divisors (n_rot/2) from rope.scaling.* keys; false unless type "llama3". */
 bool rope_llama3_factors(const gguf_file *f, const char *arch, const pl_hparams *hp, float *out);
+/* Does layer il use the sliding window (and the local rope base)? */
+static inline bool hp_layer_is_swa(const pl_hparams *hp, int il)
+{
+    return hp->n_swa > 0 &&
+           (hp->swa_pattern == 0 || (uint32_t)il % hp->swa_pattern < hp->swa_pattern - 1);
+}
 
 #endif
