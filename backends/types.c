@@ -61,9 +61,9 @@ static const type_row k_rows[PL_TYPE_COUNT] = {
     ROW_ACT(PL_TYPE_Q8_1, "q8_1", QK8_1, sizeof(block_q8_1), q8_1),
     ROW(PL_TYPE_Q2_K, "q2_K", QK_K, sizeof(block_q2_K), true, PL_TYPE_Q8_K, q2_K, A2, NONE, NONE),
     ROW(PL_TYPE_Q3_K, "q3_K", QK_K, sizeof(block_q3_K), true, PL_TYPE_Q8_K, q3_K, A2, NONE, NONE),
-    ROW(PL_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K), true, PL_TYPE_Q8_K, q4_K, A2, NONE, NONE),
-    ROW(PL_TYPE_Q5_K, "q5_K", QK_K, sizeof(block_q5_K), true, PL_TYPE_Q8_K, q5_K, A2, NONE, NONE),
-    ROW(PL_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K), true, PL_TYPE_Q8_K, q6_K, A2, NONE, NONE),
+    ROW(PL_TYPE_Q4_K, "q4_K", QK_K, sizeof(block_q4_K), true, PL_TYPE_Q8_K, q4_K, A2, A5, NONE),
+    ROW(PL_TYPE_Q5_K, "q5_K", QK_K, sizeof(block_q5_K), true, PL_TYPE_Q8_K, q5_K, A2, A5, NONE),
+    ROW(PL_TYPE_Q6_K, "q6_K", QK_K, sizeof(block_q6_K), true, PL_TYPE_Q8_K, q6_K, A2, A5, NONE),
     ROW_ACT(PL_TYPE_Q8_K, "q8_K", QK_K, sizeof(block_q8_K), q8_K),
 };
 

@@ -3,8 +3,9 @@
  * An architecture is data, not code: which tensors it has (name pattern,
  * where the view goes, symbolic shape), its rope style and activation, and
  * which forward function runs it. Llama-family GGUFs (SmolLM2, TinyLlama,
- * Llama 2/3, Mistral 7B) all say "llama"; qwen2/qwen3/gemma3/phi3 become more
- * entries here (plus their biases / q-k norms) when their forward lands.
+ * Llama 2/3, Mistral 7B) all say "llama" and run forward.c; qwen2/qwen3
+ * (biases, q-k head norms) run forward_qwen.c and gemma3 (post-norms, GELU,
+ * sliding window) forward_gemma.c. phi3 is still to come.
  *
  * Hyper-parameters use llama.cpp's key names, "<arch>.block_count" and so on;
  * the optional ones get llama.cpp's defaults so both engines agree.
@@ -36,8 +37,55 @@ static const arch_tensor llama_tensors[] = {
     { NULL, 0, { DIM_NONE, DIM_NONE }, false, false },
 };
 
+/* The llama tensors every family below shares (names, views, shapes). */
+#define COMMON_TENSORS \
+    { "token_embd.weight",        M(tok_embd),    { DIM_EMBD, DIM_VOCAB }, false, false }, \
+    { "output_norm.weight",       M(output_norm), { DIM_EMBD, DIM_NONE },  false, false }, \
+    { "output.weight",            M(output),      { DIM_EMBD, DIM_VOCAB }, false, true  }, \
+    { "blk.%d.attn_norm.weight",  L(attn_norm),   { DIM_EMBD, DIM_NONE },  true, false }, \
+    { "blk.%d.attn_q.weight",     L(wq),          { DIM_EMBD, DIM_Q },     true, false }, \
+    { "blk.%d.attn_k.weight",     L(wk),          { DIM_EMBD, DIM_KV },    true, false }, \
+    { "blk.%d.attn_v.weight",     L(wv),          { DIM_EMBD, DIM_KV },    true, false }, \
+    { "blk.%d.attn_output.weight", L(wo),         { DIM_Q, DIM_EMBD },     true, false }, \
+    { "blk.%d.ffn_norm.weight",   L(ffn_norm),    { DIM_EMBD, DIM_NONE },  true, false }, \
+    { "blk.%d.ffn_gate.weight",   L(ffn_gate),    { DIM_EMBD, DIM_FF },    true, false }, \
+    { "blk.%d.ffn_up.weight",     L(ffn_up),      { DIM_EMBD, DIM_FF },    true, false }, \
+    { "blk.%d.ffn_down.weight",   L(ffn_down),    { DIM_FF, DIM_EMBD },    true, false }
+#define QK_NORM_TENSORS \
+    { "blk.%d.attn_q_norm.weight", L(attn_q_norm), { DIM_HEAD, DIM_NONE }, true, false }, \
+    { "blk.%d.attn_k_norm.weight", L(attn_k_norm), { DIM_HEAD, DIM_NONE }, true, false }
+#define TABLE_END { NULL, 0, { DIM_NONE, DIM_NONE }, false, false }
+
+/* Qwen2: llama with biases on the q/k/v projections, neox rope. */
+static const arch_tensor qwen2_tensors[] = {
+    COMMON_TENSORS,
+    { "blk.%d.attn_q.bias", L(bq), { DIM_Q, DIM_NONE },  true, true },
+    { "blk.%d.attn_k.bias", L(bk), { DIM_KV, DIM_NONE }, true, true },
+    { "blk.%d.attn_v.bias", L(bv), { DIM_KV, DIM_NONE }, true, true },
+    TABLE_END,
+};
+
+/* Qwen3: llama with an RMSNorm on each query and key head, neox rope. */
+static const arch_tensor qwen3_tensors[] = { COMMON_TENSORS, QK_NORM_TENSORS, TABLE_END };
+
+/* Gemma 3: q/k head norms, norms after attention and after the FFN, GELU. The
+ * converter stores the norm weights as (1 + w), so every norm is plain x * w. */
+static const arch_tensor gemma3_tensors[] = {
+    COMMON_TENSORS, QK_NORM_TENSORS,
+    { "blk.%d.post_attention_norm.weight", L(attn_post_norm), { DIM_EMBD, DIM_NONE }, true, false },
+    { "blk.%d.post_ffw_norm.weight",       L(ffn_post_norm),  { DIM_EMBD, DIM_NONE }, true, false },
+    TABLE_END,
+};
+
 static const arch_desc arch_table[] = {
-    { "llama", ARCH_FAMILY_LLAMA, ARCH_ROPE_NORMAL, ARCH_ACT_SILU, llama_tensors },
+    { .name = "llama", .family = ARCH_FAMILY_LLAMA, .rope = ARCH_ROPE_NORMAL, .act = ARCH_ACT_SILU,
+      .tensors = llama_tensors },
+    { .name = "qwen2", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU,
+      .tensors = qwen2_tensors },
+    { .name = "qwen3", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU,
+      .tensors = qwen3_tensors },
+    { .name = "gemma3", .family = ARCH_FAMILY_GEMMA, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_GELU,
+      .tensors = gemma3_tensors, .swa_pattern = 6, .embd_scale = true, .chat_template = "gemma" },
 };
 #define N_ARCH (sizeof arch_table / sizeof arch_table[0])
 
@@ -116,11 +164,33 @@ static int hp_validate(const gguf_file *f, const pl_hparams *hp, pl_status *st)
     else if (hp->n_rot == 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2) bad = "rope.dimension_count";
     else if (hp->n_ff == 0 || hp->n_ff > 1 << 20) bad = "feed_forward_length";
     else if (!(hp->norm_eps > 0.0f) || !(hp->rope_base > 0.0f)) bad = "layer_norm_rms_epsilon/rope.freq_base";
+    else if (!(hp->rope_base_swa > 0.0f)) bad = "rope.freq_base_swa";
+    else if (!(hp->final_softcap >= 0.0f) || !isfinite(hp->final_softcap)) bad = "final_logit_softcapping";
     if (!bad) return 0;
     return pl_status_set(st, PL_ERR_FORMAT, "%s: hyper-parameter %s is out of range "
                          "(layers %u, embd %u, heads %u/%u, head_dim %u, rot %u, ff %u)",
                          f->path, bad, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv,
                          hp->head_dim, hp->n_rot, hp->n_ff);
+}
+
+/* Sliding window, attention scale and logit cap, with llama.cpp's defaults:
+ * gemma3 slides a window of attention.sliding_window positions on 5 layers of 6,
+ * whose rope base is 10000 unscaled; its 27B scales queries by
+ * 1/sqrt(n_embd / n_head) instead of 1/sqrt(head_dim) (query_pre_attn_scalar). */
+static void hp_variants(const gguf_file *f, const char *arch, pl_hparams *hp)
+{
+    const arch_desc *d = arch_find(arch, NULL);
+    hp->attn_scale = hp->head_dim ? 1.0f / sqrtf((float)hp->head_dim) : 1.0f;
+    hp->rope_base_swa = 10000.0f;
+    if (d && d->swa_pattern) {
+        hp_u32_opt(f, arch, "attention.sliding_window", &hp->n_swa);
+        hp->swa_pattern = d->swa_pattern;
+        hp_u32_opt(f, arch, "attention.sliding_window_pattern", &hp->swa_pattern);
+        hp_f32_opt(f, arch, "rope.freq_base_swa", &hp->rope_base_swa);
+    }
+    hp_f32_opt(f, arch, "final_logit_softcapping", &hp->final_softcap);
+    if (d && d->family == ARCH_FAMILY_GEMMA && hp->n_layer == 62 && hp->n_head)
+        hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
 }
 
 /* Read "<arch>.*" hyper-parameters with llama.cpp's defaults for the optional ones. */
@@ -146,6 +216,7 @@ int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_
     hp_f32_opt(f, arch, "rope.freq_base", &hp->rope_base);
     hp_u32_opt(f, arch, "vocab_size", &hp->n_vocab);  /* else from token_embd */
     if (hp_rope_scaling(f, arch, hp, st)) return st ? st->code : PL_ERR_FORMAT;
+    hp_variants(f, arch, hp);
     return hp_validate(f, hp, st);
 }
 

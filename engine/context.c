@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "context_impl.h"
+#include "forward_ext.h"
 
 /* Defaults: model's context (capped), all cores, llama.cpp-sized batches, F16 cache. */
 pl_ctx_params pl_ctx_default_params(void)
@@ -30,6 +31,26 @@ static int ctx_threads(int want)
     return n > 0 ? (int)n : 1;
 }
 
+/* Floats of one thread's attention scratch. */
+static size_t ctx_attn_scratch(const pl_model *m)
+{
+    return attn_scratch_floats((int)m->hp.head_dim, (int)(m->hp.n_head / m->hp.n_head_kv));
+}
+
+/* 0 if the cache can hold K in tk and V in tv for this model, else st says why. */
+static int ctx_kv_types_check(const pl_model *m, pl_type tk, pl_type tv, pl_status *st)
+{
+    const pl_type t[2] = { tk, tv };
+    for (int i = 0; i < 2; i++) {
+        int rc = kv_cache_type_ok(t[i], (int)m->hp.head_dim, st);
+        if (rc) return rc;
+        if (t[i] != PL_TYPE_F16 && m->arch->family != ARCH_FAMILY_LLAMA)
+            return pl_status_set(st, PL_ERR_UNSUPPORTED, "KV cache type %s: the %s forward pass "
+                                 "reads an f16 cache only (so far)", pl_type_name(t[i]), m->arch->name);
+    }
+    return 0;
+}
+
 /* Every scratch buffer of the forward pass, sized for n_batch tokens. */
 static int ctx_alloc_scratch(pl_ctx *c)
 {
@@ -42,12 +63,15 @@ static int ctx_alloc_scratch(pl_ctx *c)
         { &c->gate, nb * hp->n_ff }, { &c->up, nb * hp->n_ff }, { &c->rope_cs, nb * hp->n_rot },
         { &c->scores, (size_t)c->n_threads * c->n_ctx },
         { &c->qh, (size_t)c->n_threads * hp->head_dim }, { &c->out_row, hp->n_embd },
+        { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
+        { &c->attn_part, attn_partial_floats((int)hp->n_head, (int)hp->head_dim, c->n_ctx) },
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].buf = malloc(sizeof(float) * bufs[i].n);
         if (!*bufs[i].buf) return -1;
     }
-    return 0;
+    c->attn_pending = malloc(sizeof(atomic_int) * hp->n_head_kv);
+    return c->attn_pending ? 0 : -1;
 }
 
 /* Context over model m: pool, KV pool, scratch. */
@@ -55,12 +79,7 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st)
 {
     pl_status_ok(st);
     pl_ctx_params prm = p ? *p : pl_ctx_default_params();
-    if (prm.type_k != PL_TYPE_F16 || prm.type_v != PL_TYPE_F16) {
-        pl_status_set(st, PL_ERR_UNSUPPORTED, "KV cache type k=%s v=%s: only f16 is supported "
-                      "so far", pl_type_name(prm.type_k) ? pl_type_name(prm.type_k) : "?",
-                      pl_type_name(prm.type_v) ? pl_type_name(prm.type_v) : "?");
-        return NULL;
-    }
+    if (ctx_kv_types_check(m, prm.type_k, prm.type_v, st)) return NULL;
     if (prm.n_ctx < 0 || prm.n_batch < 0 || prm.n_threads < 0 || prm.n_threads > 512) {
         pl_status_set(st, PL_ERR_ARG, "context parameters out of range (n_ctx %d, n_batch %d, "
                       "threads %d)", prm.n_ctx, prm.n_batch, prm.n_threads);
@@ -75,8 +94,8 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st)
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->n_threads = ctx_threads(prm.n_threads);
     int blocks_per_seq = (c->n_ctx + KV_BLOCK - 1) / KV_BLOCK + 1;
-    c->kv = kv_cache_new((int)m->hp.n_layer, (int)(m->hp.n_head_kv * m->hp.head_dim), c->n_ctx,
-                         4 * blocks_per_seq, st);
+    c->kv = kv_cache_new_typed((int)m->hp.n_layer, (int)(m->hp.n_head_kv * m->hp.head_dim),
+                               c->n_ctx, 4 * blocks_per_seq, prm.type_k, prm.type_v, st);
     c->pool = pl_pool_new(c->n_threads);
     if (!c->kv || !c->pool || ctx_alloc_scratch(c)) {
         if (!c->kv && st && st->code) { pl_ctx_free(c); return NULL; }
@@ -92,11 +111,12 @@ void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
     float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->scores, &c->qh, &c->out_row };
+                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->attn_part };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
     free(c->has_logits);
+    free(c->attn_pending);
     if (c->pool) pl_pool_free(c->pool);
     kv_cache_free(c->kv);
     free(c);
@@ -111,15 +131,27 @@ int pl_ctx_set_threads(pl_ctx *c, int n)
     if (n == c->n_threads) return 0;
     float *sc = malloc(sizeof(float) * (size_t)n * c->n_ctx);
     float *qh = malloc(sizeof(float) * (size_t)n * c->m->hp.head_dim);
+    float *as = malloc(sizeof(float) * (size_t)n * ctx_attn_scratch(c->m));
     pl_pool *pool = pl_pool_new(n);
-    if (!sc || !qh || !pool) {
-        free(sc); free(qh);
+    if (!sc || !qh || !as || !pool) {
+        free(sc); free(qh); free(as);
         if (pool) pl_pool_free(pool);
         return -1;
     }
-    free(c->scores); free(c->qh);
+    free(c->scores); free(c->qh); free(c->attn_scr);
     pl_pool_free(c->pool);
-    c->scores = sc; c->qh = qh; c->pool = pool; c->n_threads = n;
+    c->scores = sc; c->qh = qh; c->attn_scr = as; c->pool = pool; c->n_threads = n;
+    return 0;
+}
+
+/* Live KV-type change between two decodes: the pool is re-typed in place,
+ * block by block, so every sequence keeps its positions and logits. */
+int pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st)
+{
+    pl_status_ok(st);
+    int rc = ctx_kv_types_check(c->m, k, v, st);
+    if (rc || (rc = kv_cache_convert(c->kv, k, v, st))) return rc;
+    c->p.type_k = k, c->p.type_v = v;
     return 0;
 }
 
@@ -212,6 +244,8 @@ typedef void (*forward_fn)(pl_ctx *c, int seq, const int32_t *tokens, int nb, in
                            float *logits);
 static const forward_fn forward_fns[] = {
     [ARCH_FAMILY_LLAMA] = forward_llama,
+    [ARCH_FAMILY_GEMMA] = forward_gemma,
+    [ARCH_FAMILY_QWEN] = forward_qwen,
 };
 
 /* Reject a call that cannot run before any state changes. */

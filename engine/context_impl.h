@@ -10,6 +10,7 @@
 #define PL_CONTEXT_IMPL_H
 
 #include "../backends/backend.h"
+#include "attn.h"
 #include "kv_cache.h"
 #include "model.h"
 
@@ -36,9 +37,12 @@ struct pl_ctx {
     float *gate;    /* (n_batch, n_ff) */
     float *up;      /* (n_batch, n_ff) */
     float *rope_cs; /* (n_batch, n_rot/2, 2) cos, sin per token and pair */
-    float *scores;  /* (n_threads, n_ctx) attention weights per thread */
-    float *qh;      /* (n_threads, head_dim) query head rounded like the cache */
+    float *scores;  /* (n_threads, n_ctx) attention weights per thread (forward_ext.c) */
+    float *qh;      /* (n_threads, head_dim) query head rounded like the cache (forward_ext.c) */
     float *out_row; /* (n_embd) normed last row for the logits */
+    float *attn_scr;        /* (n_threads, attn_scratch_floats) attention tiles per thread */
+    float *attn_part;       /* attn_partial_floats: split-decode partial states */
+    atomic_int *attn_pending; /* (n_head_kv) split-decode chunks still running per head */
 };
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose

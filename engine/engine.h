@@ -147,6 +147,11 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st);
 void    pl_ctx_free(pl_ctx *c);
 int     pl_ctx_n_ctx(const pl_ctx *c);
 int     pl_ctx_set_threads(pl_ctx *c, int n);
+/* Live KV-cache types (f16, q8_0, q4_0, ...; K and V separately), between two
+ * decodes: the cache is converted in place block by block, every sequence
+ * keeps its positions, tokens and logits. 0, or a code with st (unsupported
+ * type for this model; out of memory: the cache keeps its old types). */
+int     pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st);
 
 /* Sequences: independent token streams sharing the context's KV pool. */
 int  pl_seq_new(pl_ctx *c, pl_status *st);             /* >= 0 id, -1 on error */
@@ -165,6 +170,18 @@ const float *pl_logits(const pl_ctx *c, int seq);
 
 /* Checked between chunks/tokens; set from another thread to cancel pl_decode. */
 void pl_ctx_set_abort(pl_ctx *c, volatile int *flag);
+
+/* ---- state snapshots (engine/state.c) ---------------------------------
+ * A sequence's tokens, its K/V rows in the cache's current types (recorded in
+ * the payload) and its last logits, as bytes for a snapshot file (sessions/
+ * wraps them in a checksummed header). Load checks every size and type before
+ * touching the cache; a mismatch (other model shape, other K/V types: stale)
+ * or a short read fails with st and leaves the sequence empty, so the caller
+ * re-decodes. size: the payload bytes available in f. */
+int  pl_state_save(pl_ctx *c, int seq, FILE *f, pl_status *st);
+int  pl_state_load(pl_ctx *c, int seq, FILE *f, uint64_t size, pl_status *st);
+/* The K and V types the cache holds now (what a snapshot records). */
+void pl_state_kv_types(const pl_ctx *c, pl_type *k, pl_type *v);
 
 /* ---- sampling -------------------------------------------------------- */
 
@@ -313,7 +330,7 @@ pl_code pl_quantize_file(const char *in, const char *out, const char *type_name,
  * The worker owns the model and context on its own thread; the UI talks to it
  * only through a request queue, an event queue and a wake-up fd that becomes
  * readable when events are waiting (poll it beside stdin). Requests are typed
- * (LOAD, GENERATE, SET_KNOB, QUIT); CANCEL is an atomic flag checked between
+ * (LOAD, GENERATE, SET_KNOB, SAVE_STATE, RESTORE, QUIT); CANCEL is an atomic flag checked between
  * tokens and prefill chunks. Knob requests are applied between two tokens,
  * so a change lands mid-answer. Every request returns its id (0: out of
  * memory); every event carries the id of the request it answers. */
@@ -341,7 +358,11 @@ typedef enum pl_event_kind {
     PL_EV_DONE,           /* stats */
     PL_EV_ERROR,          /* text: a message a person can act on */
     PL_EV_NOTICE,         /* text, e.g. "context full: dropped 3 oldest turns" */
-    PL_EV_KNOB            /* text "name=value" as applied; state */
+    PL_EV_KNOB,           /* text "name=value" as applied; state */
+    PL_EV_RESTORE_PROGRESS, /* RESTORE re-decoding: progress 0..1 */
+    PL_EV_RESTORED,       /* RESTORE done: stats (n_prompt, n_reused, n_restored), seconds;
+                             text = why the snapshot was not used (NULL if used or absent) */
+    PL_EV_STATE_SAVED     /* SAVE_STATE done: seconds; text = the error, NULL if saved */
 } pl_event_kind;
 
 typedef struct pl_gen_stats {
@@ -352,6 +373,7 @@ typedef struct pl_gen_stats {
     int    n_ctx_used, n_ctx;
     int    n_dropped_turns;   /* oldest turns left out to fit the context */
     bool   cancelled, context_full, hit_limit;
+    int    n_restored;        /* RESTORED: tokens read from the snapshot (0: none used) */
 } pl_gen_stats;
 
 typedef struct pl_engine_state {
@@ -369,6 +391,7 @@ typedef struct pl_event {
     size_t          len;
     pl_gen_stats    stats;
     pl_engine_state state;
+    double          seconds;  /* RESTORED, STATE_SAVED: how long it took */
 } pl_event;
 
 pl_worker *pl_worker_new(pl_status *st);
@@ -377,8 +400,40 @@ int        pl_worker_event_fd(const pl_worker *w);
 uint32_t   pl_worker_load(pl_worker *w, const pl_load_params *p);
 uint32_t   pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const pl_gen_params *p);
 uint32_t   pl_worker_set_knob(pl_worker *w, const char *name, const char *value);
-/* Stop the answer being generated (what was sent stays sent) and drop queued GENERATEs. */
+/* Stop the answer being generated (what was sent stays sent) or the RESTORE
+ * being decoded, and drop queued GENERATEs and RESTOREs. */
 void       pl_worker_cancel(pl_worker *w);
+/* Snapshots: the worker owns the context, so it writes and reads the state
+ * itself, on its thread, through these callbacks (the TUI wraps them around
+ * sessions/' atomic, checksummed snapshot files). key: what the request named
+ * (a file path). write/read are handed to the callback to produce or consume
+ * the payload (they call pl_state_save / pl_state_load). */
+typedef struct pl_state_desc {
+    const char *model_path;
+    pl_type     type_k, type_v;
+    int         n_tokens;
+} pl_state_desc;
+typedef int (*pl_state_write_fn)(void *wctx, FILE *f);
+typedef int (*pl_state_read_fn)(void *rctx, FILE *f, uint64_t size);
+typedef struct pl_snapshot_io {
+    void *ud;
+    /* 0 saved, -1 with msg. */
+    int (*save)(void *ud, const char *key, const pl_state_desc *d, pl_state_write_fn write, void *wctx,
+                char *msg, size_t len);
+    /* 0 restored; 1 no snapshot (re-decode quietly); -1 rejected (stale, corrupt): msg says why. */
+    int (*load)(void *ud, const char *key, const pl_state_desc *d, pl_state_read_fn read, void *rctx,
+                char *msg, size_t len);
+} pl_snapshot_io;
+
+/* Set once, before requests that use it; io is copied. */
+void       pl_worker_set_snapshot_io(pl_worker *w, const pl_snapshot_io *io);
+/* SAVE_STATE: snapshot the conversation's sequence under key (-> STATE_SAVED). */
+uint32_t   pl_worker_save_state(pl_worker *w, const char *key);
+/* RESTORE: make the KV cache hold msgs (rendered without a generation prompt):
+ * from the snapshot under key when it loads, then decode what is missing,
+ * in the background with RESTORE_PROGRESS events (-> RESTORED). Cancel stops it;
+ * a later GENERATE reuses whatever was decoded. */
+uint32_t   pl_worker_restore(pl_worker *w, const char *key, const pl_chat_msg *msgs, int n, const pl_gen_params *p);
 /* Pop one event (false: none left; the fd is drained). Free with pl_event_free. */
 bool       pl_worker_next_event(pl_worker *w, pl_event *ev);
 void       pl_event_free(pl_event *ev);

@@ -5,7 +5,9 @@
  * sequences and copied only when a sharer writes into one (the last, partial
  * block of a fork). Truncation just drops table entries; context shift moves
  * later positions down and re-rotates their keys through a callback (the
- * cache knows nothing about RoPE).
+ * cache knows nothing about RoPE). Rows are typed (F16, Q8_0, Q4_0, ...);
+ * converting the pool to other types goes block by block through f32, so the
+ * extra memory is one block and every sequence keeps its positions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +17,48 @@
 
 #define KV_SEQ_MAX 256
 
-/* Pool bookkeeping up front; block memory comes later, on first use. */
+/* 0 if rows of type t can be stored and sliced into heads of head_dim elements. */
+int kv_cache_type_ok(pl_type t, int head_dim, pl_status *st)
+{
+    const pl_type_traits *tr = pl_type_traits_get(t);
+    const char *name = pl_type_name(t) ? pl_type_name(t) : "?";
+    if (!tr || !tr->to_float || !tr->from_float || t == PL_TYPE_Q8_1 || t == PL_TYPE_Q8_K)
+        return pl_status_set(st, PL_ERR_UNSUPPORTED, "KV cache type %s is not supported "
+                             "(use f16, f32, bf16, q8_0, q4_0, q4_1, q5_0 or q5_1)", name);
+    if (head_dim % tr->block_size)
+        return pl_status_set(st, PL_ERR_UNSUPPORTED, "KV cache type %s needs a head size that "
+                             "is a multiple of %d; this model's is %d", name, tr->block_size,
+                             head_dim);
+    return 0;
+}
+
+/* Sizes that follow from the row types. */
+static void kv_set_types(kv_cache *kv, pl_type tk, pl_type tv)
+{
+    kv->type_k = tk, kv->type_v = tv;
+    kv->row_k = pl_row_size(tk, kv->kv_dim);
+    kv->row_v = pl_row_size(tv, kv->kv_dim);
+    kv->block_bytes = (size_t)kv->n_layer * KV_BLOCK * (kv->row_k + kv->row_v);
+}
+
+/* An F16 cache. */
 kv_cache *kv_cache_new(int n_layer, int kv_dim, int max_pos, int max_blocks, pl_status *st)
 {
+    return kv_cache_new_typed(n_layer, kv_dim, max_pos, max_blocks, PL_TYPE_F16, PL_TYPE_F16, st);
+}
+
+/* Pool bookkeeping up front; block memory comes later, on first use. */
+kv_cache *kv_cache_new_typed(int n_layer, int kv_dim, int max_pos, int max_blocks, pl_type tk,
+                             pl_type tv, pl_status *st)
+{
+    if (kv_cache_type_ok(tk, kv_dim, st) || kv_cache_type_ok(tv, kv_dim, st)) return NULL;
     kv_cache *kv = calloc(1, sizeof *kv);
     if (!kv) goto oom;
     kv->n_layer = n_layer;
     kv->kv_dim = kv_dim;
     kv->max_pos = max_pos;
     kv->max_blocks = max_blocks;
-    kv->block_elems = (size_t)n_layer * 2 * KV_BLOCK * kv_dim;
+    kv_set_types(kv, tk, tv);
     kv->mem = calloc(max_blocks, sizeof *kv->mem);
     kv->refs = calloc(max_blocks, sizeof *kv->refs);
     kv->free_ids = malloc(sizeof(int) * max_blocks);
@@ -62,7 +96,7 @@ static int kv_block_alloc(kv_cache *kv)
     if (kv->n_free == 0) return -1;
     int id = kv->free_ids[kv->n_free - 1];
     if (!kv->mem[id]) {
-        kv->mem[id] = malloc(kv->block_elems * sizeof(pl_f16));
+        kv->mem[id] = malloc(kv->block_bytes);
         if (!kv->mem[id]) return -1;
     }
     kv->n_free--;
@@ -153,7 +187,7 @@ static int kv_block_own(kv_cache *kv, kv_seq *s, int b, bool exists, pl_status *
         return pl_status_set(st, PL_ERR_CONTEXT_FULL, "KV cache pool is full (%d blocks of %d "
                              "positions in use)", kv->max_blocks, KV_BLOCK);
     if (exists) {   /* copy-on-write */
-        memcpy(kv->mem[id], kv->mem[s->table[b]], kv->block_elems * sizeof(pl_f16));
+        memcpy(kv->mem[id], kv->mem[s->table[b]], kv->block_bytes);
         kv_block_release(kv, s->table[b]);
     }
     s->table[b] = id;
@@ -198,13 +232,12 @@ int kv_seq_truncate(kv_cache *kv, int seq, int n)
 static void kv_move_pos(kv_cache *kv, kv_seq *s, int dst, int src, kv_rotate_fn rot, void *ud,
                         float *tmp)
 {
+    const pl_type_traits *tk = pl_type_traits_get(kv->type_k);
     for (int il = 0; il < kv->n_layer; il++) {
-        const pl_f16 *k = kv_k_row(kv, s, il, src);
-        for (int i = 0; i < kv->kv_dim; i++) tmp[i] = pl_f16_to_f32(k[i]);
+        tk->to_float(kv_k_data(kv, s, il, src), tmp, kv->kv_dim);
         rot(tmp, dst - src, ud);
-        pl_f16 *kd = kv_k_row(kv, s, il, dst);
-        for (int i = 0; i < kv->kv_dim; i++) kd[i] = pl_f32_to_f16(tmp[i]);
-        memcpy(kv_v_row(kv, s, il, dst), kv_v_row(kv, s, il, src), sizeof(pl_f16) * kv->kv_dim);
+        tk->from_float(tmp, kv_k_data(kv, s, il, dst), kv->kv_dim);
+        memcpy(kv_v_data(kv, s, il, dst), kv_v_data(kv, s, il, src), kv->row_v);
     }
     s->tokens[dst] = s->tokens[src];
 }
@@ -232,3 +265,81 @@ int kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn 
 }
 
 int kv_cache_blocks_used(const kv_cache *kv) { return kv->max_blocks - kv->n_free; }
+
+/* Byte offset of row r (layer, K or V, position) of a block laid out as kv says. */
+static size_t kv_row_offset(const kv_cache *kv, int r, pl_type *type, size_t *size)
+{
+    const int il = r / (2 * KV_BLOCK), is_v = (r / KV_BLOCK) % 2, p = r % KV_BLOCK;
+    *type = is_v ? kv->type_v : kv->type_k;
+    *size = is_v ? kv->row_v : kv->row_k;
+    return (size_t)il * KV_BLOCK * (kv->row_k + kv->row_v) +
+           (is_v ? (size_t)KV_BLOCK * kv->row_k : 0) + (size_t)p * *size;
+}
+
+/* Rewrite one block's rows from layout o to layout n inside m (big enough for
+ * both). Every row shrinks (or keeps its size) or every row grows: shrinking
+ * rows are visited front to back, growing ones back to front, so a row is
+ * always read (into tmp) before anything is written over it. */
+static void kv_block_relayout(uint8_t *m, const kv_cache *o, const kv_cache *n, float *tmp)
+{
+    const int n_rows = o->n_layer * 2 * KV_BLOCK;
+    const bool grow = n->block_bytes > o->block_bytes;
+    for (int i = 0; i < n_rows; i++) {
+        const int r = grow ? n_rows - 1 - i : i;
+        pl_type tf, tt;
+        size_t sf, gt;
+        const size_t of = kv_row_offset(o, r, &tf, &sf), ot = kv_row_offset(n, r, &tt, &gt);
+        if (tf == tt) {
+            memmove(m + ot, m + of, sf);
+            continue;
+        }
+        pl_type_traits_get(tf)->to_float(m + of, tmp, o->kv_dim);
+        pl_type_traits_get(tt)->from_float(tmp, m + ot, o->kv_dim);
+    }
+}
+
+/* One step of a conversion in which K or V (not both) changes type, so all
+ * rows grow or all shrink. A block that cannot grow (out of memory) undoes the
+ * blocks before it (shrinking back needs no memory) and reports it. */
+static int kv_retype(kv_cache *kv, pl_type tk, pl_type tv, float *tmp, pl_status *st)
+{
+    const kv_cache o = *kv;
+    kv_set_types(kv, tk, tv);
+    const bool grow = kv->block_bytes > o.block_bytes;
+    for (int b = 0; b < kv->max_blocks; b++) {
+        if (!kv->mem[b]) continue;
+        if (kv->refs[b] == 0) { free(kv->mem[b]); kv->mem[b] = NULL; continue; }
+        uint8_t *m = grow ? realloc(kv->mem[b], kv->block_bytes) : kv->mem[b];
+        if (!m) {
+            for (int u = 0; u < b; u++)
+                if (kv->mem[u]) kv_block_relayout(kv->mem[u], kv, &o, tmp);
+            kv_set_types(kv, o.type_k, o.type_v);
+            return pl_status_set(st, PL_ERR_NOMEM, "out of memory converting the KV cache to "
+                                 "k=%s v=%s", pl_type_name(tk), pl_type_name(tv));
+        }
+        kv->mem[b] = m;
+        kv_block_relayout(m, &o, kv, tmp);
+        if (!grow && kv->block_bytes < o.block_bytes && (m = realloc(m, kv->block_bytes)))
+            kv->mem[b] = m;
+    }
+    return 0;
+}
+
+/* Re-type the pool in place, block by block: K first, then V, each step
+ * growing or shrinking every row. Unreferenced blocks drop their memory
+ * (allocated again, in the new size, when next used). Rows past a sequence's
+ * end convert to garbage, which nothing reads. */
+int kv_cache_convert(kv_cache *kv, pl_type tk, pl_type tv, pl_status *st)
+{
+    if (kv_cache_type_ok(tk, kv->kv_dim, st) || kv_cache_type_ok(tv, kv->kv_dim, st))
+        return st ? st->code : PL_ERR_UNSUPPORTED;
+    if (tk == kv->type_k && tv == kv->type_v) return 0;
+    float *tmp = malloc(sizeof(float) * kv->kv_dim);
+    if (!tmp) return pl_status_set(st, PL_ERR_NOMEM, "out of memory");
+    const pl_type old_k = kv->type_k;
+    int rc = tk == old_k ? 0 : kv_retype(kv, tk, kv->type_v, tmp, st);
+    if (!rc && tv != kv->type_v && (rc = kv_retype(kv, tk, tv, tmp, st)) && tk != old_k)
+        kv_retype(kv, old_k, kv->type_v, tmp, NULL);   /* V failed: put K back too */
+    free(tmp);
+    return rc;
+}

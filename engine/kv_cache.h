@@ -1,8 +1,12 @@
 /* kv_cache.h — paged, reference-counted KV cache (engine-internal).
  *
  * A pool of blocks of KV_BLOCK positions; one block holds, for every layer,
- * the K rows and the V rows of its positions in F16:
- *     block = (n_layer, 2 [K then V], KV_BLOCK, kv_dim)
+ * the K rows and the V rows of its positions, K in type_k and V in type_v
+ * (F16 by default; Q8_0, Q4_0, ... quantize each row of kv_dim along its
+ * dimensions, so positions stay independent and a head is a run of blocks):
+ *     block = (n_layer, [K: (KV_BLOCK, row_k bytes), V: (KV_BLOCK, row_v bytes)])
+ * kv_cache_convert re-types the live pool block by block (one spare block of
+ * memory at a time), so a chat can change its KV type without re-decoding.
  * A sequence is a table of block ids plus its length and tokens. Blocks are
  * reference-counted: pl_seq_fork copies the table and shares every block; a
  * write into a shared block first copies it (copy-on-write). Block memory is
@@ -27,8 +31,10 @@ typedef struct kv_cache {
     int      kv_dim;       /* n_head_kv * head_dim */
     int      max_pos;      /* per sequence (n_ctx) */
     int      max_blocks;   /* pool limit */
-    size_t   block_elems;  /* n_layer * 2 * KV_BLOCK * kv_dim */
-    pl_f16 **mem;          /* (max_blocks) block memory, NULL until first used */
+    pl_type  type_k, type_v;
+    size_t   row_k, row_v;   /* bytes of one position's K / V row (kv_dim elements) */
+    size_t   block_bytes;    /* n_layer * KV_BLOCK * (row_k + row_v) */
+    uint8_t **mem;           /* (max_blocks) block memory, NULL until first used */
     int     *refs;         /* (max_blocks) sequences holding each block */
     int     *free_ids;     /* (max_blocks) stack of unreferenced block ids */
     int      n_free;
@@ -39,7 +45,16 @@ typedef struct kv_cache {
 /* Re-rotate one K row (kv_dim elements, f32) by delta positions. */
 typedef void (*kv_rotate_fn)(float *k_row, int delta, void *ud);
 
+/* An F16 cache (kv_cache_new) or one of the given types; types must have a
+ * block size dividing kv_dim and converters (kv_cache_type_ok). */
 kv_cache *kv_cache_new(int n_layer, int kv_dim, int max_pos, int max_blocks, pl_status *st);
+kv_cache *kv_cache_new_typed(int n_layer, int kv_dim, int max_pos, int max_blocks, pl_type tk,
+                             pl_type tv, pl_status *st);
+/* 0 if rows of type t can hold heads of head_dim elements, else PL_ERR_UNSUPPORTED with why. */
+int       kv_cache_type_ok(pl_type t, int head_dim, pl_status *st);
+/* Re-type every live block (K to tk, V to tv) through f32; free blocks drop
+ * their memory. On failure (out of memory) the cache is unchanged. */
+int       kv_cache_convert(kv_cache *kv, pl_type tk, pl_type tv, pl_status *st);
 void      kv_cache_free(kv_cache *kv);
 
 int  kv_seq_new(kv_cache *kv, pl_status *st);
@@ -54,16 +69,32 @@ int  kv_seq_truncate(kv_cache *kv, int seq, int n);
 int  kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn rot,
                   void *ud, pl_status *st);
 
-/* Rows of one position: K and V of layer il (kv_dim f16 each). */
+/* Layer il's K rows (KV_BLOCK, row_k bytes) in block id b; V rows follow them. */
+static inline uint8_t *kv_block_k(const kv_cache *kv, int b, int il)
+{
+    return kv->mem[b] + (size_t)il * KV_BLOCK * (kv->row_k + kv->row_v);
+}
+static inline uint8_t *kv_block_v(const kv_cache *kv, int b, int il)
+{
+    return kv_block_k(kv, b, il) + (size_t)KV_BLOCK * kv->row_k;
+}
+/* Bytes of one position's K / V row of layer il, in type_k / type_v. */
+static inline uint8_t *kv_k_data(const kv_cache *kv, const kv_seq *s, int il, int pos)
+{
+    return kv_block_k(kv, s->table[pos / KV_BLOCK], il) + (size_t)(pos % KV_BLOCK) * kv->row_k;
+}
+static inline uint8_t *kv_v_data(const kv_cache *kv, const kv_seq *s, int il, int pos)
+{
+    return kv_block_v(kv, s->table[pos / KV_BLOCK], il) + (size_t)(pos % KV_BLOCK) * kv->row_v;
+}
+/* The same rows as f16 elements: only for a cache of type F16. */
 static inline pl_f16 *kv_k_row(const kv_cache *kv, const kv_seq *s, int il, int pos)
 {
-    pl_f16 *b = kv->mem[s->table[pos / KV_BLOCK]];
-    return b + ((size_t)(il * 2) * KV_BLOCK + pos % KV_BLOCK) * kv->kv_dim;
+    return (pl_f16 *)(void *)kv_k_data(kv, s, il, pos);
 }
 static inline pl_f16 *kv_v_row(const kv_cache *kv, const kv_seq *s, int il, int pos)
 {
-    pl_f16 *b = kv->mem[s->table[pos / KV_BLOCK]];
-    return b + ((size_t)(il * 2 + 1) * KV_BLOCK + pos % KV_BLOCK) * kv->kv_dim;
+    return (pl_f16 *)(void *)kv_v_data(kv, s, il, pos);
 }
 /* Blocks in use (referenced by at least one sequence), for tests and stats. */
 int kv_cache_blocks_used(const kv_cache *kv);

@@ -231,10 +231,12 @@ void pl_model_get_info(const pl_model *m, pl_model_info *out)
     out->n_head = m->hp.n_head;
     out->n_head_kv = m->hp.n_head_kv;
     out->n_vocab = m->hp.n_vocab;
-    const char *tmpl = m->chat_template ? pl_chat_template_name(m, NULL) : "none";
+    const char *tmpl = m->chat_template || m->arch->chat_template ? pl_chat_template_name(m, NULL)
+                                                                  : "none";
     snprintf(out->chat_template, sizeof out->chat_template, "%s", tmpl ? tmpl : "unknown");
 }
 
 const pl_vocab *model_vocab(const pl_model *m) { return m->vocab; }
 const char *model_chat_template(const pl_model *m) { return m->chat_template; }
+const char *model_default_template(const pl_model *m) { return m->arch->chat_template; }
 int pl_n_vocab(const pl_model *m) { return (int)m->hp.n_vocab; }

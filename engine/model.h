@@ -127,6 +127,7 @@ struct pl_model {
 /* Engine-internal accessors used by the tokenizer and the chat templates. */
 const pl_vocab *model_vocab(const pl_model *m);
 const char     *model_chat_template(const pl_model *m);   /* NULL if the GGUF has none */
+const char     *model_default_template(const pl_model *m); /* arch's built-in name, or NULL */
 
 /* Read the hyper-parameters "<arch>.block_count" etc. into hp (arch.c). */
 int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st);

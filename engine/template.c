@@ -462,6 +462,7 @@ static int tmpl_resolve(const pl_model *m, const char *override, pl_status *st)
     const char *jinja = m ? model_chat_template(m) : NULL;
     int id = tmpl_detect(jinja);
     if (id != TMPL_UNKNOWN) return id;
+    if (!jinja && m && model_default_template(m)) return tmpl_from_name(model_default_template(m));
     if (st) {
         st->code = PL_OK;
         snprintf(st->msg, sizeof st->msg, "%s chat template, using chatml; override with --chat-template NAME",

@@ -71,7 +71,7 @@ static wk_req *queue_pop(pl_worker *w, bool block)
     if (r) {
         w->rq_head = r->next;
         if (!w->rq_head) w->rq_tail = NULL;
-        if (r->kind == WK_GENERATE) __atomic_store_n(&w->cancel, 0, __ATOMIC_SEQ_CST);
+        if (r->kind == WK_GENERATE || r->kind == WK_RESTORE) __atomic_store_n(&w->cancel, 0, __ATOMIC_SEQ_CST);
     }
     pthread_mutex_unlock(&w->mu);
     return r;
@@ -129,6 +129,7 @@ void wk_req_free(wk_req *r)
     free(r->path);
     free(r->name);
     free(r->value);
+    free(r->key);
     free(r);
 }
 
@@ -145,6 +146,8 @@ static void *worker_main(void *arg)
         if (r->kind == WK_LOAD) wk_do_load(w, r);
         else if (r->kind == WK_GENERATE) wk_do_generate(w, r);
         else if (r->kind == WK_KNOB) wk_apply_knob(w, r);
+        else if (r->kind == WK_RESTORE) wk_do_restore(w, r);
+        else if (r->kind == WK_SAVE_STATE) wk_do_save_state(w, r);
         wk_req_free(r);
         if (quit) break;
     }
@@ -229,11 +232,11 @@ static char *dup_or_null(const char *s, bool *fail)
     return d;
 }
 
-/* Queue a chat turn: the messages, stop strings and template name are copied. */
-uint32_t pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const pl_gen_params *p)
+/* A GENERATE-shaped request: the messages, stop strings and template name are copied. */
+static wk_req *req_conversation(const pl_chat_msg *msgs, int n, const pl_gen_params *p)
 {
     wk_req *r = calloc(1, sizeof *r);
-    if (!r) return 0;
+    if (!r) return NULL;
     bool fail = false;
     r->kind = WK_GENERATE;
     r->gen = *p;
@@ -251,8 +254,47 @@ uint32_t pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const 
     r->tmpl = dup_or_null(p->tmpl_override && *p->tmpl_override ? p->tmpl_override : NULL, &fail);
     r->gen.stop = NULL;
     r->gen.tmpl_override = r->tmpl;
+    if (fail) { wk_req_free(r); return NULL; }
+    return r;
+}
+
+/* Queue a chat turn. */
+uint32_t pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const pl_gen_params *p)
+{
+    wk_req *r = req_conversation(msgs, n, p);
+    return r ? queue_push(w, r) : 0;
+}
+
+/* Queue a restore of msgs (snapshot under key first, then decode the rest). */
+uint32_t pl_worker_restore(pl_worker *w, const char *key, const pl_chat_msg *msgs, int n, const pl_gen_params *p)
+{
+    wk_req *r = req_conversation(msgs, n, p);
+    if (!r) return 0;
+    r->kind = WK_RESTORE;
+    bool fail = false;
+    r->key = dup_or_null(key, &fail);
     if (fail) { wk_req_free(r); return 0; }
     return queue_push(w, r);
+}
+
+/* Queue a snapshot of the conversation's sequence. */
+uint32_t pl_worker_save_state(pl_worker *w, const char *key)
+{
+    wk_req *r = calloc(1, sizeof *r);
+    if (!r) return 0;
+    bool fail = false;
+    r->kind = WK_SAVE_STATE;
+    r->key = dup_or_null(key ? key : "", &fail);
+    if (fail) { wk_req_free(r); return 0; }
+    return queue_push(w, r);
+}
+
+/* The snapshot callbacks (before the first request that needs them). */
+void pl_worker_set_snapshot_io(pl_worker *w, const pl_snapshot_io *io)
+{
+    pthread_mutex_lock(&w->mu);
+    w->io = io ? *io : (pl_snapshot_io){0};
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* Queue a knob change; applied between two tokens if an answer is streaming. */
@@ -276,7 +318,7 @@ void pl_worker_cancel(pl_worker *w)
     w->rq_tail = NULL;
     while (*pp) {
         wk_req *r = *pp;
-        if (r->kind == WK_GENERATE) {
+        if (r->kind == WK_GENERATE || r->kind == WK_RESTORE) {
             *pp = r->next;
             r->next = dropped;
             dropped = r;

@@ -23,14 +23,16 @@ typedef struct gen_turn {
     size_t      n_pend, cap_pend;
     pl_gen_stats stats;
     bool        stopped;   /* a stop string matched */
+    bool        restore;   /* RESTORE: prefill only, no generation prompt, progress events */
 } gen_turn;
 
-static double now_s(void)
+double wk_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+#define now_s wk_now
 
 /* ---- text: complete UTF-8 and stop strings ---------------------------- */
 
@@ -151,7 +153,7 @@ static int prompt_fit(gen_turn *g, pl_status *st)
     g->first = r->n_msgs > 0 && strcmp(r->msgs[0].role, "system") == 0 ? 1 : 0;
     int from = g->first;
     for (;;) {
-        if (prompt_build(g, from, true, st) < 0) return -1;
+        if (prompt_build(g, from, !g->restore, st) < 0) return -1;
         if (g->n_toks + reserve <= n_ctx) break;
         int next = turn_end(r, from);
         if (!r->gen.shift_on_full)
@@ -178,17 +180,23 @@ static int prompt_prefill(gen_turn *g, pl_status *st)
     int have = pl_seq_len(w->ctx, w->seq), k = 0;
     const int32_t *old = pl_seq_tokens(w->ctx, w->seq);
     while (old && k < have && k < g->n_toks && old[k] == g->toks[k]) k++;
-    if (k == g->n_toks) k--;   /* the last prompt token is re-decoded for its logits */
+    if (k == g->n_toks && !g->restore) k--;   /* the last prompt token is re-decoded for its logits */
     if (k < have && pl_seq_truncate(w->ctx, w->seq, k) < 0)
         return pl_status_set(st, PL_ERR_ARG, "cannot truncate the KV cache to %d tokens", k), -1;
     g->stats.n_prompt = g->n_toks;
     g->stats.n_reused = k;
     int batch = w->lp.ctx.n_batch > 0 ? w->lp.ctx.n_batch : 512;
+    if (g->restore && batch > 128) batch = 128;   /* a moving progress bar, a prompt cancel */
     double t0 = now_s();
     for (int i = k; i < g->n_toks; i += batch) {
         if (__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST))
             return pl_status_set(st, PL_ERR_CANCELLED, "cancelled"), -1;
         int n = g->n_toks - i < batch ? g->n_toks - i : batch;
+        if (g->restore) {
+            pl_event ev = {.kind = PL_EV_RESTORE_PROGRESS, .req_id = w->cur_id,
+                           .progress = (float)(i - k) / (float)(g->n_toks - k), .state = w->state};
+            wk_emit(w, &ev);
+        }
         if (pl_decode(w->ctx, w->seq, g->toks + i, n, st) < 0) return -1;
     }
     double dt = now_s() - t0;
@@ -299,4 +307,31 @@ void wk_do_generate(pl_worker *w, wk_req *r)
     wk_emit(w, &ev);
     free(g.toks);
     free(g.pend);
+}
+
+/* RESTORE: the snapshot first, then decode what it lacks; always ends with RESTORED. */
+void wk_do_restore(pl_worker *w, wk_req *r)
+{
+    double t0 = now_s();
+    gen_turn g = {.w = w, .r = r, .restore = true};
+    pl_status st;
+    pl_status_ok(&st);
+    char why[512] = "";
+    if (!w->ctx) {
+        snprintf(why, sizeof why, "no model is loaded: the transcript is shown, nothing was decoded");
+    } else {
+        g.stats.n_restored = wk_state_try_load(w, r, why, sizeof why);
+        w->gp = r->gen;   /* the context policy of the session */
+        if (prompt_fit(&g, &st) == 0) prompt_prefill(&g, &st);
+        if (st.code == PL_ERR_CANCELLED) { g.stats.cancelled = true; pl_status_ok(&st); }
+        if (st.code != PL_OK) snprintf(why, sizeof why, "%s", st.msg);
+    }
+    wk_state_refresh(w);
+    g.stats.n_ctx_used = w->state.n_ctx_used;
+    g.stats.n_ctx = w->state.n_ctx;
+    pl_event ev = {.kind = PL_EV_RESTORED, .req_id = r->id, .stats = g.stats, .state = w->state,
+                   .seconds = now_s() - t0};
+    if (why[0]) { ev.text = strdup(why); ev.len = ev.text ? strlen(ev.text) : 0; }
+    wk_emit(w, &ev);
+    free(g.toks);
 }

@@ -7,7 +7,7 @@
 
 #include "engine.h"
 
-typedef enum wk_kind { WK_LOAD, WK_GENERATE, WK_KNOB, WK_QUIT } wk_kind;
+typedef enum wk_kind { WK_LOAD, WK_GENERATE, WK_KNOB, WK_QUIT, WK_SAVE_STATE, WK_RESTORE } wk_kind;
 
 typedef struct wk_req {
     struct wk_req *next;
@@ -21,6 +21,7 @@ typedef struct wk_req {
     char         **stop;        /* NULL-terminated */
     char          *tmpl;
     char          *name, *value;/* KNOB */
+    char          *key;         /* SAVE_STATE, RESTORE: the snapshot's name */
 } wk_req;
 
 typedef struct wk_event {
@@ -48,6 +49,7 @@ struct pl_worker {
     pl_engine_state state;
     pl_sampler     *smp;         /* of the turn being generated */
     pl_gen_params   gp;
+    pl_snapshot_io  io;          /* set before the first request */
 };
 
 void     wk_emit(pl_worker *w, const pl_event *ev);
@@ -61,5 +63,11 @@ void     wk_unload(pl_worker *w);
 void     wk_apply_knob(pl_worker *w, wk_req *r);
 void     wk_do_generate(pl_worker *w, wk_req *r);
 void     wk_state_refresh(pl_worker *w);
+void     wk_do_restore(pl_worker *w, wk_req *r);     /* worker_gen.c */
+void     wk_do_save_state(pl_worker *w, wk_req *r);  /* worker_state.c */
+/* Load r->key's snapshot into the conversation's sequence: tokens restored,
+ * or 0 (none, or rejected: why says so; the sequence is then empty). */
+int      wk_state_try_load(pl_worker *w, wk_req *r, char *why, size_t len);
+double   wk_now(void);
 
 #endif

@@ -15,9 +15,16 @@ repacking) gives:
     is a correct answer there),
   - for chat prompts, the text of the greedy answer up to the end of the turn
     (at most 32 tokens), as `parley run --chat --temp 0 -n 32` must print it.
-tests/e2e/test_generate.c compares parley against these files.
+tests/e2e/test_generate.c compares parley against these files, and
+tests/e2e/test_arch.c the other architectures': the synthetic qwen2 / qwen3 /
+gemma3 models and Gemma 3 270M (`make model-gemma`), which also gets a prompt
+longer than its 512-position sliding window (raw_swa). A GGUF without a chat
+template is rendered with the template llama.cpp names after its family
+(gemma3: "gemma"), as parley does.
 
-Usage: ~/.cache/parley/lcpp-venv/bin/python scripts/gen-forward-fixtures.py
+Usage: ~/.cache/parley/lcpp-venv/bin/python scripts/gen-forward-fixtures.py [NAME...]
+NAME: synth-<type> / synth-<arch>-<type> (one synthetic model), smollm2, gemma3;
+default all.
 """
 import ctypes
 import glob
@@ -45,6 +52,8 @@ llama_lib.llama_model_default_params = _plain_buffers
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests/fixtures/forward")
 DEFAULT_MODEL = os.path.expanduser("~/.local/share/parley/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+GEMMA_MODEL = os.path.expanduser("~/.local/share/parley/models/gemma-3-270m-q4_k_m.gguf")
+FALLBACK_TEMPLATE = {"gemma3": "gemma"}   # llama.cpp template names for files without one
 N_GREEDY = 64
 N_ANSWER = 32
 
@@ -77,6 +86,10 @@ PROMPTS = [
     dict(name="chat_capital", text="What is the capital of France?", chat=True),
     dict(name="raw_long", text=LONG, chat=False),
 ]
+# Longer than Gemma 3's 512-position window: the local layers must forget the start.
+SWA_PROMPTS = PROMPTS + [
+    dict(name="raw_swa", text=LONG + "\n\nOnce more, from the top.\n\n" + LONG, chat=False),
+]
 
 
 def render_chat(model_tmpl, user):
@@ -92,7 +105,8 @@ def render_chat(model_tmpl, user):
 
 
 def chat_template(llm):
-    return llm.metadata.get("tokenizer.chat_template")
+    t = llm.metadata.get("tokenizer.chat_template")
+    return t if t else FALLBACK_TEMPLATE.get(llm.metadata.get("general.architecture"), "chatml")
 
 
 def run_prompt(llm, prompt, store_full):
@@ -132,11 +146,11 @@ def version_info():
                          "use_extra_bufts=False logits_all=True greedy=argmax")
 
 
-def run_model(path, name, full_logits):
+def run_model(path, name, full_logits, prompts=PROMPTS):
     llm = llama_cpp.Llama(model_path=path, n_ctx=1024, n_batch=512, n_threads=2,
                           n_threads_batch=2, logits_all=True, flash_attn=False, verbose=False)
     out = dict(model=os.path.basename(path), llama_cpp=version_info(), prompts=[])
-    for p in PROMPTS:
+    for p in prompts:
         rec, logits = run_prompt(llm, p, full_logits)
         if not full_logits:
             fn = f"{name}.{p['name']}.logits.f16"
@@ -152,11 +166,18 @@ def run_model(path, name, full_logits):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    only = set(sys.argv[1:])
+    want = lambda name: not only or name in only
     for path in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/models/synth-*.gguf"))):
-        run_model(path, os.path.basename(path)[:-5], True)
-    if not os.path.exists(DEFAULT_MODEL):
-        sys.exit(f"{DEFAULT_MODEL} missing: run `make model`")
-    run_model(DEFAULT_MODEL, "smollm2", False)
+        if want(os.path.basename(path)[:-5]):
+            run_model(path, os.path.basename(path)[:-5], True)
+    for path, name, prompts, make in ((DEFAULT_MODEL, "smollm2", PROMPTS, "model"),
+                                      (GEMMA_MODEL, "gemma3", SWA_PROMPTS, "model-gemma")):
+        if not want(name):
+            continue
+        if not os.path.exists(path):
+            sys.exit(f"{path} missing: run `make {make}`")
+        run_model(path, name, False, prompts)
 
 
 if __name__ == "__main__":

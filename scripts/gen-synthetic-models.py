@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen-synthetic-models.py — tiny llama-architecture GGUFs with random weights.
+"""gen-synthetic-models.py — tiny llama / qwen2 / qwen3 / gemma3 GGUFs with random weights.
 
 Why: parley's forward pass must match llama.cpp for every weight type and for
 the llama variants (GQA, tied / separate output, rope base, linear and llama3
@@ -12,7 +12,14 @@ The tokenizer is a cut of the default model's (SmolLM2, byte-level BPE,
 ChatML): its first N_VOCAB tokens and the merges among them, so both engines
 accept it and chat prompts work.
 
-Usage: ~/.cache/parley/lcpp-venv/bin/python scripts/gen-synthetic-models.py [OUT_DIR]
+The other architectures get the same treatment (synth-<arch>-<type>.gguf):
+qwen2 (q/k/v biases, neox rope, base 1e6), qwen3 (per-head q/k norms, head_dim
+!= n_embd/n_head) and gemma3 (q/k norms, post-norms, GELU, sqrt(n_embd)
+embedding scale, a sliding window of 8 positions on every other layer with its
+own rope base, final logit soft-capping), so the long prompt crosses the window.
+
+Usage: ~/.cache/parley/lcpp-venv/bin/python scripts/gen-synthetic-models.py [OUT_DIR [NAME...]]
+(NAME: only those models, e.g. qwen2-f32; default all)
 (needs the python `gguf` package; K-quants need llama-cpp-python's quantizer).
 """
 import ctypes
@@ -46,6 +53,17 @@ MODELS = [
     dict(name="q4_k", ktype="Q4_K_M", tied=True, **WIDE),
     dict(name="q5_k", ktype="Q5_K_M", tied=True, **WIDE),
     dict(name="q6_k", ktype="Q6_K", tied=True, **WIDE),
+    # Other architectures (forward_qwen.c, forward_gemma.c).
+    dict(name="qwen2-f32", arch="qwen2", wtype=T.F32, tied=True, rope_base=1000000.0, **SMALL),
+    dict(name="qwen2-q8_0", arch="qwen2", wtype=T.Q8_0, tied=False, rope_base=1000000.0, **SMALL),
+    dict(name="qwen3-f32", arch="qwen3", wtype=T.F32, tied=True, rope_base=1000000.0, head_dim=32,
+         eps=1e-6, **SMALL),
+    dict(name="qwen3-q4_k", arch="qwen3", ktype="Q4_K_M", tied=True, rope_base=1000000.0,
+         head_dim=128, eps=1e-6, **WIDE),
+    dict(name="gemma3-f32", arch="gemma3", wtype=T.F32, tied=True, rope_base=1000000.0, head_dim=32,
+         eps=1e-6, swa=8, swa_pattern=2, rope_base_swa=20000.0, softcap=5.0, **SMALL),
+    dict(name="gemma3-q8_0", arch="gemma3", wtype=T.Q8_0, tied=True, rope_base=1000000.0,
+         head_dim=32, eps=1e-6, swa=16, swa_pattern=2, **SMALL),
 ]
 
 
@@ -90,7 +108,8 @@ def weights(spec, rng):
     d, ff, nl = spec["n_embd"], spec["n_ff"], spec["n_layer"]
     n_head = spec["n_head"]
     n_kv = spec.get("n_head_kv_override", spec["n_head_kv"])
-    hd = d // n_head
+    hd = spec.get("head_dim", d // n_head)
+    arch = spec.get("arch", "llama")
     def mat(rows, cols, gain=1.0):
         return (rng.standard_normal((rows, cols)) * gain / math.sqrt(cols)).astype(np.float32)
     def norm(n):
@@ -107,7 +126,18 @@ def weights(spec, rng):
         w[p + "ffn_gate.weight"] = mat(ff, d)
         w[p + "ffn_up.weight"] = mat(ff, d)
         w[p + "ffn_down.weight"] = mat(d, ff, 4.0)
+        if arch == "qwen2":
+            for t, n in (("q", n_head * hd), ("k", n_kv * hd), ("v", n_kv * hd)):
+                w[p + f"attn_{t}.bias"] = (0.5 * rng.standard_normal(n)).astype(np.float32)
+        if arch in ("qwen3", "gemma3"):
+            w[p + "attn_q_norm.weight"] = norm(hd)
+            w[p + "attn_k_norm.weight"] = norm(hd)
+        if arch == "gemma3":
+            w[p + "post_attention_norm.weight"] = norm(d)
+            w[p + "post_ffw_norm.weight"] = norm(d)
     w["output_norm.weight"] = norm(d)
+    if arch == "gemma3":   # like the real ones: small embeddings, ~1 after the sqrt(d) scale
+        w["token_embd.weight"] *= 4.0 / d
     if not spec["tied"]:
         w["output.weight"] = mat(N_VOCAB, d, 8.0)
     return w
@@ -118,7 +148,9 @@ def write(path, spec, w, wtype, vocab, rng_rope):
     d, n_head = spec["n_embd"], spec["n_head"]
     n_kv = spec.get("n_head_kv_override", spec["n_head_kv"])
     base = spec.get("rope_base", 10000.0)
-    wr = gguf.GGUFWriter(path, "llama")
+    arch = spec.get("arch", "llama")
+    hd = spec.get("head_dim", d // n_head)
+    wr = gguf.GGUFWriter(path, arch)
     wr.add_name(f"parley synthetic {spec['name']}")
     wr.add_block_count(spec["n_layer"])
     wr.add_context_length(2048)
@@ -126,9 +158,19 @@ def write(path, spec, w, wtype, vocab, rng_rope):
     wr.add_feed_forward_length(spec["n_ff"])
     wr.add_head_count(n_head)
     wr.add_head_count_kv(n_kv)
-    wr.add_rope_dimension_count(d // n_head)
+    wr.add_rope_dimension_count(hd)
     wr.add_rope_freq_base(base)
-    wr.add_layer_norm_rms_eps(1e-5)
+    wr.add_layer_norm_rms_eps(spec.get("eps", 1e-5))
+    if "head_dim" in spec:
+        wr.add_key_length(hd)
+        wr.add_value_length(hd)
+    if "swa" in spec:
+        wr.add_sliding_window(spec["swa"])
+        wr.add_sliding_window_pattern(spec["swa_pattern"])
+    if "rope_base_swa" in spec:
+        wr.add_rope_freq_base_swa(spec["rope_base_swa"])
+    if "softcap" in spec:
+        wr.add_final_logit_softcapping(spec["softcap"])
     wr.add_vocab_size(N_VOCAB)
     if "linear_rope" in spec:
         wr.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
@@ -174,9 +216,12 @@ def kquantize(src, dst, ktype):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests/fixtures/models")
+    only = set(sys.argv[2:])
     os.makedirs(out, exist_ok=True)
     vocab = read_vocab()
     for i, spec in enumerate(MODELS):
+        if only and spec["name"] not in only:
+            continue
         rng = np.random.default_rng(1000 + i)
         w = weights(spec, rng)
         path = os.path.join(out, f"synth-{spec['name']}.gguf")

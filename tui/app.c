@@ -6,6 +6,11 @@
  * the screen dirty, and a frame is drawn at most every 30 ms, so a fast model
  * costs ~33 small diffs a second over SSH however many tokens arrive. Key
  * handlers are a table and return TUI_* flags (htop); they never draw.
+ *
+ * Leaving keeps what was said: quitting mid-answer stops it and saves it as
+ * it stands; a hang-up (SIGHUP, the SSH connection dropped, stdin gone) lets
+ * the answer finish (at most HANGUP_FINISH_S, or n-predict) without touching
+ * the dead terminal, saves it and a snapshot, then exits.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +21,8 @@
 #include "tui.h"
 
 #define FRAME_S 0.030
+#define HANGUP_FINISH_S 30.0   /* a hang-up lets the answer finish for at most this long */
+#define QUIT_WAIT_S 3.0        /* quitting waits this long for a stopped answer's last words */
 
 /* ---- chat view keys ------------------------------------------------------ */
 
@@ -30,6 +37,7 @@ static int key_bottom(tui_app *a) { a->scroll = 0; return TUI_REDRAW; }
 static int key_regen(tui_app *a) { tui_regenerate(a); return TUI_REDRAW; }
 static int key_redraw(tui_app *a) { clearok(curscr, TRUE); return TUI_REDRAW; }
 static int key_tab(tui_app *a) { return tui_command_complete(a, &a->in); }
+static int key_sidebar(tui_app *a) { tui_sidebar_open(a); return TUI_REDRAW; }
 
 /* Esc: stop the answer; else leave an edit; else clear the status message. */
 static int key_escape(tui_app *a)
@@ -86,6 +94,7 @@ static const struct {
     {KEY_END, true, true, key_bottom},        {TUI_CTRL('l'), false, false, key_redraw},
     {TUI_CTRL('r'), false, false, key_regen}, {'\t', false, false, key_tab},
     {KEY_MOUSE, true, false, key_mouse},      {'y', false, true, key_copy},
+    {TUI_CTRL('b'), false, false, key_sidebar}, {KEY_F(3), true, false, key_sidebar},
 };
 
 /* For the help overlay: every key the chat understands. */
@@ -98,6 +107,7 @@ const tui_binding tui_bindings[] = {
     {"PgUp / PgDn, wheel", "scroll the conversation"}, {"Shift-Up/Down, Alt-Up/Down", "scroll one line"},
     {"Alt-End", "back to the newest line"},    {"Ctrl-R", "regenerate the last answer"},
     {"Alt-y", "copy the last answer (OSC 52)"}, {"Ctrl-O", "model picker"},
+    {"Ctrl-B, F3", "sessions: Enter resume, r rename, d delete, / search, n new"},
     {"F2", "settings (knobs)"},                 {"F1, ?", "this help"},
     {"Ctrl-L", "redraw the screen"},            {"Ctrl-C twice, Ctrl-D", "quit (on an empty line)"},
 };
@@ -155,9 +165,8 @@ static bool read_key(tui_key *k)
 
 /* ---- worker events ---------------------------------------------------------- */
 
-/* Issue 6 hook: every message that is final passes here (the session store
- * will save it). Today it only keeps the scroll where the user left it. */
-static void message_final(tui_app *a, int idx) { (void)a; (void)idx; }
+/* Every answer that is final passes here: the session store saves it. */
+static void message_final(tui_app *a, int idx, const pl_gen_stats *s) { tui_sess_answer_end(a, idx, s); }
 
 static void ev_progress(tui_app *a, pl_event *ev)
 {
@@ -181,6 +190,7 @@ static void ev_token(tui_app *a, pl_event *ev)
 {
     if (!a->generating || ev->req_id != a->gen_id || a->gen_msg < 0) return;
     transcript_append(&a->tr, a->gen_msg, ev->text, ev->len);
+    tui_sess_token(a, ev->text, ev->len);
     a->es.n_ctx_used = ev->state.n_ctx_used;   /* the meter moves while the answer streams */
 }
 
@@ -197,7 +207,7 @@ static void ev_done(tui_app *a, pl_event *ev)
         m->streaming = false;
         m->stopped = ev->stats.cancelled || ev->stats.context_full;
         if (m->len == 0) transcript_remove(&a->tr, a->gen_msg);
-        else message_final(a, a->gen_msg);
+        else message_final(a, a->gen_msg, &ev->stats);
     }
     if (ev->stats.n_dropped_turns) transcript_drop_turns(&a->tr, ev->stats.n_dropped_turns);
     if (ev->stats.cancelled) tui_status_msg(a, "stopped after %d tokens", ev->stats.n_gen);
@@ -218,10 +228,15 @@ static void ev_knob(tui_app *a, pl_event *ev)
     a->es.loaded = ev->state.loaded;
 }
 
+static void ev_restore_progress(tui_app *a, pl_event *ev) { tui_sess_restore_progress(a, ev); }
+static void ev_restored(tui_app *a, pl_event *ev) { tui_sess_restored(a, ev); }
+static void ev_state_saved(tui_app *a, pl_event *ev) { tui_sess_state_saved(a, ev); }
+
 static void (*const ev_handlers[])(tui_app *a, pl_event *ev) = {
     [PL_EV_LOAD_PROGRESS] = ev_progress, [PL_EV_LOADED] = ev_loaded, [PL_EV_TOKEN] = ev_token,
     [PL_EV_DONE] = ev_done,              [PL_EV_ERROR] = ev_error,   [PL_EV_NOTICE] = ev_notice,
-    [PL_EV_KNOB] = ev_knob,
+    [PL_EV_KNOB] = ev_knob,              [PL_EV_RESTORE_PROGRESS] = ev_restore_progress,
+    [PL_EV_RESTORED] = ev_restored,      [PL_EV_STATE_SAVED] = ev_state_saved,
 };
 
 static void drain_events(tui_app *a)
@@ -242,7 +257,8 @@ static int loop_timeout(tui_app *a, double now)
 {
     double t = -1;
     if (a->dirty) t = a->last_frame + FRAME_S - now;
-    if (a->loading && (t < 0 || t > 0.1)) t = 0.1;
+    if ((a->loading || a->restoring) && (t < 0 || t > 0.1)) t = 0.1;
+    if (a->overlay == &tui_sidebar_view && (t < 0 || t > 1.0)) t = 1.0;   /* another parley's changes */
     if (a->status_until > now && (t < 0 || t > a->status_until - now)) t = a->status_until - now + 0.01;
     if (t < 0 && a->dirty) t = 0;
     return t < 0 ? -1 : (int)(t * 1000) + 1;
@@ -269,6 +285,26 @@ static int handle_keys(tui_app *a)
     return flags;
 }
 
+/* Drain worker events until the answer ends or secs pass (no drawing). */
+static void wait_answer(tui_app *a, double secs)
+{
+    double end = tui_now() + secs;
+    struct pollfd p = {pl_worker_event_fd(a->wk), POLLIN, 0};
+    while (a->generating && tui_now() < end) {
+        poll(&p, 1, 100);
+        drain_events(a);
+    }
+}
+
+/* The terminal is gone: never draw again; let the answer finish (bounded). */
+static int hangup_finish(tui_app *a)
+{
+    a->hangup = true;
+    term_abandon();
+    wait_answer(a, HANGUP_FINISH_S);
+    return 0;
+}
+
 static int run_loop(tui_app *a)
 {
     struct pollfd fds[3] = {{0, POLLIN, 0}, {pl_worker_event_fd(a->wk), POLLIN, 0}, {term_winch_fd(), POLLIN, 0}};
@@ -279,7 +315,7 @@ static int run_loop(tui_app *a)
         if (n < 0 && errno != EINTR) return 1;
         bool now_draw = false;
         if (fds[2].revents & POLLIN) { handle_resize(a); now_draw = true; }
-        if (fds[0].revents & (POLLHUP | POLLERR)) return 0;
+        if (term_hungup() || (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))) return hangup_finish(a);
         if (fds[0].revents & POLLIN) {
             int f = handle_keys(a);
             if (f & TUI_QUIT) return 0;
@@ -287,6 +323,8 @@ static int run_loop(tui_app *a)
         }
         if (fds[1].revents & POLLIN) drain_events(a);
         double t = tui_now();
+        tui_sidebar_poll(a, t);
+        if (a->restoring) a->dirty = true;
         if (a->loading || (a->status_until && a->status_until <= t)) { a->dirty = true; if (a->status_until <= t) a->status_until = 0; }
         if (now_draw || (a->dirty && t - a->last_frame >= FRAME_S)) {
             render_frame(a);
@@ -323,12 +361,20 @@ int tui_run(pl_config *cfg)
         return 1;
     }
     a.ncolors = term_colors();
+    tui_sess_open(&a);
     char *path = config_model_path(cfg);
     if (path) tui_load_model(&a, path);
     free(path);
+    tui_sess_startup(&a);
     int rc = run_loop(&a);
+    if (a.generating) {   /* quitting mid-answer: stop it and keep what was written */
+        tui_cancel(&a);
+        wait_answer(&a, QUIT_WAIT_S);
+    }
+    tui_sess_close(&a);
     term_restore();
-    pl_worker_free(a.wk);
+    pl_worker_free(a.wk);   /* runs the queued snapshot first */
+    tui_sess_free(&a);
     pl_catalog_free(a.pk_entries);
     transcript_done(&a.tr);
     layout_done(&a.lay);

@@ -56,7 +56,7 @@ void tui_notice(tui_app *a, tr_kind kind, const char *fmt, ...)
 }
 
 /* Sampling and policy for one turn, from the current settings. */
-static pl_gen_params gen_params(tui_app *a, char ***stops)
+pl_gen_params tui_gen_params(tui_app *a, char ***stops)
 {
     pl_config *c = a->cfg;
     static uint64_t counter;
@@ -89,7 +89,7 @@ static int start_answer(tui_app *a)
     int n = transcript_chat(&a->tr, a->cfg->system, &msgs);
     if (n < 0) return -1;
     char **stops = NULL;
-    pl_gen_params g = gen_params(a, &stops);
+    pl_gen_params g = tui_gen_params(a, &stops);
     a->gen_id = pl_worker_generate(a->wk, msgs, n, &g);
     free(msgs);
     free(stops);
@@ -115,9 +115,14 @@ int tui_send(tui_app *a, const char *text)
         tui_notice(a, TR_ERROR, "no model is loaded - press Ctrl-O (or /model) to pick one");
         return -1;
     }
-    if (a->edit_from >= 0 && a->edit_from < a->tr.n) transcript_truncate(&a->tr, a->edit_from);
+    if (a->edit_from >= 0 && a->edit_from < a->tr.n) {
+        tui_sess_truncate(a, a->edit_from);
+        transcript_truncate(&a->tr, a->edit_from);
+    }
     a->edit_from = -1;
-    if (transcript_add(&a->tr, TR_USER, text) < 0) return -1;
+    int idx = transcript_add(&a->tr, TR_USER, text);
+    if (idx < 0) return -1;
+    tui_sess_user(a, idx);
     return start_answer(a);
 }
 
@@ -135,6 +140,7 @@ int tui_regenerate(tui_app *a)
     if (a->generating) { tui_status_msg(a, "still answering - Esc stops it"); return -1; }
     int u = transcript_last(&a->tr, TR_USER);
     if (u < 0) { tui_status_msg(a, "nothing to regenerate yet"); return -1; }
+    tui_sess_truncate(a, u + 1);
     transcript_truncate(&a->tr, u + 1);
     return start_answer(a);
 }
@@ -194,10 +200,12 @@ int tui_set_option(tui_app *a, const char *name, const char *value, char *err, s
     return 0;
 }
 
-/* /clear: a new conversation (the worker trims its cache on the next turn). */
+/* /clear: a new conversation, a new session (the worker trims its cache on the next turn). */
 void tui_clear(tui_app *a)
 {
     if (a->generating) tui_cancel(a);
+    tui_sess_new(a);
+    a->gen_msg = -1;   /* late tokens of a stopped answer go nowhere */
     transcript_truncate(&a->tr, 0);
     a->scroll = 0;
     a->edit_from = -1;

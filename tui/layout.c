@@ -239,7 +239,7 @@ static void layout_message(lay_cache *c, const tr_msg *m, int width, int idx)
     } else {
         atoms_add_text(&a, heads[m->kind].label, strlen(heads[m->kind].label), heads[m->kind].style, &col);
         const char *tag = m->dropped ? "  (out of context)" : m->stopped ? "  (stopped)"
-                        : m->streaming ? "  ..." : "";
+                        : m->incomplete ? "  (incomplete)" : m->streaming ? "  ..." : "";
         atoms_add_text(&a, tag, strlen(tag), ROLE_DIM, &col);
         wrap(c, a.v, a.n, width, 0, true, idx, -1);
         uint8_t body = m->kind == TR_USER ? ROLE_NORMAL : m->kind == TR_SYSTEM ? ROLE_DIM : ROLE_ASSISTANT;
@@ -280,7 +280,7 @@ int layout_update(layout *L, const transcript *t, int width)
     for (int i = 0; i < t->n; i++) {
         const tr_msg *m = &t->msgs[i];
         lay_cache *c = &L->msgs[i];
-        int flags = m->dropped | m->stopped << 1 | m->streaming << 2;
+        int flags = m->dropped | m->stopped << 1 | m->streaming << 2 | m->incomplete << 3;
         if (c->version != m->version || c->width != width || c->flags != flags || c->n == 0) {
             layout_cache_free(c);
             layout_message(c, m, width, i);

@@ -100,12 +100,17 @@ void render_resize(tui_app *a)
     int ih = input_height(&a->in, a->cols);
     ih = ih < 1 ? 1 : ih > max_in ? max_in : ih;
     int chat_h = a->rows - 1 - ih;
-    if (a->w_chat && chat_h == a->chat_h && getmaxx(a->w_chat) == a->cols && getmaxy(a->w_input) == ih) return;
+    int side = tui_sidebar_width(a), cx = side < a->cols ? side : 0;   /* a full-width sidebar covers the chat */
+    if (a->w_chat && chat_h == a->chat_h && getmaxx(a->w_chat) == a->cols - cx && getmaxy(a->w_input) == ih &&
+        side == a->side_w && (!side || a->w_side)) return;
     if (a->w_chat) delwin(a->w_chat);
     if (a->w_status) delwin(a->w_status);
     if (a->w_input) delwin(a->w_input);
+    if (a->w_side) delwin(a->w_side);
+    a->w_side = side ? newwin(chat_h, side, 0, 0) : NULL;
+    a->side_w = side;
     a->chat_h = chat_h;
-    a->w_chat = newwin(chat_h, a->cols, 0, 0);
+    a->w_chat = newwin(chat_h, a->cols - cx, 0, cx);
     a->w_status = newwin(1, a->cols, chat_h, 0);
     a->w_input = newwin(ih, a->cols, chat_h + 1, 0);
     if (a->w_input) keypad(a->w_input, TRUE);
@@ -134,7 +139,8 @@ static void draw_chat(tui_app *a)
 {
     WINDOW *w = a->w_chat;
     werase(w);
-    int total = layout_update(&a->lay, &a->tr, a->cols), h = a->chat_h;
+    int cols = getmaxx(w);
+    int total = layout_update(&a->lay, &a->tr, cols), h = a->chat_h;
     if (a->scroll > 0 && total > a->last_total) a->scroll += total - a->last_total;   /* reading: hold still */
     a->last_total = total;
     int max_scroll = total > h ? total - h : 0;
@@ -144,17 +150,17 @@ static void draw_chat(tui_app *a)
     if (first < 0) first = 0;
     for (int r = 0; r < h; r++) {
         const lay_line *l = layout_line(&a->lay, first + r);
-        if (l) render_line(w, r, 0, a->cols, l);
+        if (l) render_line(w, r, 0, cols, l);
     }
     if (total == 0) {
-        render_text(w, 0, 0, a->cols, "parley - type a message and press Enter.", ROLE_DIM);
-        render_text(w, 1, 0, a->cols, "F1 help  Ctrl-O models  F2 settings", ROLE_DIM);
+        render_text(w, 0, 0, cols, "parley - type a message and press Enter.", ROLE_DIM);
+        render_text(w, 1, 0, cols, "F1 help  Ctrl-O models  F2 settings  Ctrl-B sessions", ROLE_DIM);
     }
     if (a->scroll > 0) {
         char more[64];
         snprintf(more, sizeof more, " %d more below (PgDn) ", a->scroll);
-        int x = a->cols - (int)strlen(more);
-        render_text(w, h - 1, x > 0 ? x : 0, a->cols, more, ROLE_SELECT);
+        int x = cols - (int)strlen(more);
+        render_text(w, h - 1, x > 0 ? x : 0, cols, more, ROLE_SELECT);
     }
 }
 

@@ -1,8 +1,9 @@
 /* status.c — the status line: what the engine is doing and with what.
  *
- * Items (state, model, context used/total, speed, threads, offload, KV types,
- * draft, temperature) each have a priority; on a narrow terminal the least
- * important go first, so 40 columns still show state, model and context.
+ * Items (state, model, context used/total, "not saved" when the session store
+ * cannot be written, speed, threads, offload, KV types, draft, temperature)
+ * each have a priority; on a narrow terminal the least important go first,
+ * so 40 columns still show state, model and context.
  * A transient message (kilo's status message) takes the right-hand side and
  * expires. Loading shows a bar: a real one when the worker reports progress,
  * a moving block when it cannot (the engine has no load-progress hook).
@@ -57,6 +58,9 @@ static int status_items(tui_app *a, item *it, int width)
     if (a->loading) {
         progress_bar(bar, sizeof bar, a->load_progress, tui_now());
         snprintf(it[n].text, sizeof it[n].text, "loading %s", bar);
+    } else if (a->restoring && !a->generating) {
+        progress_bar(bar, sizeof bar, a->restore_progress, tui_now());
+        snprintf(it[n].text, sizeof it[n].text, "resuming %s", bar);
     } else {
         snprintf(it[n].text, sizeof it[n].text, "%s", a->generating ? "answering" : a->es.loaded ? "ready" : "no model");
     }
@@ -67,6 +71,10 @@ static int status_items(tui_app *a, item *it, int width)
     it[n++].prio = 8;
     snprintf(it[n].text, sizeof it[n].text, "ctx %d/%d", a->es.n_ctx_used, a->es.n_ctx);
     it[n++].prio = 9;
+    if (a->save_off) {   /* the user must know the conversation is not being kept */
+        snprintf(it[n].text, sizeof it[n].text, "not saved");
+        it[n++].prio = 9;
+    }
     if (a->have_last) {
         snprintf(it[n].text, sizeof it[n].text, "%.1f tok/s", a->last.gen_tps);
         it[n++].prio = 6;

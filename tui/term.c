@@ -2,13 +2,17 @@
  *
  * htop's lesson: the failure path restores the terminal. term_setup saves the
  * tty settings, then registers term_restore with atexit and installs handlers
- * for SIGINT/SIGTERM/SIGHUP/SIGQUIT and the crash signals (SEGV, BUS, FPE,
+ * for SIGINT/SIGTERM/SIGQUIT and the crash signals (SEGV, BUS, FPE,
  * ABRT, ILL). A handler may not call endwin(), so it writes the reset bytes
  * (leave the alternate screen, paste and mouse modes off, cursor on, colours
  * reset) and restores the saved termios — both async-signal-safe — then
  * re-raises the signal with the default action, so exit statuses and core
  * dumps stay what they would have been. SIGWINCH goes to a self-pipe that the
  * poll loop watches; installing it before initscr keeps ncurses' own away.
+ * SIGHUP (the terminal or SSH connection went away) is not fatal: it sets a
+ * flag and pokes the same pipe, so the app can finish and save the answer
+ * being written, then leave without writing to the dead terminal
+ * (term_abandon makes every later restore a no-op).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +31,7 @@ static struct termios saved_tio;
 static bool have_tio, active;
 static int winch_pipe[2] = {-1, -1};
 static int n_colors;
+static volatile sig_atomic_t hungup;
 
 /* Reset sequences that are harmless on terminals that do not know them. */
 static const char reset_seq[] = "\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1006l\x1b[0m\x1b[?25h\x1b[?1049l";
@@ -45,6 +50,24 @@ static void on_fatal(int sig)
     active = false;
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+static void on_hup(int sig)
+{
+    int e = errno;
+    hungup = 1;
+    ssize_t r = write(winch_pipe[1], "h", 1);
+    (void)r;
+    errno = e;
+}
+
+bool term_hungup(void) { return hungup != 0; }
+
+/* The terminal is gone: forget it, so no restore ever writes to it. */
+void term_abandon(void)
+{
+    active = false;
+    have_tio = false;
 }
 
 static void on_winch(int sig)
@@ -68,12 +91,14 @@ void term_restore(void)
 
 static void install_signals(void)
 {
-    static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL};
+    static const int fatal[] = {SIGINT, SIGTERM, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_fatal;
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = on_winch;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGWINCH, &sa, NULL);

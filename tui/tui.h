@@ -21,6 +21,7 @@
 
 #include "../config/config.h"
 #include "../engine/engine.h"
+#include "../sessions/sessions.h"
 
 /* What a key handler asks the loop to do (combinable). */
 enum { TUI_UNHANDLED = 0, TUI_HANDLED = 1, TUI_REDRAW = 2, TUI_QUIT = 4 };
@@ -53,6 +54,8 @@ typedef struct tr_msg {
     bool     streaming;   /* the answer is still arriving */
     bool     stopped;     /* cancelled or cut: what was written is kept */
     bool     dropped;     /* left out of the context by the policy */
+    bool     incomplete;  /* from the store: the answer was cut off (crash, hang-up, stop) */
+    int64_t  db_id;       /* its row in the session store, 0 if not saved (yet) */
 } tr_msg;
 
 typedef struct transcript {
@@ -155,7 +158,7 @@ typedef struct tui_view {
     void (*draw)(tui_app *a);   /* builds a->w_over with render_overlay */
 } tui_view;
 
-extern const tui_view tui_help_view, tui_picker_view, tui_knobs_view;
+extern const tui_view tui_help_view, tui_picker_view, tui_knobs_view, tui_sidebar_view;
 
 struct tui_app {
     pl_config      *cfg;
@@ -198,6 +201,32 @@ struct tui_app {
     bool            kb_editing;
     char            kb_buf[512];
     int             help_top;
+    /* sessions (session.c, resume.c) */
+    sess_store     *store;           /* NULL: none could be opened (nothing is saved) */
+    bool            save_off;        /* not saving now: read-only, broken or failing store */
+    char            save_why[300];
+    int64_t         sid;             /* the session shown; 0 until its first message is saved */
+    int64_t         stream_id;       /* store row of the answer being streamed, 0 if none */
+    uint64_t        model_fp;        /* fingerprint of fp_path (UI thread) */
+    char            fp_path[1024];
+    uint64_t        snap_fp;         /* the same, for the snapshot callbacks (worker thread only) */
+    char            snap_fp_path[1024];
+    bool            snap_dirty;      /* the cache changed since the last snapshot */
+    bool            restoring;       /* the worker is bringing the cache back */
+    float           restore_progress;
+    uint32_t        restore_id;
+    bool            hangup;          /* the terminal is gone: finish, save, leave */
+    /* sidebar.c */
+    WINDOW         *w_side;
+    int             side_w;          /* columns the sidebar takes (0: closed) */
+    sess_info      *sb_list;
+    int             sb_n, sb_sel, sb_top, sb_mode;
+    sess_hit       *sb_hits;
+    int             sb_nhits;
+    char            sb_buf[256];     /* search query / new title being typed */
+    char            sb_err[300];
+    bool            sb_stale;
+    double          sb_polled;
 };
 
 int  tui_run(pl_config *cfg);
@@ -215,6 +244,34 @@ void tui_open(tui_app *a, const tui_view *v);
 void tui_clear(tui_app *a);
 void tui_edit_last(tui_app *a);
 void tui_scroll(tui_app *a, int lines);
+
+/* chat.c: sampling and policy for a turn from the settings; free(*stops). */
+pl_gen_params tui_gen_params(tui_app *a, char ***stops);
+
+/* session.c: the session store as the chat goes (every hook is safe without a store). */
+void tui_sess_open(tui_app *a);
+void tui_sess_close(tui_app *a);                 /* quitting: keep the answer, last snapshot */
+void tui_sess_free(tui_app *a);
+void tui_sess_user(tui_app *a, int idx);         /* a user message was sent */
+void tui_sess_token(tui_app *a, const char *text, size_t len);
+void tui_sess_answer_end(tui_app *a, int idx, const pl_gen_stats *s);
+void tui_sess_truncate(tui_app *a, int idx);     /* messages from idx on are going */
+void tui_sess_new(tui_app *a);                   /* the next message starts a new session */
+void tui_sess_snapshot(tui_app *a);
+int  tui_sess_save(tui_app *a, const char *title);   /* /save [TITLE] */
+
+/* resume.c */
+int  tui_sess_resume(tui_app *a, int64_t sid);
+int  tui_sess_restore_cache(tui_app *a);
+void tui_sess_restore_progress(tui_app *a, const pl_event *ev);
+void tui_sess_restored(tui_app *a, const pl_event *ev);
+void tui_sess_state_saved(tui_app *a, const pl_event *ev);
+void tui_sess_startup(tui_app *a);               /* --resume / --continue */
+
+/* sidebar.c */
+void tui_sidebar_open(tui_app *a);
+int  tui_sidebar_width(const tui_app *a);
+void tui_sidebar_poll(tui_app *a, double now);
 
 /* commands.c */
 int  tui_command_run(tui_app *a, const char *line);   /* TUI_* flags */
@@ -257,6 +314,8 @@ void term_restore(void);
 int  term_winch_fd(void);       /* readable after SIGWINCH */
 void term_winch_drain(void);
 void term_size(int *rows, int *cols);
+bool term_hungup(void);         /* SIGHUP arrived (the winch fd became readable too) */
+void term_abandon(void);        /* the terminal is gone: never write to it again */
 int  term_colors(void);         /* 0 (none), 8, 256 */
 
 /* render.c */

@@ -82,9 +82,12 @@ static void cpu_init_once(void)
     atomic_compare_exchange_strong(&g_level, &expect, level);
 }
 
-/* The path kernels use now. */
+/* The path kernels use now. Called per attention row: once the level is
+ * set, one acquire load and no pthread_once. */
 int pl_cpu_level(void)
 {
+    int l = atomic_load_explicit(&g_level, memory_order_acquire);
+    if (l >= 0) return l;
     pthread_once(&g_once, cpu_init_once);
     return atomic_load(&g_level);
 }

@@ -112,7 +112,8 @@ void cpu_axpy_f16_f32_ref(float *y, const pl_f16 *x, float a, int n)
 float pl_cpu_dot_f16_f32(const pl_f16 *a, const float *b, int n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (pl_cpu_level() >= PL_CPU_AVX2 && pl_cpu_level() != PL_CPU_NEON) return cpu_dot_f16_f32_avx2(a, b, n);
+    int l = pl_cpu_level();
+    if (l == PL_CPU_AVX2 || l == PL_CPU_AVX512) return cpu_dot_f16_f32_avx2(a, b, n);
 #endif
     return cpu_dot_f16_f32_ref(a, b, n);
 }
@@ -121,7 +122,8 @@ float pl_cpu_dot_f16_f32(const pl_f16 *a, const float *b, int n)
 void pl_cpu_axpy_f16_f32(float *y, const pl_f16 *x, float a, int n)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (pl_cpu_level() >= PL_CPU_AVX2 && pl_cpu_level() != PL_CPU_NEON) { cpu_axpy_f16_f32_avx2(y, x, a, n); return; }
+    int l = pl_cpu_level();
+    if (l == PL_CPU_AVX2 || l == PL_CPU_AVX512) { cpu_axpy_f16_f32_avx2(y, x, a, n); return; }
 #endif
     cpu_axpy_f16_f32_ref(y, x, a, n);
 }

@@ -1,0 +1,279 @@
+/* test_arch.c — the architectures beyond llama against llama.cpp, end to end.
+ *
+ * Same method and fixtures as test_generate.c (scripts/gen-forward-fixtures.py,
+ * llama-cpp-python 0.3.36, version recorded in each JSON): prompt tokens,
+ * logits after the prompt, greedy 64-token continuation.
+ * Models: tiny random-weight qwen2 / qwen3 / gemma3 GGUFs
+ * (scripts/gen-synthetic-models.py; the gemma3 ones slide a window of 8 or 16
+ * positions on every other layer, so the 600-token prompt crosses it many
+ * times) and Gemma 3 270M Q4_K_M (PARLEY_GEMMA, `make model-gemma`), with a
+ * fourth prompt of 650 tokens, longer than its 512-position window.
+ *
+ * Tolerances (max|ours - llama.cpp| / max|llama.cpp| of the logits), set like
+ * test_generate.c's from what the weight type allows; measured values beside:
+ *   f32 synthetic: 1e-3       (qwen2 3e-5, qwen3 2e-5, gemma3 3e-6)
+ *   q8_0 synthetic: 3e-2      (qwen2 1.3e-3, gemma3 1.8e-3)
+ *   q4_k synthetic: 5e-2      (qwen3 1.4e-2)
+ *   Gemma 3 270M (18 layers, Q4_K/Q5_0/Q6_K/Q8_0, logits stored as f16): 6e-2
+ *                             (1.2e-2 .. 2.3e-2 over the four prompts)
+ * Greedy: identical, except at a step where llama.cpp's own top-2 gap is
+ * within the tolerance (a near tie); from there the texts may part.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "backends/backend.h"
+#include "engine/engine.h"
+
+#define MAX_TOK 2048
+
+/* Repository root: PARLEY_SRC (set by the Makefile) or the working directory. */
+static const char *arch_src_dir(void)
+{
+    const char *s = getenv("PARLEY_SRC");
+    return s && *s ? s : ".";
+}
+
+/* Gemma 3 270M's path, or fail with what to run. */
+static const char *gemma_model(void)
+{
+    const char *p = getenv("PARLEY_GEMMA");
+    FILE *f = p && *p ? fopen(p, "rb") : NULL;
+    cr_assert(f, "Gemma 3 270M not found (PARLEY_GEMMA=%s): run `make model-gemma`",
+              p ? p : "(unset)");
+    fclose(f);
+    return p;
+}
+
+/* Fixture JSON of one model. */
+static json_t *arch_fixture(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s.json", arch_src_dir(), name);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    cr_assert(j, "%s: %s (regenerate with scripts/gen-forward-fixtures.py)", path, err.text);
+    return j;
+}
+
+/* The prompt record named pname. */
+static json_t *arch_prompt(json_t *fx, const char *pname)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(fx, "prompts"), i, p)
+        if (strcmp(json_string_value(json_object_get(p, "name")), pname) == 0) return p;
+    cr_assert_fail("fixture has no prompt %s", pname);
+    return NULL;
+}
+
+/* int array of a JSON list; returns the count. */
+static int arch_ints(json_t *a, int32_t *out, int max)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        cr_assert(i < (size_t)max);
+        out[i] = (int32_t)json_integer_value(v);
+    }
+    return (int)json_array_size(a);
+}
+
+/* llama.cpp's logits: inline JSON list, or a float16 file beside the JSON. */
+static float *arch_logits(json_t *p, int n_vocab)
+{
+    float *l = malloc(sizeof(float) * n_vocab);
+    json_t *arr = json_object_get(p, "logits");
+    if (arr) {
+        cr_assert_eq((int)json_array_size(arr), n_vocab);
+        for (int i = 0; i < n_vocab; i++) l[i] = (float)json_real_value(json_array_get(arr, i));
+        return l;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s", arch_src_dir(),
+             json_string_value(json_object_get(p, "logits_f16_file")));
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    pl_f16 *h = malloc(sizeof(pl_f16) * n_vocab);
+    cr_assert_eq(fread(h, sizeof(pl_f16), n_vocab, f), (size_t)n_vocab, "%s is short", path);
+    fclose(f);
+    for (int i = 0; i < n_vocab; i++) l[i] = pl_f16_to_f32(h[i]);
+    free(h);
+    return l;
+}
+
+/* max|a - b| / max|b| */
+static double arch_rel_err(const float *a, const float *b, int n)
+{
+    double md = 0, mb = 0;
+    for (int i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)a[i] - b[i]));
+        mb = fmax(mb, fabs((double)b[i]));
+    }
+    return md / (mb > 0 ? mb : 1);
+}
+
+static int arch_argmax(const float *l, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
+    return best;
+}
+
+/* Context on m with n_batch; 2 threads and 1024 positions like the fixtures. */
+static pl_ctx *arch_ctx(pl_model *m, int n_batch)
+{
+    pl_ctx_params cp = pl_ctx_default_params();
+    cp.n_ctx = 1024;
+    cp.n_threads = 2;
+    cp.n_batch = n_batch;
+    pl_status st;
+    pl_ctx *c = pl_ctx_new(m, &cp, &st);
+    cr_assert(c, "pl_ctx_new: %s", st.msg);
+    return c;
+}
+
+/* Greedy steps after the prompt: identical to llama.cpp's up to a near tie. */
+static void arch_check_greedy(pl_ctx *c, int seq, json_t *p, int n_vocab, const char *what,
+                              double tol)
+{
+    static int32_t greedy[64];
+    pl_status st;
+    int ngr = arch_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
+    json_t *margin = json_object_get(p, "greedy_margin");
+    for (; i < ngr; i++) {
+        int32_t t = arch_argmax(pl_logits(c, seq), n_vocab);
+        if (t != greedy[i]) {
+            double gap = json_real_value(json_array_get(margin, i));
+            cr_expect(gap < tol, "%s: greedy token %d is %d, llama.cpp %d, whose lead was %.3g "
+                      "(not a near tie)", what, i, t, greedy[i], gap);
+            break;
+        }
+        cr_assert_eq(pl_decode(c, seq, &t, 1, &st), 0, "%s", st.msg);
+    }
+    cr_log_info("%s: greedy identical for %d of %d tokens%s", what, i, ngr,
+                i < ngr ? " (then a near tie in llama.cpp's logits)" : "");
+}
+
+/* Compare one model against its fixture: tokens, logits, greedy, per prompt. */
+static void arch_check_model(const char *path, const char *fx_name, double tol,
+                             const char *const *prompts, int n_prompts)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(path, NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    json_t *fx = arch_fixture(fx_name);
+    pl_ctx *c = arch_ctx(m, 64);
+    const int n_vocab = pl_n_vocab(m);
+    for (int pi = 0; pi < n_prompts; pi++) {
+        json_t *p = arch_prompt(fx, prompts[pi]);
+        static int32_t want[MAX_TOK], got[MAX_TOK];
+        char what[160];
+        snprintf(what, sizeof what, "%s/%s", fx_name, prompts[pi]);
+        int n = arch_ints(json_object_get(p, "tokens"), want, MAX_TOK);
+        const char *text = json_string_value(json_object_get(p, "text"));
+        bool chat = json_is_true(json_object_get(p, "chat"));
+        int ng = pl_tokenize(m, text, strlen(text), got, MAX_TOK, true, chat);
+        cr_expect(ng == n && memcmp(got, want, sizeof(int32_t) * n) == 0,
+                  "%s: tokens differ from llama.cpp (%d vs %d tokens)", what, ng, n);
+        int seq = pl_seq_new(c, &st);
+        cr_assert(seq >= 0, "%s", st.msg);
+        cr_assert_eq(pl_decode(c, seq, want, n, &st), 0, "%s", st.msg);
+        float *ref = arch_logits(p, n_vocab);
+        double err = arch_rel_err(pl_logits(c, seq), ref, n_vocab);
+        cr_expect(err < tol, "%s: logits rel err %.3g > %.3g", what, err, tol);
+        cr_log_info("%s: %d tokens, logits rel err %.2e", what, n, err);
+        arch_check_greedy(c, seq, p, n_vocab, what, tol);
+        free(ref);
+        pl_seq_free(c, seq);
+    }
+    json_decref(fx);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
+static const char *const synth_prompts[] = { "raw_short", "chat_capital", "raw_long" };
+static const char *const gemma_prompts[] = { "raw_short", "chat_capital", "raw_long", "raw_swa" };
+
+/* One synthetic model by name. */
+static void arch_check_synth(const char *name, double tol)
+{
+    char path[1024], fx[64];
+    snprintf(fx, sizeof fx, "synth-%s", name);
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", arch_src_dir(), fx);
+    arch_check_model(path, fx, tol, synth_prompts, 3);
+}
+
+Test(qwen_forward, qwen2_f32) { arch_check_synth("qwen2-f32", 1e-3); }
+Test(qwen_forward, qwen2_q8_0) { arch_check_synth("qwen2-q8_0", 3e-2); }
+Test(qwen_forward, qwen3_f32) { arch_check_synth("qwen3-f32", 1e-3); }
+Test(qwen_forward, qwen3_q4_k) { arch_check_synth("qwen3-q4_k", 5e-2); }
+Test(gemma_forward, synth_f32_window_8) { arch_check_synth("gemma3-f32", 1e-3); }
+Test(gemma_forward, synth_q8_0_window_16) { arch_check_synth("gemma3-q8_0", 3e-2); }
+Test(gemma_forward, gemma3_270m, .timeout = 300)
+{
+    arch_check_model(gemma_model(), "gemma3", 6e-2, gemma_prompts, 4);
+}
+
+/* The 650-token prompt in chunks of 64 and of 200 (chunks that straddle the
+ * window's edge) gives the logits of one 512 + 138 split. */
+Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(gemma_model(), NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    json_t *fx = arch_fixture("gemma3");
+    static int32_t toks[MAX_TOK];
+    int n = arch_ints(json_object_get(arch_prompt(fx, "raw_swa"), "tokens"), toks, MAX_TOK);
+    cr_assert_gt(n, 512, "raw_swa must be longer than the 512-position window");
+    const int nv = pl_n_vocab(m);
+    float *ref = malloc(sizeof(float) * nv);
+    const int batches[] = { 512, 64, 200 };
+    for (int b = 0; b < 3; b++) {
+        pl_ctx *c = arch_ctx(m, batches[b]);
+        int seq = pl_seq_new(c, &st);
+        cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
+        if (b == 0) memcpy(ref, pl_logits(c, seq), sizeof(float) * nv);
+        double err = arch_rel_err(pl_logits(c, seq), ref, nv);
+        cr_expect(err < 1e-4, "n_batch %d: logits differ from n_batch 512 by %.3g", batches[b], err);
+        pl_ctx_free(c);
+    }
+    free(ref);
+    json_decref(fx);
+    pl_model_free(m);
+}
+
+/* Run a command, capture stdout (up to len-1 bytes); returns the exit status. */
+static int arch_run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "popen %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* `parley run --chat` on Gemma (no template in the file: the gemma one) prints
+ * llama.cpp's greedy answer. */
+Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
+{
+    const char *bin = getenv("PARLEY_BIN");
+    cr_assert(bin && *bin, "PARLEY_BIN is not set (run through `make test-e2e`)");
+    json_t *fx = arch_fixture("gemma3");
+    const char *want = json_string_value(json_object_get(arch_prompt(fx, "chat_capital"), "answer"));
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
+             "-n 32 --temp 0 -t 2 2>/dev/null", bin, gemma_model());
+    cr_assert_eq(arch_run(cmd, out, sizeof out), 0, "%s failed", cmd);
+    size_t n = strlen(out);
+    cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
+    out[n - 1] = 0;
+    cr_expect_str_eq(out, want);
+    json_decref(fx);
+}
