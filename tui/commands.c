@@ -4,6 +4,7 @@
  * setting names from the knobs table and the options table.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,36 +44,79 @@ static int c_set(tui_app *a, const char *args)
 
 static int c_clear(tui_app *a, const char *args) { tui_clear(a); return TUI_REDRAW; }
 
-/* Default file for /save: data dir, dated. */
-static void default_save_path(tui_app *a, char *out, size_t len)
+/* Default file for /export: data dir, dated. */
+static void default_export_path(tui_app *a, const char *ext, char *out, size_t len)
 {
     char *dir = a->cfg->data_dir && *a->cfg->data_dir ? strdup(a->cfg->data_dir) : config_default_data_dir();
     char stamp[32];
     time_t t = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
-    snprintf(out, len, "%s/chat-%s.md", dir ? dir : ".", stamp);
+    snprintf(out, len, "%s/chat-%s.%s", dir ? dir : ".", stamp, ext);
     free(dir);
 }
 
+/* /save [TITLE]: into the session store (it saves as you go; this names it). */
 static int c_save(tui_app *a, const char *args)
 {
-    char path[1024], err[512];
-    if (*args) snprintf(path, sizeof path, "%s", args);
-    else default_save_path(a, path, sizeof path);
-    if (transcript_save_md(&a->tr, path, err, sizeof err) < 0) tui_notice(a, TR_ERROR, "cannot save: %s", err);
-    else tui_notice(a, TR_NOTICE, "saved to %s", path);
+    if (a->tr.n == 0 && a->sid <= 0) { tui_status_msg(a, "nothing to save yet"); return TUI_REDRAW; }
+    tui_sess_save(a, args);
     return TUI_REDRAW;
 }
 
+/* /load: the sidebar; /load ID: resume a session; /load FILE.md: a Markdown conversation. */
 static int c_load(tui_app *a, const char *args)
 {
-    char err[512];
-    if (!*args) { tui_notice(a, TR_ERROR, "usage: /load FILE (a conversation written by /save)"); return TUI_REDRAW; }
+    char err[512], *end;
+    if (!*args) { tui_sidebar_open(a); return TUI_REDRAW; }
+    long long id = strtoll(args, &end, 10);
+    if (!*end && id > 0) { tui_sess_resume(a, id); return TUI_REDRAW; }
+    transcript t;
+    transcript_init(&t);
+    if (transcript_load_md(&t, args, err, sizeof err) < 0) {
+        tui_notice(a, TR_ERROR, "cannot load %s (/load takes a session id from Ctrl-B or a Markdown file)", err);
+        transcript_done(&t);
+        return TUI_REDRAW;
+    }
     tui_clear(a);
-    if (transcript_load_md(&a->tr, args, err, sizeof err) < 0) tui_notice(a, TR_ERROR, "cannot load: %s", err);
-    else tui_notice(a, TR_NOTICE, "loaded %d messages from %s", a->tr.n, args);
+    for (int i = 0; i < t.n; i++) {
+        int k = transcript_add(&a->tr, t.msgs[i].kind, t.msgs[i].text ? t.msgs[i].text : "");
+        if (k < 0) break;
+    }
+    transcript_done(&t);
+    tui_notice(a, TR_NOTICE, "loaded %d messages from %s", a->tr.n, args);
+    tui_sess_user(a, -1);   /* a new session holds them */
+    tui_sess_restore_cache(a);
     return TUI_REDRAW;
 }
+
+/* /export md|json [FILE]: the session as Markdown or JSON (Markdown also unsaved). */
+static int c_export(tui_app *a, const char *args)
+{
+    char fmt[8] = "", path[1024];
+    int n = 0;
+    sscanf(args, "%7s %n", fmt, &n);
+    bool md = strcmp(fmt, "md") == 0, json = strcmp(fmt, "json") == 0;
+    if (!md && !json) { tui_notice(a, TR_ERROR, "usage: /export md|json [FILE]"); return TUI_REDRAW; }
+    if (args[n]) snprintf(path, sizeof path, "%s", args + n);
+    else default_export_path(a, fmt, path, sizeof path);
+    if (a->sid <= 0 || !a->store) {
+        char err[512];
+        if (json) tui_notice(a, TR_ERROR, "JSON export needs a saved session (this one is not in the store)");
+        else if (transcript_save_md(&a->tr, path, err, sizeof err) < 0) tui_notice(a, TR_ERROR, "cannot export: %s", err);
+        else tui_notice(a, TR_NOTICE, "exported to %s", path);
+        return TUI_REDRAW;
+    }
+    FILE *f = fopen(path, "w");
+    sess_status st;
+    if (!f) { tui_notice(a, TR_ERROR, "cannot export: %s: %s", path, strerror(errno)); return TUI_REDRAW; }
+    int rc = md ? sess_export_md(a->store, a->sid, f, &st) : sess_export_json(a->store, a->sid, f, &st);
+    if (fclose(f) != 0 && rc == 0) rc = (sess_status_set(&st, SESS_ERR_IO, "%s: %s", path, strerror(errno)), -1);
+    if (rc < 0) tui_notice(a, TR_ERROR, "cannot export: %s", st.msg);
+    else tui_notice(a, TR_NOTICE, "exported session %lld to %s", (long long)a->sid, path);
+    return TUI_REDRAW;
+}
+
+static int c_sessions(tui_app *a, const char *args) { tui_sidebar_open(a); return TUI_REDRAW; }
 
 static int c_system(tui_app *a, const char *args)
 {
@@ -83,6 +127,7 @@ static int c_system(tui_app *a, const char *args)
     }
     if (tui_set_option(a, "system", args, err, sizeof err) < 0) tui_notice(a, TR_ERROR, "%s", err);
     else tui_notice(a, TR_NOTICE, "system prompt set; it applies from your next message");
+    if (a->sid > 0 && a->store && !a->save_off) sess_set_system(a->store, a->sid, args, NULL);
     return TUI_REDRAW;
 }
 
@@ -124,8 +169,10 @@ const tui_command tui_commands[] = {
     {"model", "[PATH]", "pick a model (Ctrl-O), or load PATH", c_model},
     {"set", "[NAME [VALUE]]", "settings panel (F2), show or change one", c_set},
     {"clear", "", "start a new conversation", c_clear},
-    {"save", "[FILE]", "save the conversation as Markdown", c_save},
-    {"load", "FILE", "open a conversation saved with /save", c_load},
+    {"save", "[TITLE]", "keep this session in the store (saved as you go), name it", c_save},
+    {"load", "[ID|FILE]", "resume session ID (none: the list), or a Markdown file", c_load},
+    {"sessions", "", "saved sessions: resume, rename, delete, search (Ctrl-B)", c_sessions},
+    {"export", "md|json [FILE]", "write this session as Markdown or JSON", c_export},
     {"system", "[TEXT]", "show or set the system prompt", c_system},
     {"stats", "", "tokens, speed and context of the last answer", c_stats},
     {"regen", "", "regenerate the last answer (Ctrl-R)", c_regen},

@@ -204,7 +204,7 @@ struct tui_app {
     /* sessions (session.c, resume.c) */
     sess_store     *store;           /* NULL: none could be opened (nothing is saved) */
     bool            save_off;        /* not saving now: read-only, broken or failing store */
-    char            save_why[300];
+    char            save_why[512];
     int64_t         sid;             /* the session shown; 0 until its first message is saved */
     int64_t         stream_id;       /* store row of the answer being streamed, 0 if none */
     uint64_t        model_fp;        /* fingerprint of fp_path (UI thread) */
