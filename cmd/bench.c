@@ -105,6 +105,8 @@ int cmd_bench(int argc, char **argv)
     cp.n_ctx = need;
     cp.n_threads = cfg.threads;
     cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : 1;
+    if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
+    if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
     if (!(ctx = pl_ctx_new(m, &cp, &st))) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }
     int seq = pl_seq_new(ctx, &st);
     toks = malloc(sizeof *toks * (size_t)need);

@@ -249,6 +249,8 @@ int cmd_run(int argc, char **argv)
         cp.n_ctx = cfg.ctx_size;
         cp.n_threads = cfg.threads;
         cp.n_batch = cfg.batch_size;
+        if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
+        if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
         c = pl_ctx_new(m, &cp, &st);
     }
     if (c) rc = run_with(m, c, &cfg, &st);

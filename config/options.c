@@ -73,7 +73,7 @@ const pl_option pl_options[] = {
     {"verbose",          'v', "PARLEY_VERBOSE",        OPT_BOOL, "false", 0, 0, NULL, F(verbose), CFG_ALL, NULL,
      "print model details and speed to stderr"},
     {"resume",           'r', NULL,                    OPT_STR,  "",      0, 0, NULL, F(resume), CFG_TUI, "ID",
-     "resume session ID"},
+     "resume session ID (alone: pick one from the sessions sidebar)"},
     {"continue",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(continue_last), CFG_TUI, NULL,
      "resume the most recent session"},
     {"format",           0,   NULL,                    OPT_ENUM, "md",    0, 0, "md|json", F(format), CFG_SESSIONS, "FMT",

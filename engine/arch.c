@@ -177,7 +177,7 @@ static int hp_validate(const gguf_file *f, const pl_hparams *hp, pl_status *st)
  * gemma3 slides a window of attention.sliding_window positions on 5 layers of 6,
  * whose rope base is 10000 unscaled; its 27B scales queries by
  * 1/sqrt(n_embd / n_head) instead of 1/sqrt(head_dim) (query_pre_attn_scalar). */
-static void hp_variants(const gguf_file *f, const char *arch, pl_hparams *hp)
+static int hp_variants(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st)
 {
     const arch_desc *d = arch_find(arch, NULL);
     hp->attn_scale = hp->head_dim ? 1.0f / sqrtf((float)hp->head_dim) : 1.0f;
@@ -185,12 +185,22 @@ static void hp_variants(const gguf_file *f, const char *arch, pl_hparams *hp)
     if (d && d->swa_pattern) {
         hp_u32_opt(f, arch, "attention.sliding_window", &hp->n_swa);
         hp->swa_pattern = d->swa_pattern;
-        hp_u32_opt(f, arch, "attention.sliding_window_pattern", &hp->swa_pattern);
+        char key[128];
+        hp_key(key, sizeof key, arch, "attention.sliding_window_pattern");
+        if (gguf_find_kv(f, key) && !gguf_get_u32(f, key, &hp->swa_pattern))
+            return pl_status_set(st, PL_ERR_UNSUPPORTED, "%s: %s is not a single number (per-layer "
+                                 "patterns are not supported yet)", f->path, key);
         hp_f32_opt(f, arch, "rope.freq_base_swa", &hp->rope_base_swa);
     }
     hp_f32_opt(f, arch, "final_logit_softcapping", &hp->final_softcap);
+    uint32_t v_len = hp->head_dim;
+    hp_u32_opt(f, arch, "attention.value_length", &v_len);
+    if (v_len != hp->head_dim)
+        return pl_status_set(st, PL_ERR_UNSUPPORTED, "%s: value heads of %u != key heads of %u "
+                             "are not supported", f->path, v_len, hp->head_dim);
     if (d && d->family == ARCH_FAMILY_GEMMA && hp->n_layer == 62 && hp->n_head)
         hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    return 0;
 }
 
 /* Read "<arch>.*" hyper-parameters with llama.cpp's defaults for the optional ones. */
@@ -216,7 +226,7 @@ int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_
     hp_f32_opt(f, arch, "rope.freq_base", &hp->rope_base);
     hp_u32_opt(f, arch, "vocab_size", &hp->n_vocab);  /* else from token_embd */
     if (hp_rope_scaling(f, arch, hp, st)) return st ? st->code : PL_ERR_FORMAT;
-    hp_variants(f, arch, hp);
+    if (hp_variants(f, arch, hp, st)) return st ? st->code : PL_ERR_UNSUPPORTED;
     return hp_validate(f, hp, st);
 }
 

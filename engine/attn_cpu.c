@@ -94,7 +94,8 @@ void attn_transpose(const float *src, int rows, int cols, float *dst)
 
 /* Views into one thread's scratch (every part 64-byte aligned). */
 typedef struct attn_scr {
-    float *q, *acc, *m, *l;   /* (rows, hd), (rows, hd), (rows), (rows) */
+    float *q, *acc, *m, *l;   /* (rows, hd), (rows, hd), (rows), (rows): chunk state */
+    float *ACC, *M, *L;       /* (rows, hd), (rows), (rows): merged over chunks */
     int   *lim;               /* (rows, 2) first and end position of the tile each row sees */
     float *krow, *kt, *v;     /* (KV_BLOCK, hd), (hd, KV_BLOCK), (KV_BLOCK, hd) */
 } attn_scr;
@@ -106,11 +107,12 @@ static size_t attn_scr_layout(float *base, int hd, int group, attn_scr *s)
 {
     const size_t rows = (size_t)group * ATTN_TT;
     const size_t sizes[] = { rows * hd, rows * hd, rows, rows, 2 * rows, (size_t)KV_BLOCK * hd,
-                             (size_t)KV_BLOCK * hd, (size_t)KV_BLOCK * hd };
+                             (size_t)KV_BLOCK * hd, (size_t)KV_BLOCK * hd, rows * hd, rows, rows };
     float *lim = NULL;
-    float **views[] = { &s->q, &s->acc, &s->m, &s->l, &lim, &s->krow, &s->kt, &s->v };
+    float **views[] = { &s->q, &s->acc, &s->m, &s->l, &lim, &s->krow, &s->kt, &s->v,
+                        &s->ACC, &s->M, &s->L };
     size_t off = 0;
-    for (int i = 0; i < 8; i++) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (base) *views[i] = base + off;
         off += attn_round16(sizes[i]);
     }
@@ -172,12 +174,31 @@ void attn_store_kv(const kv_cache *kv, const kv_seq *s, int il, int nb, int pos0
 
 /* ---- work items ----------------------------------------------------------- */
 
-/* Rows of tokens [i0, i1) x the group's heads of KV head h over blocks
- * [b0, b1): state left in s->m, s->l, s->acc (row = (i - i0) * group + g). */
-static void attn_item_rows(const attn_args *a, const attn_scr *s, attn_rows_fn rows_fn, int h,
-                           int i0, int i1, int b0, int b1)
+/* Fold one chunk's state (m, l, acc) into a row's merged state (M, L, ACC).
+ * An empty chunk changes nothing; the first one is copied exactly (M = -inf
+ * scales by 0, the chunk by 1), so merging in chunk order gives the same bits
+ * whether the chunks were computed in one item (prefill) or apart (decode). */
+static void attn_merge(float *M, float *L, float *ACC, float m, float l, const float *acc, int hd)
 {
-    const int hd = a->hd, group = a->n_head / a->n_head_kv, nq = (i1 - i0) * group;
+    if (m == -INFINITY) return;
+    const float mx = fmaxf(*M, m), a = expf(*M - mx), b = expf(m - mx);
+    *L = *L * a + l * b;
+    for (int d = 0; d < hd; d++) ACC[d] = ACC[d] * a + acc[d] * b;
+    *M = mx;
+}
+
+/* Empty states for nq rows. */
+static void attn_state_reset(float *m, float *l, float *acc, int nq, int hd)
+{
+    for (int r = 0; r < nq; r++) m[r] = -INFINITY, l[r] = 0;
+    memset(acc, 0, sizeof(float) * nq * hd);
+}
+
+/* q rows of tokens [i0, i1) x the group's heads of KV head h, rounded to f16
+ * for f16 keys (row = (i - i0) * group + g). */
+static void attn_gather_q(const attn_args *a, const attn_scr *s, int h, int i0, int i1)
+{
+    const int hd = a->hd, group = a->n_head / a->n_head_kv;
     const bool f16 = a->kv->type_k == PL_TYPE_F16;
     for (int i = i0; i < i1; i++)
         for (int g = 0; g < group; g++) {
@@ -185,8 +206,18 @@ static void attn_item_rows(const attn_args *a, const attn_scr *s, attn_rows_fn r
             float *dst = s->q + (size_t)((i - i0) * group + g) * hd;
             for (int d = 0; d < hd; d++) dst[d] = f16 ? pl_f16_to_f32(pl_f32_to_f16(src[d])) : src[d];
         }
-    for (int r = 0; r < nq; r++) s->m[r] = -INFINITY, s->l[r] = 0;
-    memset(s->acc, 0, sizeof(float) * nq * hd);
+}
+
+/* Rows of tokens [i0, i1) of KV head h over blocks [b0, b1), chunk by chunk
+ * (ATTN_SPLIT blocks, counted from position 0): the merged state is left in
+ * s->M, s->L, s->ACC. */
+static void attn_item_rows(const attn_args *a, const attn_scr *s, attn_rows_fn rows_fn, int h,
+                           int i0, int i1, int b0, int b1)
+{
+    const int hd = a->hd, group = a->n_head / a->n_head_kv, nq = (i1 - i0) * group;
+    attn_gather_q(a, s, h, i0, i1);
+    attn_state_reset(s->m, s->l, s->acc, nq, hd);
+    attn_state_reset(s->M, s->L, s->ACC, nq, hd);
     const int n_pos = a->pos0 + i1;   /* positions the last token sees */
     const int first = a->window > 0 ? a->pos0 + i0 - a->window + 1 : 0;
     if (first > 0 && first / KV_BLOCK > b0) b0 = first / KV_BLOCK;
@@ -200,39 +231,31 @@ static void attn_item_rows(const attn_args *a, const attn_scr *s, attn_rows_fn r
             s->lim[2 * r + 1] = pos - t0 + 1;
         }
         rows_fn(&t, nq, s->q, s->lim, s->m, s->l, s->acc);
+        if ((b + 1) % ATTN_SPLIT && b + 1 < b1) continue;
+        for (int r = 0; r < nq; r++)
+            attn_merge(&s->M[r], &s->L[r], s->ACC + (size_t)r * hd, s->m[r], s->l[r],
+                       s->acc + (size_t)r * hd, hd);
+        attn_state_reset(s->m, s->l, s->acc, nq, hd);
     }
 }
 
-/* out rows = acc / l for tokens [i0, i1) of KV head h. */
+/* One output row: acc / l. */
+static void attn_finish_row(float *o, const float *acc, float l, int hd)
+{
+    const float inv = 1.0f / l;
+    for (int d = 0; d < hd; d++) o[d] = acc[d] * inv;
+}
+
+/* out rows of tokens [i0, i1) of KV head h from the merged state. */
 static void attn_item_finish(const attn_args *a, const attn_scr *s, int h, int i0, int i1)
 {
     const int hd = a->hd, group = a->n_head / a->n_head_kv;
     for (int i = i0; i < i1; i++)
         for (int g = 0; g < group; g++) {
             const int r = (i - i0) * group + g;
-            const float inv = 1.0f / s->l[r];
-            float *o = a->out + (size_t)i * a->n_head * hd + (size_t)(h * group + g) * hd;
-            for (int d = 0; d < hd; d++) o[d] = s->acc[(size_t)r * hd + d] * inv;
+            attn_finish_row(a->out + (size_t)i * a->n_head * hd + (size_t)(h * group + g) * hd,
+                            s->ACC + (size_t)r * hd, s->L[r], hd);
         }
-}
-
-/* Merge the n_ch partial states of KV head h (one token) into the output. */
-static void attn_combine(const attn_args *a, int h, int n_ch)
-{
-    const int hd = a->hd, group = a->n_head / a->n_head_kv;
-    for (int g = 0; g < group; g++) {
-        const float *p0 = a->partial + (size_t)(h * group + g) * n_ch * (hd + 2);
-        float mx = -INFINITY, l = 0;
-        for (int c = 0; c < n_ch; c++) mx = fmaxf(mx, p0[(size_t)c * (hd + 2)]);
-        float *o = a->out + (size_t)(h * group + g) * hd;
-        memset(o, 0, sizeof(float) * hd);
-        for (int c = 0; c < n_ch; c++) {
-            const float *p = p0 + (size_t)c * (hd + 2), w = expf(p[0] - mx);
-            l += p[1] * w;
-            for (int d = 0; d < hd; d++) o[d] += p[2 + d] * w;
-        }
-        for (int d = 0; d < hd; d++) o[d] /= l;
-    }
 }
 
 typedef struct attn_job {
@@ -244,20 +267,37 @@ typedef struct attn_job {
     atomic_int       next;
 } attn_job;
 
+/* Merge the n_ch partial states of KV head h (one token), in chunk order,
+ * into the output: the same folds a prefill item makes. */
+static void attn_combine(const attn_job *j, const attn_scr *s, int h)
+{
+    const attn_args *a = j->a;
+    const int hd = a->hd, group = a->n_head / a->n_head_kv;
+    for (int g = 0; g < group; g++) {
+        const float *p0 = a->partial + (size_t)(h * group + g) * j->n_ch * (hd + 2);
+        attn_state_reset(s->M, s->L, s->ACC, 1, hd);
+        for (int c = 0; c < j->n_ch; c++) {
+            const float *p = p0 + (size_t)c * (hd + 2);
+            attn_merge(s->M, s->L, s->ACC, p[0], p[1], p + 2, hd);
+        }
+        attn_finish_row(a->out + (size_t)(h * group + g) * hd, s->ACC, s->L[0], hd);
+    }
+}
+
 /* A decode chunk: partial state out, and the head's last chunk merges. */
 static void attn_chunk(const attn_job *j, const attn_scr *s, int h, int c)
 {
     const attn_args *a = j->a;
-    const int hd = a->hd, group = a->n_head / a->n_head_kv, n_blocks = (a->pos0 + 1 + KV_BLOCK - 1) / KV_BLOCK;
-    const int b0 = j->b_first + c * ATTN_SPLIT;
-    const int b1 = b0 + ATTN_SPLIT < n_blocks ? b0 + ATTN_SPLIT : n_blocks;
-    attn_item_rows(a, s, j->rows_fn, h, 0, 1, b0, b1);
+    const int hd = a->hd, group = a->n_head / a->n_head_kv, n_blocks = (a->pos0 + KV_BLOCK) / KV_BLOCK;
+    const int c0 = j->b_first / ATTN_SPLIT;
+    const int b0 = (c0 + c) * ATTN_SPLIT, b1 = b0 + ATTN_SPLIT < n_blocks ? b0 + ATTN_SPLIT : n_blocks;
+    attn_item_rows(a, s, j->rows_fn, h, 0, 1, b0 > j->b_first ? b0 : j->b_first, b1);
     for (int g = 0; g < group; g++) {
         float *p = a->partial + ((size_t)(h * group + g) * j->n_ch + c) * (hd + 2);
-        p[0] = s->m[g], p[1] = s->l[g];
-        memcpy(p + 2, s->acc + (size_t)g * hd, sizeof(float) * hd);
+        p[0] = s->M[g], p[1] = s->L[g];
+        memcpy(p + 2, s->ACC + (size_t)g * hd, sizeof(float) * hd);
     }
-    if (atomic_fetch_sub(&a->pending[h], 1) == 1) attn_combine(a, h, j->n_ch);
+    if (atomic_fetch_sub(&a->pending[h], 1) == 1) attn_combine(j, s, h);
 }
 
 /* Pool worker: items from a shared counter (a late thread takes fewer). */
@@ -287,8 +327,9 @@ void attn_run(pl_pool *pool, const attn_args *a)
     const int n_blocks = (a->pos0 + a->nb + KV_BLOCK - 1) / KV_BLOCK;
     const int first = a->window > 0 ? a->pos0 - a->window + 1 : 0;
     j.b_first = first > 0 ? first / KV_BLOCK : 0;
-    if (a->nb == 1 && n_blocks - j.b_first > ATTN_SPLIT) {
-        j.n_ch = (n_blocks - j.b_first + ATTN_SPLIT - 1) / ATTN_SPLIT;
+    const int c0 = j.b_first / ATTN_SPLIT, c1 = (n_blocks - 1) / ATTN_SPLIT + 1;
+    if (a->nb == 1 && c1 - c0 > 1) {
+        j.n_ch = c1 - c0;
         for (int h = 0; h < a->n_head_kv; h++) atomic_store(&a->pending[h], j.n_ch);
     }
     j.n_items = a->n_head_kv * (j.n_ch > 1 ? j.n_ch : j.n_tiles);

@@ -44,9 +44,6 @@ static int ctx_kv_types_check(const pl_model *m, pl_type tk, pl_type tv, pl_stat
     for (int i = 0; i < 2; i++) {
         int rc = kv_cache_type_ok(t[i], (int)m->hp.head_dim, st);
         if (rc) return rc;
-        if (t[i] != PL_TYPE_F16 && m->arch->family != ARCH_FAMILY_LLAMA)
-            return pl_status_set(st, PL_ERR_UNSUPPORTED, "KV cache type %s: the %s forward pass "
-                                 "reads an f16 cache only (so far)", pl_type_name(t[i]), m->arch->name);
     }
     return 0;
 }

@@ -55,7 +55,7 @@ static void fw_matmul_group(pl_ctx *c, const pl_weight *const *w, float *const *
     pl_matmul_w ws[4];
     for (int i = 0; i < n_w; i++)
         ws[i] = (pl_matmul_w){ .W = w[i]->data, .type = w[i]->type, .rows = w[i]->rows, .Y = y[i] };
-    pl_cpu_matmul_multi(c->pool, ws, n_w, w[0]->cols, x, n);
+    for (int i = 0; i < n_w; i++) pl_cpu_matmul_multi(c->pool, &ws[i], 1, w[0]->cols, x, n);
 }
 
 /* Rows of the embedding table for the chunk's tokens, as floats. */

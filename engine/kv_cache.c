@@ -96,7 +96,7 @@ static int kv_block_alloc(kv_cache *kv)
     if (kv->n_free == 0) return -1;
     int id = kv->free_ids[kv->n_free - 1];
     if (!kv->mem[id]) {
-        kv->mem[id] = malloc(kv->block_bytes);
+        kv->mem[id] = calloc(1, kv->block_bytes);   /* rows never written stay finite */
         if (!kv->mem[id]) return -1;
     }
     kv->n_free--;

@@ -107,7 +107,7 @@ const tui_binding tui_bindings[] = {
     {"PgUp / PgDn, wheel", "scroll the conversation"}, {"Shift-Up/Down, Alt-Up/Down", "scroll one line"},
     {"Alt-End", "back to the newest line"},    {"Ctrl-R", "regenerate the last answer"},
     {"Alt-y", "copy the last answer (OSC 52)"}, {"Ctrl-O", "model picker"},
-    {"Ctrl-B, F3", "sessions: Enter resume, r rename, d delete, / search, n new"},
+    {"Ctrl-B, F3", "sessions: resume, rename, delete, search, new"},
     {"F2", "settings (knobs)"},                 {"F1, ?", "this help"},
     {"Ctrl-L", "redraw the screen"},            {"Ctrl-C twice, Ctrl-D", "quit (on an empty line)"},
 };
@@ -259,6 +259,10 @@ static int loop_timeout(tui_app *a, double now)
     if (a->dirty) t = a->last_frame + FRAME_S - now;
     if ((a->loading || a->restoring) && (t < 0 || t > 0.1)) t = 0.1;
     if (a->overlay == &tui_sidebar_view && (t < 0 || t > 1.0)) t = 1.0;   /* another parley's changes */
+    if (a->save_off && a->store && !a->generating) {                       /* retry a failing store */
+        double r = a->save_retry_at - now > 0 ? a->save_retry_at - now : 0;
+        if (t < 0 || t > r) t = r + 0.01;
+    }
     if (a->status_until > now && (t < 0 || t > a->status_until - now)) t = a->status_until - now + 0.01;
     if (t < 0 && a->dirty) t = 0;
     return t < 0 ? -1 : (int)(t * 1000) + 1;
@@ -324,6 +328,7 @@ static int run_loop(tui_app *a)
         if (fds[1].revents & POLLIN) drain_events(a);
         double t = tui_now();
         tui_sidebar_poll(a, t);
+        tui_sess_tick(a, t);
         if (a->restoring) a->dirty = true;
         if (a->loading || (a->status_until && a->status_until <= t)) { a->dirty = true; if (a->status_until <= t) a->status_until = 0; }
         if (now_draw || (a->dirty && t - a->last_frame >= FRAME_S)) {

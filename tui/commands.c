@@ -58,7 +58,7 @@ static void default_export_path(tui_app *a, const char *ext, char *out, size_t l
 /* /save [TITLE]: into the session store (it saves as you go; this names it). */
 static int c_save(tui_app *a, const char *args)
 {
-    if (a->tr.n == 0 && a->sid <= 0) { tui_status_msg(a, "nothing to save yet"); return TUI_REDRAW; }
+    if (transcript_last(&a->tr, TR_USER) < 0 && a->sid <= 0) { tui_status_msg(a, "nothing to save yet"); return TUI_REDRAW; }
     tui_sess_save(a, args);
     return TUI_REDRAW;
 }

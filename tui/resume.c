@@ -135,7 +135,7 @@ void tui_sess_restored(tui_app *a, const pl_event *ev)
     if (decoded < 0) decoded = 0;
     if (s->n_restored > 0 && decoded == 0) tui_notice(a, TR_NOTICE, "resumed in %s (snapshot, %d tokens)", t, s->n_restored);
     else if (s->n_restored > 0)
-        tui_notice(a, TR_NOTICE, "resumed in %s (snapshot of %d tokens, %d re-decoded)", t, s->n_restored, decoded);
+        tui_notice(a, TR_NOTICE, "resumed in %s (snapshot, %d tokens + %d decoded)", t, s->n_restored, decoded);
     else if (decoded > 0) tui_notice(a, TR_NOTICE, "re-decoded %d tokens in %s", decoded, t);
     else tui_notice(a, TR_NOTICE, "resumed in %s (the cache already held it)", t);
     if (decoded > 0) a->snap_dirty = true;   /* next time: instant */

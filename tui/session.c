@@ -29,11 +29,18 @@ static const char *const role_names[] = {[TR_USER] = "user", [TR_ASSISTANT] = "a
 
 static bool store_writable(const tui_app *a) { return a->store && !sess_store_read_only(a->store); }
 
+/* Worth a write now? Not while a failing store waits for its next retry. */
+static bool store_try(const tui_app *a)
+{
+    return store_writable(a) && (!a->save_off || tui_now() >= a->save_retry_at);
+}
+
 /* A write failed: say so once (until writes work again); chatting goes on unsaved. */
 static void store_fail(tui_app *a, const char *what, const sess_status *st)
 {
     bool first = !a->save_off;
     a->save_off = true;
+    a->save_retry_at = tui_now() + RETRY_CKPT_MS / 1000.0;
     snprintf(a->save_why, sizeof a->save_why, "%s", st->msg);
     if (a->store) sess_store_set_checkpoint(a->store, RETRY_CKPT_MS, 1 << 20);
     if (first)
@@ -113,9 +120,15 @@ void tui_sess_open(tui_app *a)
     }
 }
 
+static void sess_sync(tui_app *a);
+
 /* The answer being written is kept as it stands (incomplete); a snapshot for next time. */
 void tui_sess_close(tui_app *a)
 {
+    if (a->save_off && store_writable(a)) {   /* a last try for what could not be written */
+        a->save_retry_at = 0;
+        sess_sync(a);
+    }
     if (a->stream_id && a->store) sess_msg_flush(a->store, a->stream_id, NULL);
     a->stream_id = 0;
     if (a->sid > 0 && a->snap_dirty) tui_sess_snapshot(a);
@@ -144,7 +157,7 @@ void tui_sess_snapshot(tui_app *a)
 static bool sess_ensure(tui_app *a)
 {
     if (a->sid > 0) return true;
-    if (!store_writable(a)) return false;
+    if (!store_try(a)) return false;
     if (strcmp(a->fp_path, a->model_path) != 0) {
         a->model_fp = a->model_path[0] ? sess_model_fingerprint(a->model_path, NULL) : 0;
         snprintf(a->fp_path, sizeof a->fp_path, "%s", a->model_path);
@@ -163,7 +176,7 @@ static bool sess_ensure(tui_app *a)
 /* Write every final message not in the store yet, in order (the first time, or after a failure). */
 static void sess_sync(tui_app *a)
 {
-    if (!sess_ensure(a)) return;
+    if (!store_try(a) || !sess_ensure(a)) return;
     for (int i = 0; i < a->tr.n; i++) {
         tr_msg *m = &a->tr.msgs[i];
         if (m->db_id || m->streaming || m->kind > TR_SYSTEM || (m->kind == TR_ASSISTANT && m->len == 0)) continue;
@@ -171,8 +184,8 @@ static void sess_sync(tui_app *a)
         int64_t id = sess_msg_add(a->store, a->sid, role_names[m->kind], m->text ? m->text : "", m->len, NULL, &st);
         if (id < 0) { store_fail(a, "your message", &st); return; }
         m->db_id = id;
-        store_ok(a);
     }
+    store_ok(a);
     a->sb_stale = true;
 }
 
@@ -189,6 +202,7 @@ void tui_sess_token(tui_app *a, const char *text, size_t len)
     if (!store_writable(a) || a->gen_msg < 0) return;
     sess_status st;
     if (!a->stream_id) {
+        if (!store_try(a)) return;   /* the whole answer is written at its end instead */
         if (!sess_ensure(a)) return;
         if (a->save_off) sess_sync(a);   /* earlier messages first, in order */
         if (a->save_off) return;
@@ -196,9 +210,10 @@ void tui_sess_token(tui_app *a, const char *text, size_t len)
         if (id < 0) { store_fail(a, "the answer", &st); return; }
         a->stream_id = id;
         a->tr.msgs[a->gen_msg].db_id = id;
+        text = a->tr.msgs[a->gen_msg].text;   /* everything so far, also what came while we could not write */
+        len = a->tr.msgs[a->gen_msg].len;
     }
     if (sess_msg_append(a->store, a->stream_id, text, len, &st) < 0) store_fail(a, "the answer", &st);
-    else if (a->save_off && a->tr.msgs[a->gen_msg].db_id) store_ok(a);
 }
 
 /* The answer ended: complete, or kept as it stands (stopped, cut); then a snapshot. */
@@ -244,6 +259,7 @@ void tui_sess_new(tui_app *a)
     a->stream_id = 0;
     a->sid = 0;
     a->restoring = false;
+    a->restore_id = 0;   /* a restore still running only warms the cache now */
     a->sb_stale = true;
 }
 
@@ -266,4 +282,10 @@ int tui_sess_save(tui_app *a, const char *title)
     sess_info_clear(&info);
     a->sb_stale = true;
     return 0;
+}
+
+/* From the poll loop: a failing store is retried on its own, between answers. */
+void tui_sess_tick(tui_app *a, double now)
+{
+    if (a->save_off && !a->generating && store_writable(a) && now >= a->save_retry_at) sess_sync(a);
 }

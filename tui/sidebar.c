@@ -69,9 +69,24 @@ void tui_sidebar_poll(tui_app *a, double now)
 
 /* ---- drawing -------------------------------------------------------------------- */
 
+/* Where to start s so its first match shows: a few words before it, not the snippet's start. */
+static const char *marked_start(const char *s, int avail)
+{
+    const char *m = strchr(s, SESS_HL_ON[0]);
+    if (!m) return s;
+    while (s < m && tui_str_width(s, (size_t)(m - s)) > avail / 3) {
+        s++;
+        while ((*s & 0xC0) == 0x80) s++;
+    }
+    return s;
+}
+
 /* Text with SESS_HL_ON/OFF markers: matches highlighted; newlines as spaces. */
 static void draw_marked(WINDOW *w, int y, int x, int width, const char *s)
 {
+    const char *from = marked_start(s, width - x);
+    if (from != s) x += render_text(w, y, x, width - x, "\u2026", ROLE_DIM);
+    s = from;
     char seg[512];
     size_t n = 0;
     bool hl = false;
@@ -93,7 +108,7 @@ static void draw_entry(tui_app *a, WINDOW *w, int y, int iw, int i)
 {
     char buf[512], when[32];
     bool sel = i == a->sb_sel;
-    if (sel) mvwhline(w, y, 0, ' ' | render_attr(ROLE_SELECT), iw + 1);
+    if (sel) mvwhline(w, y, 0, ' ' | render_attr(ROLE_SELECT), iw);
     if (a->sb_mode == SB_SEARCH) {
         const sess_hit *h = &a->sb_hits[i];
         snprintf(buf, sizeof buf, " %s", h->title[0] ? h->title : "untitled");
@@ -110,6 +125,16 @@ static void draw_entry(tui_app *a, WINDOW *w, int y, int iw, int i)
     render_text(w, y + 1, 0, iw, buf, ROLE_DIM);
 }
 
+/* The end of s that fits in cols columns (a prompt shows where you type). */
+static const char *tail_fit(const char *s, int cols)
+{
+    while (*s && tui_str_width(s, strlen(s)) > cols) {
+        s++;
+        while ((*s & 0xC0) == 0x80) s++;
+    }
+    return s;
+}
+
 /* The bottom rows: the prompt of the current mode, or the key hints. */
 static void draw_footer(tui_app *a, WINDOW *w, int h, int iw)
 {
@@ -117,21 +142,21 @@ static void draw_footer(tui_app *a, WINDOW *w, int h, int iw)
     const char *title = a->sb_sel < a->sb_n && a->sb_list ? a->sb_list[a->sb_sel].title : "";
     switch (a->sb_mode) {
     case SB_RENAME:
-        snprintf(buf, sizeof buf, "Title: %s_", a->sb_buf);
-        render_text(w, h - 2, 1, iw, buf, ROLE_NOTICE | STYLE_BOLD);
-        render_text(w, h - 1, 1, iw, "Enter saves, Esc cancels", ROLE_DIM);
+        snprintf(buf, sizeof buf, "Title: %s_", tail_fit(a->sb_buf, iw - 9));
+        render_text(w, h - 2, 1, iw - 1, buf, ROLE_NOTICE | STYLE_BOLD);
+        render_text(w, h - 1, 1, iw - 1, "Enter saves, Ctrl-U clears, Esc cancels", ROLE_DIM);
         break;
     case SB_CONFIRM:
         snprintf(buf, sizeof buf, "Delete \"%.200s\"?", title[0] ? title : "untitled");
-        render_text(w, h - 2, 1, iw, buf, ROLE_ERROR);
-        render_text(w, h - 1, 1, iw, "y deletes, any other key keeps it", ROLE_DIM);
+        render_text(w, h - 2, 1, iw - 1, buf, ROLE_ERROR);
+        render_text(w, h - 1, 1, iw - 1, "y deletes, any other key keeps it", ROLE_DIM);
         break;
     case SB_SEARCH:
-        render_text(w, h - 1, 1, iw, "Enter opens, Esc back to the list", ROLE_DIM);
+        render_text(w, h - 1, 1, iw - 1, "Enter opens, Esc back to the list", ROLE_DIM);
         break;
     default:
-        render_text(w, h - 2, 1, iw, "Enter open  r rename  d delete", ROLE_DIM);
-        render_text(w, h - 1, 1, iw, "/ search  n new  Esc close", ROLE_DIM);
+        render_text(w, h - 2, 1, iw - 1, "Enter open  r rename  d delete", ROLE_DIM);
+        render_text(w, h - 1, 1, iw - 1, "/ search  n new  Esc close", ROLE_DIM);
     }
 }
 
@@ -145,7 +170,7 @@ static void sidebar_draw(tui_app *a)
     werase(w);
     if (width < a->cols) mvwvline(w, 0, width - 1, ACS_VLINE | render_attr(ROLE_DIM), h);
     char head[300];
-    if (a->sb_mode == SB_SEARCH) snprintf(head, sizeof head, "Search: %s_", a->sb_buf);
+    if (a->sb_mode == SB_SEARCH) snprintf(head, sizeof head, "Search: %s_", tail_fit(a->sb_buf, iw - 11));
     else snprintf(head, sizeof head, "Sessions (%d)", a->sb_n);
     render_text(w, 0, 1, iw - 1, head, a->sb_mode == SB_SEARCH ? ROLE_NOTICE | STYLE_BOLD : ROLE_USER | STYLE_BOLD);
     int rows = (h - 4) / 2, n = sb_count(a);
@@ -167,6 +192,7 @@ static void sidebar_draw(tui_app *a)
 static bool sb_edit(tui_app *a, tui_key k)
 {
     size_t n = strlen(a->sb_buf);
+    if (!k.is_key && k.code == TUI_CTRL('u')) { a->sb_buf[0] = 0; return true; }
     if ((k.is_key && k.code == KEY_BACKSPACE) || (!k.is_key && (k.code == 127 || k.code == 8))) {
         while (n > 0 && ((unsigned char)a->sb_buf[n - 1] & 0xC0) == 0x80) n--;
         if (n > 0) n--;

@@ -205,6 +205,7 @@ struct tui_app {
     sess_store     *store;           /* NULL: none could be opened (nothing is saved) */
     bool            save_off;        /* not saving now: read-only, broken or failing store */
     char            save_why[512];
+    double          save_retry_at;   /* a failing store is tried again from then on */
     int64_t         sid;             /* the session shown; 0 until its first message is saved */
     int64_t         stream_id;       /* store row of the answer being streamed, 0 if none */
     uint64_t        model_fp;        /* fingerprint of fp_path (UI thread) */
@@ -259,6 +260,7 @@ void tui_sess_truncate(tui_app *a, int idx);     /* messages from idx on are goi
 void tui_sess_new(tui_app *a);                   /* the next message starts a new session */
 void tui_sess_snapshot(tui_app *a);
 int  tui_sess_save(tui_app *a, const char *title);   /* /save [TITLE] */
+void tui_sess_tick(tui_app *a, double now);          /* retry a failing store */
 
 /* resume.c */
 int  tui_sess_resume(tui_app *a, int64_t sid);

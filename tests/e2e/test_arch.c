@@ -5,17 +5,21 @@
  * logits after the prompt, greedy 64-token continuation.
  * Models: tiny random-weight qwen2 / qwen3 / gemma3 GGUFs
  * (scripts/gen-synthetic-models.py; the gemma3 ones slide a window of 8 or 16
- * positions on every other layer, so the 600-token prompt crosses it many
+ * positions on every other layer, so the 619-token prompt crosses it many
  * times) and Gemma 3 270M Q4_K_M (PARLEY_GEMMA, `make model-gemma`), with a
- * fourth prompt of 650 tokens, longer than its 512-position window.
+ * fourth prompt of 682 tokens, longer than its 512-position window.
  *
- * Tolerances (max|ours - llama.cpp| / max|llama.cpp| of the logits), set like
- * test_generate.c's from what the weight type allows; measured values beside:
- *   f32 synthetic: 1e-3       (qwen2 3e-5, qwen3 2e-5, gemma3 3e-6)
- *   q8_0 synthetic: 3e-2      (qwen2 1.3e-3, gemma3 1.8e-3)
- *   q4_k synthetic: 5e-2      (qwen3 1.4e-2)
- *   Gemma 3 270M (18 layers, Q4_K/Q5_0/Q6_K/Q8_0, logits stored as f16): 6e-2
- *                             (1.2e-2 .. 2.3e-2 over the four prompts)
+ * Tolerances (max|ours - llama.cpp| / max|llama.cpp| of the logits); the
+ * measured values beside them (2 threads, AVX-512 machine). Attention rounds
+ * its softmax weights to f16 before the f16 values, as llama.cpp's CPU path
+ * does, so f32 models agree to float rounding:
+ *   f32 synthetic:  3e-4   (qwen2 <= 8.6e-6, qwen3 <= 1.2e-5, gemma3 <= 7.0e-5)
+ *   q8_0 synthetic: 3e-2   (qwen2 <= 2.7e-3, gemma3 <= 8.1e-3)
+ *   q4_k synthetic: 5e-2   (qwen3 <= 1.2e-2)
+ *   Gemma 3 270M (18 layers of Q4_K/Q5_0/Q6_K/Q8_0, activations whose size
+ *   amplifies each q8 rounding flip; logits stored as f16): 8e-2
+ *                  (ours 4.1e-2 .. 4.7e-2; llama.cpp vs ITSELF, prefill in
+ *                  one batch vs one token at a time: 3.6e-2 .. 5.1e-2)
  * Greedy: identical, except at a step where llama.cpp's own top-2 gap is
  * within the tolerance (a near tie); from there the texts may part.
  */
@@ -209,19 +213,19 @@ static void arch_check_synth(const char *name, double tol)
     arch_check_model(path, fx, tol, synth_prompts, 3);
 }
 
-Test(qwen_forward, qwen2_f32) { arch_check_synth("qwen2-f32", 1e-3); }
+Test(qwen_forward, qwen2_f32) { arch_check_synth("qwen2-f32", 3e-4); }
 Test(qwen_forward, qwen2_q8_0) { arch_check_synth("qwen2-q8_0", 3e-2); }
-Test(qwen_forward, qwen3_f32) { arch_check_synth("qwen3-f32", 1e-3); }
+Test(qwen_forward, qwen3_f32) { arch_check_synth("qwen3-f32", 3e-4); }
 Test(qwen_forward, qwen3_q4_k) { arch_check_synth("qwen3-q4_k", 5e-2); }
-Test(gemma_forward, synth_f32_window_8) { arch_check_synth("gemma3-f32", 1e-3); }
+Test(gemma_forward, synth_f32_window_8) { arch_check_synth("gemma3-f32", 3e-4); }
 Test(gemma_forward, synth_q8_0_window_16) { arch_check_synth("gemma3-q8_0", 3e-2); }
 Test(gemma_forward, gemma3_270m, .timeout = 300)
 {
-    arch_check_model(gemma_model(), "gemma3", 6e-2, gemma_prompts, 4);
+    arch_check_model(gemma_model(), "gemma3", 8e-2, gemma_prompts, 4);
 }
 
-/* The 650-token prompt in chunks of 64 and of 200 (chunks that straddle the
- * window's edge) gives the logits of one 512 + 138 split. */
+/* The 682-token prompt in chunks of 64 and of 200 (chunks that straddle the
+ * window's edge) gives the logits of one 512 + 170 split. */
 Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
 {
     pl_status st;
@@ -276,4 +280,66 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
     out[n - 1] = 0;
     cr_expect_str_eq(out, want);
     json_decref(fx);
+}
+
+/* The file has no chat template: parley says "gemma" and renders Gemma turns
+ * (the text llama.cpp's "gemma" template gives, which the fixture recorded). */
+Test(gemma_load, info_and_fallback_template)
+{
+    pl_status st;
+    pl_model *m = pl_model_load(gemma_model(), NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    pl_model_info info;
+    pl_model_get_info(m, &info);
+    cr_expect_str_eq(info.arch, "gemma3");
+    cr_expect_str_eq(info.chat_template, "gemma");
+    cr_expect_eq(info.n_layer, 18);
+    pl_chat_msg msg = { "user", "What is the capital of France?" };
+    char buf[512];
+    cr_assert_gt(pl_chat_render(m, NULL, &msg, 1, true, buf, sizeof buf, &st), 0, "%s", st.msg);
+    json_t *fx = arch_fixture("gemma3");
+    const char *want = json_string_value(json_object_get(arch_prompt(fx, "chat_capital"), "text"));
+    cr_expect_str_eq(buf, want);
+    json_decref(fx);
+    pl_model_free(m);
+}
+
+/* Logits of the synthetic gemma3 (window 8) after its 619-token prompt with
+ * the given KV cache types. */
+static float *gemma_synth_logits(pl_type tk, pl_type tv)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/synth-gemma3-f32.gguf", arch_src_dir());
+    pl_status st;
+    pl_model *m = pl_model_load(path, NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    pl_ctx_params cp = pl_ctx_default_params();
+    cp.n_ctx = 1024, cp.n_threads = 2, cp.n_batch = 100, cp.type_k = tk, cp.type_v = tv;
+    pl_ctx *c = pl_ctx_new(m, &cp, &st);
+    cr_assert(c, "pl_ctx_new: %s", st.msg);
+    json_t *fx = arch_fixture("synth-gemma3-f32");
+    static int32_t toks[MAX_TOK];
+    int n = arch_ints(json_object_get(arch_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
+    int seq = pl_seq_new(c, &st);
+    cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
+    float *l = malloc(sizeof(float) * pl_n_vocab(m));
+    memcpy(l, pl_logits(c, seq), sizeof(float) * pl_n_vocab(m));
+    json_decref(fx);
+    pl_ctx_free(c);
+    pl_model_free(m);
+    return l;
+}
+
+/* A q8_0 KV cache (attn_cpu.c's kernel) keeps the sliding window: its logits
+ * stay within q8 rounding of the f16 cache's (a window ignored would move them
+ * by far more; measured 7.0e-3). */
+Test(gemma_decode, q8_0_kv_cache_keeps_the_window)
+{
+    float *ref = gemma_synth_logits(PL_TYPE_F16, PL_TYPE_F16);
+    float *q8 = gemma_synth_logits(PL_TYPE_Q8_0, PL_TYPE_Q8_0);
+    double err = arch_rel_err(q8, ref, 1024);
+    cr_expect(err < 2e-2, "q8_0 KV cache: logits differ from the f16 cache's by %.3g", err);
+    cr_log_info("q8_0 KV cache vs f16: rel err %.2e", err);
+    free(ref);
+    free(q8);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -25,8 +26,11 @@ vt_term *parley_start(int rows, int cols, const parley_opts *o)
     if (access(bin, X_OK) != 0) cr_assert_fail("PARLEY_BIN=%s is not an executable: run `make parley`", bin);
     if (!o->no_model && (!model || access(model, R_OK) != 0))
         cr_assert_fail("PARLEY_MODEL (%s) is not readable: run `make model` (or make test-tui)", model ? model : "unset");
-    snprintf(home, sizeof home, "/tmp/parley-tui-XXXXXX");
-    cr_assert(mkdtemp(home), "mkdtemp failed");
+    if (o->home) snprintf(home, sizeof home, "%s", o->home);
+    else {
+        snprintf(home, sizeof home, "/tmp/parley-tui-XXXXXX");
+        cr_assert(mkdtemp(home), "mkdtemp failed");
+    }
     static char e_home[300], e_data[300], e_cfg[320], e_term[64], e_models[1100];
     snprintf(e_home, sizeof e_home, "HOME=%s", home);
     snprintf(e_data, sizeof e_data, "PARLEY_DATA=%s", home);
@@ -57,6 +61,41 @@ void parley_stop(vt_term *t)
     vt_free(t);
     if (home[0]) nftw(home, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     home[0] = 0;
+}
+
+char *parley_stop_keep(vt_term *t)
+{
+    vt_free(t);
+    char *h = strdup(home);
+    home[0] = 0;
+    return h;
+}
+
+void parley_rm_home(const char *dir)
+{
+    if (dir && strncmp(dir, "/tmp/parley-tui-", 16) == 0) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+char *parley_mkhome(void)
+{
+    char *h = strdup("/tmp/parley-tui-XXXXXX");
+    cr_assert(h && mkdtemp(h), "mkdtemp failed");
+    return h;
+}
+
+int parley_cli(const char *dir, const char *args, char *out, size_t len)
+{
+    const char *bin = getenv("PARLEY_BIN");
+    cr_assert(bin && access(bin, X_OK) == 0, "PARLEY_BIN is not set to a built parley: run `make test-tui`");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "HOME='%s' PARLEY_DATA='%s' PARLEY_CONFIG='%s/config.ini' '%s' %s 2>&1", dir, dir, dir,
+             bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "cannot run %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void parley_wait_ready(vt_term *t)

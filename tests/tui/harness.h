@@ -17,12 +17,22 @@ typedef struct parley_opts {
     bool        no_color;
     bool        no_model;      /* pass -m /nonexistent.gguf instead of the real model */
     const char *args[8];       /* extra flags, NULL-terminated */
+    const char *home;          /* reuse this HOME/PARLEY_DATA (parley_mkhome, parley_stop_keep) */
 } parley_opts;
 
 /* Start parley at rows x cols (always --temp 0 with the model). */
 vt_term *parley_start(int rows, int cols, const parley_opts *o);
 /* Kill it if still running and remove its temporary home. */
 void     parley_stop(vt_term *t);
+/* Kill it if still running but keep its home for the next start; returns the
+ * home's path (caller frees; parley_stop of the next run removes it). */
+char    *parley_stop_keep(vt_term *t);
+/* A fresh temporary home to fill before starting parley in it (caller frees). */
+char    *parley_mkhome(void);
+/* Remove a home kept with parley_stop_keep / made with parley_mkhome. */
+void     parley_rm_home(const char *dir);
+/* Run `parley ARGS` (a subcommand, no terminal) with home's environment; exit status. */
+int      parley_cli(const char *home, const char *args, char *out, size_t len);
 /* Wait for the model to be loaded ("ready" in the status line). */
 void     parley_wait_ready(vt_term *t);
 /* Wait for the status line ("F1 help") and the input box ('>') to be drawn. */
