@@ -26,6 +26,7 @@
  * model the per-dispatch sync, not the arithmetic, is what a token costs.
  */
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,13 +86,21 @@ typedef struct mm_job {
 static _Thread_local void  *t_scratch;
 static _Thread_local size_t t_scratch_size;
 
+/* The key's destructor frees a thread's scratch when the thread exits (the
+ * engine's worker thread comes and goes with each loaded model). */
+static pthread_key_t  scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static void mm_scratch_key_init(void) { pthread_key_create(&scratch_key, free); }
+
 /* Scratch of at least size bytes (grown, never shrunk); NULL if out of memory. */
 static void *mm_scratch(size_t size)
 {
     if (size <= t_scratch_size) return t_scratch;
+    pthread_once(&scratch_once, mm_scratch_key_init);
     void *p = realloc(t_scratch, size);
     if (!p) return NULL;
     t_scratch = p, t_scratch_size = size;
+    pthread_setspecific(scratch_key, p);
     return p;
 }
 

@@ -94,6 +94,9 @@ Test(tui_chat, esc_keeps_partial_answer, .timeout = 20)
     cr_assert(wait_answer_len(t, 30, 15000), "no answer text started streaming");
     vt_send(t, VT_KEY_ESC);
     cr_assert(vt_wait_text(t, "(stopped)", 5000), "Esc did not stop the answer");
+    /* let the frame that says so arrive whole before reading the answer */
+    cr_assert(wait_status(t, "ready", 5000), "the status line does not say ready after Esc");
+    vt_pump(t, 300);
     char a1[16384], a2[16384];
     parley_answer(t, a1, sizeof a1);
     cr_expect(strlen(a1) > 30, "the partial answer was not kept: '%s'", a1);
