@@ -63,13 +63,16 @@ static int bench_test(pl_ctx *ctx, int seq, const char *label, const int32_t *to
     return 0;
 }
 
-/* "llama 135M Q4_1 | 93.80 MiB | 134.52 M | CPU | 2" */
-static void bench_prefix(const pl_model *m, int threads, char *buf, size_t len)
+/* "llama 135M Q4_1 | 93.80 MiB | 134.52 M | CPU | 2": the type is the file's
+ * general.file_type (Q4_K_M), as llama-bench labels it, else the dominant one. */
+static void bench_prefix(const pl_model *m, const char *path, int threads, char *buf, size_t len)
 {
     pl_model_info info;
     pl_model_get_info(m, &info);
-    char ftype[16];
-    snprintf(ftype, sizeof ftype, "%s", info.ftype);
+    pl_model_entry e;
+    char ftype[32];
+    if (pl_catalog_inspect(path, &e) == 0 && e.quant[0]) snprintf(ftype, sizeof ftype, "%s", e.quant);
+    else snprintf(ftype, sizeof ftype, "%s", info.ftype);
     for (char *p = ftype; *p; p++) *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     char size[32];
     pl_catalog_fmt_params(info.n_params, size, sizeof size);
@@ -115,7 +118,7 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < need; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)nv);
     char prefix[256];
     int threads = cfg.threads > 0 ? cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    bench_prefix(m, threads, prefix, sizeof prefix);
+    bench_prefix(m, path, threads, prefix, sizeof prefix);
     printf("| model | size | params | backend | threads | test | t/s |\n");
     printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
     if (bench_test(ctx, seq, "pp", toks, cfg.bench_pp, true, cfg.bench_reps, prefix, &st) < 0 ||
