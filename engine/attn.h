@@ -47,8 +47,10 @@ void attn_rows_ref(const attn_tile *t, int nq, const float *q, const int *lim, f
                    float *l, float *acc);
 void attn_rows_avx2(const attn_tile *t, int nq, const float *q, const int *lim, float *m,
                     float *l, float *acc);
-/* The fastest kernel this CPU runs. */
-attn_rows_fn attn_rows_kernel(void);
+void attn_rows_avx512(const attn_tile *t, int nq, const float *q, const int *lim, float *m,
+                      float *l, float *acc);
+/* The fastest kernel this CPU runs for heads of hd dimensions. */
+attn_rows_fn attn_rows_kernel(int hd);
 
 /* out = silu(gate) * up over n values (out may alias gate): the SwiGLU of
  * the feed-forward, with a vectorised exp where the CPU has AVX2. */
@@ -60,6 +62,10 @@ void attn_exp_avx2(const float *x, int n, float *out);
 /* f16 rows to f32 (F16C where present). */
 void attn_f16_to_f32(const pl_f16 *src, float *dst, int n);
 void attn_f16_to_f32_avx2(const pl_f16 *src, float *dst, int n);
+/* dst = src rounded to f16 and back (round to nearest even), as ggml converts
+ * a query for an f16 cache. */
+void attn_round_f16(const float *src, float *dst, int n);
+void attn_round_f16_avx2(const float *src, float *dst, int n);
 /* dst (cols, rows) = src (rows, cols)^T; rows a multiple of 8, cols of 8. */
 void attn_transpose(const float *src, int rows, int cols, float *dst);
 void attn_transpose_avx2(const float *src, int rows, int cols, float *dst);
@@ -90,5 +96,19 @@ typedef struct attn_args {
     atomic_int     *pending;  /* (n_head_kv) */
 } attn_args;
 void attn_run(pl_pool *pool, const attn_args *a);
+
+/* The same work as items, for a caller that runs its own dispatch (the fused
+ * decode step): init plans n_items; each item k in [0, n_items) runs once,
+ * on any thread ith, in any order. a must outlive the job. */
+typedef struct attn_job {
+    const attn_args *a;
+    attn_rows_fn     rows_fn;
+    int              n_tiles, n_ch, n_items;
+    int              b_first;      /* decode: first block the window reaches */
+    size_t           scr_floats;
+    atomic_int       next;         /* attn_run's item counter */
+} attn_job;
+void attn_job_init(attn_job *j, const attn_args *a);
+void attn_job_item(const attn_job *j, int ith, int k);
 
 #endif

@@ -110,31 +110,126 @@ static inline void attn_accumulate(const attn_tile *t, const float *p, int j0, i
     }
 }
 
-/* Tile kernel (hd a multiple of 8): see attn_rows_ref for the math. */
+/* Scores of two query rows at once (eight independent FMA chains instead of
+ * four); each row's arithmetic is exactly that of attn_scores8x4. */
+static inline void attn_scores8x4x2(const attn_tile *t, const float *q0, const float *q1, int j0,
+                                    int n, __m256 s0[4], __m256 s1[4])
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int k = 0; k < t->hd; k++) {
+        const float *kr = t->kt + k * KV_BLOCK;
+        const __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8);
+        const __m256 k2 = _mm256_loadu_ps(kr + 16), k3 = _mm256_loadu_ps(kr + 24);
+        const __m256 x = _mm256_broadcast_ss(q0 + k), y = _mm256_broadcast_ss(q1 + k);
+        a0 = _mm256_fmadd_ps(x, k0, a0), a1 = _mm256_fmadd_ps(x, k1, a1);
+        a2 = _mm256_fmadd_ps(x, k2, a2), a3 = _mm256_fmadd_ps(x, k3, a3);
+        b0 = _mm256_fmadd_ps(y, k0, b0), b1 = _mm256_fmadd_ps(y, k1, b1);
+        b2 = _mm256_fmadd_ps(y, k2, b2), b3 = _mm256_fmadd_ps(y, k3, b3);
+    }
+    const __m256 sc = _mm256_set1_ps(t->scale), ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i nv = _mm256_set1_epi32(n), lov = _mm256_set1_epi32(j0 - 1);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 a[4] = { a0, a1, a2, a3 }, b[4] = { b0, b1, b2, b3 };
+    for (int i = 0; i < 4; i++) {
+        const __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * i));
+        const __m256 keep = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(nv, idx),
+                                                                 _mm256_cmpgt_epi32(idx, lov)));
+        s0[i] = _mm256_blendv_ps(ninf, _mm256_mul_ps(a[i], sc), keep);
+        s1[i] = _mm256_blendv_ps(ninf, _mm256_mul_ps(b[i], sc), keep);
+    }
+}
+
+/* Softmax step of one row: new max, weights p (0 where masked), running sum;
+ * returns the factor that rescales the row's old accumulator. */
+static inline float attn_softmax_step(const __m256 s[4], float *m, float *l, float *p)
+{
+    const float mx = fmaxf(*m, attn_hmax8(_mm256_max_ps(_mm256_max_ps(s[0], s[1]),
+                                                        _mm256_max_ps(s[2], s[3]))));
+    const __m256 mv = _mm256_set1_ps(mx), zero = _mm256_setzero_ps();
+    __m256 sum = zero;
+    for (int i = 0; i < 4; i++) {
+        const __m256 keep = _mm256_cmp_ps(s[i], _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+        const __m256 e = _mm256_blendv_ps(zero, attn_exp8(_mm256_sub_ps(s[i], mv)), keep);
+        _mm256_storeu_ps(p + 8 * i, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    const float corr = expf(*m - mx);
+    *l = *l * corr + attn_hsum8(sum);
+    *m = mx;
+    return corr;
+}
+
+/* attn_accumulate for two rows seeing the same positions, per row the same
+ * FMA sequence as attn_accumulate. */
+static inline void attn_accumulate2(const attn_tile *t, const float *p0, const float *p1, int j0,
+                                    int n, float c0, float c1, float *r0, float *r1)
+{
+    const int hd = t->hd;
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        const __m256 x0 = _mm256_set1_ps(c0), y0 = _mm256_set1_ps(c1);
+        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(r0 + d), x0);
+        __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(r0 + d + 8), x0);
+        __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(r0 + d + 16), x0);
+        __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(r0 + d + 24), x0);
+        __m256 b0 = _mm256_mul_ps(_mm256_loadu_ps(r1 + d), y0);
+        __m256 b1 = _mm256_mul_ps(_mm256_loadu_ps(r1 + d + 8), y0);
+        __m256 b2 = _mm256_mul_ps(_mm256_loadu_ps(r1 + d + 16), y0);
+        __m256 b3 = _mm256_mul_ps(_mm256_loadu_ps(r1 + d + 24), y0);
+        for (int j = j0; j < n; j++) {
+            const __m256 x = _mm256_broadcast_ss(p0 + j), y = _mm256_broadcast_ss(p1 + j);
+            const float *vr = t->v + j * hd + d;
+            __m256 v = _mm256_loadu_ps(vr);
+            a0 = _mm256_fmadd_ps(x, v, a0), b0 = _mm256_fmadd_ps(y, v, b0);
+            v = _mm256_loadu_ps(vr + 8);
+            a1 = _mm256_fmadd_ps(x, v, a1), b1 = _mm256_fmadd_ps(y, v, b1);
+            v = _mm256_loadu_ps(vr + 16);
+            a2 = _mm256_fmadd_ps(x, v, a2), b2 = _mm256_fmadd_ps(y, v, b2);
+            v = _mm256_loadu_ps(vr + 24);
+            a3 = _mm256_fmadd_ps(x, v, a3), b3 = _mm256_fmadd_ps(y, v, b3);
+        }
+        _mm256_storeu_ps(r0 + d, a0), _mm256_storeu_ps(r0 + d + 8, a1);
+        _mm256_storeu_ps(r0 + d + 16, a2), _mm256_storeu_ps(r0 + d + 24, a3);
+        _mm256_storeu_ps(r1 + d, b0), _mm256_storeu_ps(r1 + d + 8, b1);
+        _mm256_storeu_ps(r1 + d + 16, b2), _mm256_storeu_ps(r1 + d + 24, b3);
+    }
+    for (int e = d; e < hd; e += 8) {   /* the last hd % 32 dimensions */
+        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(r0 + e), _mm256_set1_ps(c0));
+        __m256 b = _mm256_mul_ps(_mm256_loadu_ps(r1 + e), _mm256_set1_ps(c1));
+        for (int j = j0; j < n; j++) {
+            const __m256 v = _mm256_loadu_ps(t->v + j * hd + e);
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + j), v, a);
+            b = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + j), v, b);
+        }
+        _mm256_storeu_ps(r0 + e, a), _mm256_storeu_ps(r1 + e, b);
+    }
+}
+
+/* Tile kernel (hd a multiple of 8): see attn_rows_ref for the math. Rows that
+ * see the same positions (the heads of one token) go two at a time; a row's
+ * numbers do not depend on whether it was paired. */
 void attn_rows_avx2(const attn_tile *t, int nq, const float *q, const int *lim, float *m,
                     float *l, float *acc)
 {
-    float p[KV_BLOCK];
-    for (int r = 0; r < nq; r++) {
+    float p[2][KV_BLOCK];
+    const int hd = t->hd;
+    for (int r = 0; r < nq;) {
         const int n = lim[2 * r + 1] < t->nt ? lim[2 * r + 1] : t->nt;
         const int j0 = lim[2 * r] > 0 ? lim[2 * r] : 0;
-        if (n <= j0) continue;
-        __m256 s[4];
-        attn_scores8x4(t, q + (size_t)r * t->hd, j0, n, s);
-        const float mx = fmaxf(m[r], attn_hmax8(_mm256_max_ps(_mm256_max_ps(s[0], s[1]),
-                                                              _mm256_max_ps(s[2], s[3]))));
-        const __m256 mv = _mm256_set1_ps(mx), zero = _mm256_setzero_ps();
-        __m256 sum = zero;
-        for (int i = 0; i < 4; i++) {
-            const __m256 keep = _mm256_cmp_ps(s[i], _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ);
-            const __m256 e = _mm256_blendv_ps(zero, attn_exp8(_mm256_sub_ps(s[i], mv)), keep);
-            _mm256_storeu_ps(p + 8 * i, e);
-            sum = _mm256_add_ps(sum, e);
+        if (n <= j0) { r++; continue; }
+        __m256 s0[4], s1[4];
+        if (r + 1 < nq && lim[2 * r + 2] == lim[2 * r] && lim[2 * r + 3] == lim[2 * r + 1]) {
+            attn_scores8x4x2(t, q + (size_t)r * hd, q + (size_t)(r + 1) * hd, j0, n, s0, s1);
+            const float c0 = attn_softmax_step(s0, &m[r], &l[r], p[0]);
+            const float c1 = attn_softmax_step(s1, &m[r + 1], &l[r + 1], p[1]);
+            attn_accumulate2(t, p[0], p[1], j0, n, c0, c1, acc + (size_t)r * hd, acc + (size_t)(r + 1) * hd);
+            r += 2;
+            continue;
         }
-        const float corr = expf(m[r] - mx);
-        l[r] = l[r] * corr + attn_hsum8(sum);
-        m[r] = mx;
-        attn_accumulate(t, p, j0, n, corr, acc + (size_t)r * t->hd);
+        attn_scores8x4(t, q + (size_t)r * hd, j0, n, s0);
+        const float c0 = attn_softmax_step(s0, &m[r], &l[r], p[0]);
+        attn_accumulate(t, p[0], j0, n, c0, acc + (size_t)r * hd);
+        r++;
     }
 }
 
@@ -158,6 +253,15 @@ void attn_f16_to_f32_avx2(const pl_f16 *src, float *dst, int n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(src + i))));
     for (; i < n; i++) dst[i] = pl_f16_to_f32(src[i]);
+}
+
+void attn_round_f16_avx2(const float *src, float *dst, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                                                  _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) dst[i] = pl_f16_to_f32(pl_f32_to_f16(src[i]));
 }
 
 /* 8x8 blocks: unpack pairs, shuffle quads, swap 128-bit halves. */

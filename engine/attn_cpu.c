@@ -54,10 +54,11 @@ static bool attn_have_avx2(void)
 #endif
 }
 
-attn_rows_fn attn_rows_kernel(void)
+attn_rows_fn attn_rows_kernel(int hd)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (attn_have_avx2()) return attn_rows_avx2;
+    if (attn_have_avx2() && pl_cpu_level() == PL_CPU_AVX512 && hd % 16 == 0) return attn_rows_avx512;
+    if (attn_have_avx2() && hd % 8 == 0) return attn_rows_avx2;
 #endif
     return attn_rows_ref;
 }
@@ -76,6 +77,14 @@ void attn_f16_to_f32(const pl_f16 *src, float *dst, int n)
     if (attn_have_avx2()) { attn_f16_to_f32_avx2(src, dst, n); return; }
 #endif
     for (int i = 0; i < n; i++) dst[i] = pl_f16_to_f32(src[i]);
+}
+
+void attn_round_f16(const float *src, float *dst, int n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (attn_have_avx2()) { attn_round_f16_avx2(src, dst, n); return; }
+#endif
+    for (int i = 0; i < n; i++) dst[i] = pl_f16_to_f32(pl_f32_to_f16(src[i]));
 }
 
 void attn_transpose(const float *src, int rows, int cols, float *dst)
@@ -204,7 +213,8 @@ static void attn_gather_q(const attn_args *a, const attn_scr *s, int h, int i0, 
         for (int g = 0; g < group; g++) {
             const float *src = a->q + (size_t)i * a->n_head * hd + (size_t)(h * group + g) * hd;
             float *dst = s->q + (size_t)((i - i0) * group + g) * hd;
-            for (int d = 0; d < hd; d++) dst[d] = f16 ? pl_f16_to_f32(pl_f32_to_f16(src[d])) : src[d];
+            if (f16) attn_round_f16(src, dst, hd);
+            else memcpy(dst, src, sizeof(float) * hd);
         }
 }
 
@@ -258,15 +268,6 @@ static void attn_item_finish(const attn_args *a, const attn_scr *s, int h, int i
         }
 }
 
-typedef struct attn_job {
-    const attn_args *a;
-    attn_rows_fn     rows_fn;
-    int              n_tiles, n_ch, n_items;
-    int              b_first;      /* decode: first block the window reaches */
-    size_t           scr_floats;
-    atomic_int       next;
-} attn_job;
-
 /* Merge the n_ch partial states of KV head h (one token), in chunk order,
  * into the output: the same folds a prefill item makes. */
 static void attn_combine(const attn_job *j, const attn_scr *s, int h)
@@ -300,39 +301,49 @@ static void attn_chunk(const attn_job *j, const attn_scr *s, int h, int c)
     if (atomic_fetch_sub(&a->pending[h], 1) == 1) attn_combine(j, s, h);
 }
 
+/* Work item k (see attn_job_init) on thread ith's scratch. */
+void attn_job_item(const attn_job *j, int ith, int k)
+{
+    const attn_args *a = j->a;
+    attn_scr s;
+    attn_scr_layout(a->scratch + (size_t)ith * j->scr_floats, a->hd, a->n_head / a->n_head_kv, &s);
+    const int h = k % a->n_head_kv, u = k / a->n_head_kv;
+    if (j->n_ch > 1) { attn_chunk(j, &s, h, u); return; }
+    const int tile = j->n_tiles - 1 - u, i0 = tile * ATTN_TT;
+    const int i1 = i0 + ATTN_TT < a->nb ? i0 + ATTN_TT : a->nb;
+    attn_item_rows(a, &s, j->rows_fn, h, i0, i1, 0, (a->pos0 + i1 + KV_BLOCK - 1) / KV_BLOCK);
+    attn_item_finish(a, &s, h, i0, i1);
+}
+
 /* Pool worker: items from a shared counter (a late thread takes fewer). */
 static void attn_worker(int ith, int nth, void *arg)
 {
     attn_job *j = arg;
-    const attn_args *a = j->a;
-    attn_scr s;
-    attn_scr_layout(a->scratch + (size_t)ith * j->scr_floats, a->hd, a->n_head / a->n_head_kv, &s);
-    for (int k; (k = atomic_fetch_add(&j->next, 1)) < j->n_items;) {
-        const int h = k % a->n_head_kv, u = k / a->n_head_kv;
-        if (j->n_ch > 1) { attn_chunk(j, &s, h, u); continue; }
-        const int tile = j->n_tiles - 1 - u, i0 = tile * ATTN_TT;
-        const int i1 = i0 + ATTN_TT < a->nb ? i0 + ATTN_TT : a->nb;
-        attn_item_rows(a, &s, j->rows_fn, h, i0, i1, 0, (a->pos0 + i1 + KV_BLOCK - 1) / KV_BLOCK);
-        attn_item_finish(a, &s, h, i0, i1);
-    }
+    for (int k; (k = atomic_fetch_add(&j->next, 1)) < j->n_items;) attn_job_item(j, ith, k);
 }
 
-/* Attention of a chunk of tokens: prefill tiles, or split decode chunks. */
-void attn_run(pl_pool *pool, const attn_args *a)
+/* Plan the items: prefill tiles, or split decode chunks (pending counters set). */
+void attn_job_init(attn_job *j, const attn_args *a)
 {
-    attn_job j = { .a = a, .rows_fn = attn_rows_kernel(), .n_ch = 1,
-                   .scr_floats = attn_scratch_floats(a->hd, a->n_head / a->n_head_kv) };
-    j.n_tiles = (a->nb + ATTN_TT - 1) / ATTN_TT;
-    if (a->hd % 8) j.rows_fn = attn_rows_ref;
+    *j = (attn_job){ .a = a, .rows_fn = attn_rows_kernel(a->hd), .n_ch = 1,
+                     .scr_floats = attn_scratch_floats(a->hd, a->n_head / a->n_head_kv) };
+    j->n_tiles = (a->nb + ATTN_TT - 1) / ATTN_TT;
     const int n_blocks = (a->pos0 + a->nb + KV_BLOCK - 1) / KV_BLOCK;
     const int first = a->window > 0 ? a->pos0 - a->window + 1 : 0;
-    j.b_first = first > 0 ? first / KV_BLOCK : 0;
-    const int c0 = j.b_first / ATTN_SPLIT, c1 = (n_blocks - 1) / ATTN_SPLIT + 1;
+    j->b_first = first > 0 ? first / KV_BLOCK : 0;
+    const int c0 = j->b_first / ATTN_SPLIT, c1 = (n_blocks - 1) / ATTN_SPLIT + 1;
     if (a->nb == 1 && c1 - c0 > 1) {
-        j.n_ch = c1 - c0;
-        for (int h = 0; h < a->n_head_kv; h++) atomic_store(&a->pending[h], j.n_ch);
+        j->n_ch = c1 - c0;
+        for (int h = 0; h < a->n_head_kv; h++) atomic_store(&a->pending[h], j->n_ch);
     }
-    j.n_items = a->n_head_kv * (j.n_ch > 1 ? j.n_ch : j.n_tiles);
-    atomic_init(&j.next, 0);
+    j->n_items = a->n_head_kv * (j->n_ch > 1 ? j->n_ch : j->n_tiles);
+    atomic_init(&j->next, 0);
+}
+
+/* Attention of a chunk of tokens on the pool. */
+void attn_run(pl_pool *pool, const attn_args *a)
+{
+    attn_job j;
+    attn_job_init(&j, a);
     pl_pool_run(pool, attn_worker, &j);
 }

@@ -62,13 +62,16 @@ static int ctx_alloc_scratch(pl_ctx *c)
         { &c->qh, (size_t)c->n_threads * hp->head_dim }, { &c->out_row, hp->n_embd },
         { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
         { &c->attn_part, attn_partial_floats((int)hp->n_head, (int)hp->head_dim, c->n_ctx) },
+        { &c->fd_norm, hp->n_embd },
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].buf = malloc(sizeof(float) * bufs[i].n);
         if (!*bufs[i].buf) return -1;
     }
     c->attn_pending = malloc(sizeof(atomic_int) * hp->n_head_kv);
-    return c->attn_pending ? 0 : -1;
+    c->fd_n = (int)hp->n_layer * 5 + 1;
+    c->fd_sync = malloc(sizeof(atomic_int) * 3 * c->fd_n);
+    return c->attn_pending && c->fd_sync ? 0 : -1;
 }
 
 /* Context over model m: pool, KV pool, scratch. */
@@ -108,12 +111,14 @@ void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
     float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->attn_part };
+                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->attn_part,
+                       &c->fd_norm };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
     free(c->has_logits);
     free(c->attn_pending);
+    free(c->fd_sync);
     if (c->pool) pl_pool_free(c->pool);
     kv_cache_free(c->kv);
     free(c);

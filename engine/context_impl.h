@@ -43,11 +43,16 @@ struct pl_ctx {
     float *attn_scr;        /* (n_threads, attn_scratch_floats) attention tiles per thread */
     float *attn_part;       /* attn_partial_floats: split-decode partial states */
     atomic_int *attn_pending; /* (n_head_kv) split-decode chunks still running per head */
+    float *fd_norm;           /* (n_embd) normed input of the fused decode step */
+    atomic_int *fd_sync;      /* (3, fd_n) per-phase next / done / ready of the decode step */
+    int    fd_n;              /* phases of a decode step: n_layer * 5 + 1 */
 };
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
  * KV blocks are reserved; write the last token's logits if logits != NULL. */
 void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
+/* forward_llama for one token, the whole step in one pool dispatch (forward_decode.c). */
+void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits);
 
 /* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
 void model_rope_cache(const pl_model *m, float pos, float *cs);

@@ -6,12 +6,12 @@
  * cache first (in its row types); attention (attn_cpu.c) then reads positions
  * [0, pos] of the cache for each token, which is the causal mask.
  *
- * A token costs four pool dispatches per layer: Q/K/V in one, attention, the
- * output projection, gate/up in one, the down projection (five with the
- * attention). On a small model the per-dispatch sync, not arithmetic, is what
- * a token costs, so nothing else is dispatched: the element-wise steps (norm,
- * rope, cache store, SwiGLU, residual adds) are a few microseconds on the
- * calling thread.
+ * A chunk costs five pool dispatches per layer: Q/K/V in one, attention, the
+ * output projection, gate/up in one, the down projection; the element-wise
+ * steps (norm, rope, cache store, SwiGLU, residual adds) are cheap next to a
+ * prefill's matmuls and run on the calling thread. A single token (decode)
+ * goes to forward_decode.c instead: the whole step in one dispatch, because
+ * there the per-dispatch sync, not arithmetic, is what a token costs.
  *
  * Numerics follow llama.cpp where it matters for agreement: the backend's
  * RMSNorm sums in double, rope angles come from ggml's float iteration, and
@@ -89,37 +89,83 @@ static void fw_rms_norm(float *out, const float *x, const pl_weight *w, int nb, 
         pl_cpu_rms_norm(x + (size_t)i * d, w->data, d, eps, out + (size_t)i * d);
 }
 
+/* The element-wise steps of a prefill, row by row on the pool (rows are
+ * tokens, so each thread's rows are its own): the same calls, row for row,
+ * as the fused decode step makes, so both give the same numbers. */
+typedef enum fw_rows_step { FW_ROPE_STORE, FW_ADD_NORM, FW_SILU } fw_rows_step;
+
+typedef struct fw_rows_job {
+    pl_ctx       *c;
+    const kv_seq *s;
+    int           il, nb, pos0;
+    fw_rows_step  step;
+    bool          add;       /* FW_ADD_NORM: x += xb first */
+    const float  *norm;      /* FW_ADD_NORM: xb = rmsnorm(x) * norm, NULL: no norm */
+} fw_rows_job;
+
+/* One row (token i) of a step. */
+static void fw_row(const fw_rows_job *j, int i)
+{
+    pl_ctx *c = j->c;
+    const pl_model *m = c->m;
+    const pl_hparams *hp = &m->hp;
+    const size_t d = hp->n_embd, kvd = c->kv->kv_dim, ff = hp->n_ff;
+    if (j->step == FW_ROPE_STORE) {
+        const float *cs = c->rope_cs + (size_t)i * hp->n_rot;
+        model_rope_apply(m, c->q + i * (size_t)hp->n_head * hp->head_dim, (int)hp->n_head, cs);
+        model_rope_apply(m, c->k + i * kvd, (int)hp->n_head_kv, cs);
+        attn_store_kv(c->kv, j->s, j->il, 1, j->pos0 + i, c->k + i * kvd, c->v + i * kvd);
+    } else if (j->step == FW_ADD_NORM) {
+        if (j->add) pl_cpu_add(c->x + i * d, c->xb + i * d, (int)d, c->x + i * d);
+        if (j->norm) pl_cpu_rms_norm(c->x + i * d, j->norm, (int)d, hp->norm_eps, c->xb + i * d);
+    } else {
+        attn_silu_mul(c->gate + i * ff, c->up + i * ff, (int)ff, c->gate + i * ff);
+    }
+}
+
+/* Pool job: an even share of the rows per thread. */
+static void fw_rows_worker(int ith, int nth, void *arg)
+{
+    const fw_rows_job *j = arg;
+    for (int i = j->nb * ith / nth; i < j->nb * (ith + 1) / nth; i++) fw_row(j, i);
+}
+
+/* Run one element-wise step over the chunk's rows. */
+static void fw_rows(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, fw_rows_step step,
+                    bool add, const pl_weight *norm)
+{
+    fw_rows_job j = { c, s, il, nb, pos0, step, add, norm ? norm->data : NULL };
+    pl_pool_run(c->pool, fw_rows_worker, &j);
+}
+
 /* Pre-norm decoder: x += Wo.attn(rope(Wq.n(x)), rope(Wk.n(x)), Wv.n(x));
- *                   x += Wd.(silu(Wg.n(x)) * Wu.n(x)); logits = Wout.n(x_last). */
+ *                   x += Wd.(silu(Wg.n(x)) * Wu.n(x)); logits = Wout.n(x_last).
+ * Each residual add is fused with the RMSNorm that follows it. */
 void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits)
 {
     const pl_model *m = c->m;
     const pl_hparams *hp = &m->hp;
-    const int d = (int)hp->n_embd, n_q = (int)(hp->n_head * hp->head_dim);
+    const int d = (int)hp->n_embd, n_layer = (int)hp->n_layer;
     const kv_seq *s = &c->kv->seqs[seq];
+    if (nb == 1) { forward_llama_decode(c, seq, tokens[0], pos0, logits); return; }
     fw_embed(c, tokens, nb);                                        /* x (nb, d) */
     for (int i = 0; i < nb; i++)                                    /* rope_cs (nb, n_rot) */
         model_rope_cache(m, (float)(pos0 + i), c->rope_cs + (size_t)i * hp->n_rot);
-    for (int il = 0; il < (int)hp->n_layer; il++) {
+    fw_rows(c, s, 0, nb, pos0, FW_ADD_NORM, false, &m->layers[0].attn_norm);   /* xb = n(x) */
+    for (int il = 0; il < n_layer; il++) {
         const pl_layer *L = &m->layers[il];
-        fw_rms_norm(c->xb, c->x, &L->attn_norm, nb, d, hp->norm_eps);
         fw_matmul_group(c, (const pl_weight *[]){ &L->wq, &L->wk, &L->wv },
                         (float *[]){ c->q, c->k, c->v }, 3, c->xb, nb); /* q (nb, n_q), k, v (nb, n_kv) */
-        for (int i = 0; i < nb; i++) {
-            const float *cs = c->rope_cs + (size_t)i * hp->n_rot;
-            model_rope_apply(m, c->q + (size_t)i * n_q, (int)hp->n_head, cs);
-            model_rope_apply(m, c->k + (size_t)i * c->kv->kv_dim, (int)hp->n_head_kv, cs);
-        }
-        attn_store_kv(c->kv, s, il, nb, pos0, c->k, c->v);
+        fw_rows(c, s, il, nb, pos0, FW_ROPE_STORE, false, NULL);   /* rope q, k; k, v -> cache */
         fw_attention(c, s, il, nb, pos0);                           /* att (nb, n_q) */
         fw_matmul(c, &L->wo, c->att, nb, c->xb);                    /* xb (nb, d) */
-        pl_cpu_add(c->x, c->xb, nb * d, c->x);
-        fw_rms_norm(c->xb, c->x, &L->ffn_norm, nb, d, hp->norm_eps);
+        fw_rows(c, s, il, nb, pos0, FW_ADD_NORM, true, &L->ffn_norm);   /* x += xb; xb = n(x) */
         fw_matmul_group(c, (const pl_weight *[]){ &L->ffn_gate, &L->ffn_up },
                         (float *[]){ c->gate, c->up }, 2, c->xb, nb);  /* gate, up (nb, n_ff) */
-        attn_silu_mul(c->gate, c->up, nb * (int)hp->n_ff, c->gate);
+        fw_rows(c, s, il, nb, pos0, FW_SILU, false, NULL);          /* gate = silu(gate) * up */
         fw_matmul(c, &L->ffn_down, c->gate, nb, c->xb);             /* xb (nb, d) */
-        pl_cpu_add(c->x, c->xb, nb * d, c->x);
+        fw_rows(c, s, il, nb, pos0, FW_ADD_NORM, true,              /* x += xb; xb = n(x) */
+                il + 1 < n_layer ? &m->layers[il + 1].attn_norm : NULL);
     }
     if (!logits) return;
     fw_rms_norm(c->out_row, c->x + (size_t)(nb - 1) * d, &m->output_norm, 1, d, hp->norm_eps);

@@ -53,8 +53,11 @@ void wk_do_save_state(pl_worker *w, wk_req *r)
         pl_state_desc d = state_desc(w);
         if (w->io.save(w->io.ud, r->key, &d, state_write, &s, msg, sizeof msg) != 0 && !msg[0])
             snprintf(msg, sizeof msg, "%s", s.st.msg[0] ? s.st.msg : "snapshot not written");
-        if (msg[0] && s.st.msg[0] && !strstr(msg, s.st.msg))
-            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (%s)", s.st.msg);
+        if (msg[0] && s.st.msg[0] && !strstr(msg, s.st.msg)) {
+            size_t used = strlen(msg);
+            snprintf(msg + used, sizeof msg - used, " (%.*s)", (int)(sizeof msg - used > 4 ? sizeof msg - used - 4 : 0),
+                     s.st.msg);
+        }
     }
     pl_event ev = {.kind = PL_EV_STATE_SAVED, .req_id = r->id, .state = w->state, .seconds = wk_now() - t0};
     if (msg[0]) { ev.text = strdup(msg); ev.len = ev.text ? strlen(ev.text) : 0; }

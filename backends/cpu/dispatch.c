@@ -63,3 +63,30 @@ int cpu_panel_group(pl_type t)
     (void)t;
     return 0;
 }
+
+/* Decode kernel for weights of type t, or NULL (matmul uses the gemm/dot path). */
+cpu_gemv_fn cpu_gemv_kernel(pl_type t)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static const struct { pl_type t; cpu_gemv_fn fn; } k_gemv[] = {
+        { PL_TYPE_Q4_0, cpu_q4_0_gemv_avx512 }, { PL_TYPE_Q4_1, cpu_q4_1_gemv_avx512 },
+        { PL_TYPE_Q5_0, cpu_q5_0_gemv_avx512 }, { PL_TYPE_Q5_1, cpu_q5_1_gemv_avx512 },
+        { PL_TYPE_Q8_0, cpu_q8_0_gemv_avx512 },
+    };
+    if (pl_cpu_level() != PL_CPU_AVX512 || !cpu_gemv_avx512_supported()) return NULL;
+    for (size_t i = 0; i < sizeof k_gemv / sizeof k_gemv[0]; i++)
+        if (k_gemv[i].t == t) return k_gemv[i].fn;
+#endif
+    (void)t;
+    return NULL;
+}
+
+/* Prepare one activation row for the decode kernels (x86 AVX-512 only). */
+void cpu_gemv_act_prep(const float *x, int64_t cols, void *act)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    cpu_gemv_act_prep_avx512(x, cols, act);
+#else
+    (void)x, (void)cols, (void)act;
+#endif
+}

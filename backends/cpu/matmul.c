@@ -51,6 +51,7 @@ typedef struct mm_w {
     float         *Y;        /* (n, rows) */
     pl_vec_dot_fn  dot;
     cpu_gemm_fn    gemm;
+    cpu_gemv_fn    gemv;     /* decode kernel (n == 1): reads the job's gv_act */
     const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
     size_t         x_row;
     int            panel_g;  /* panel path: group size (16/32), 0 = off */
@@ -78,6 +79,8 @@ typedef struct mm_job {
     const float *X;          /* (n, cols) */
     int64_t      cols, n, n_items;
     uint8_t     *panels;     /* one panel buffer per thread */
+    uint8_t     *gv_act;     /* X prepared for the decode kernels (n == 1) */
+    size_t       gv_bytes;
     size_t       panel_bytes;
     atomic_llong next;
 } mm_job;
@@ -129,6 +132,10 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
         cpu_panel_pack_avx512(w->type, w->W + r0 * w->w_row, w->w_row, (int)(r1 - r0), j->cols, panel);
         cpu_panel_run_avx512(panel, w->panel_g, j->cols, w->Xp + c0 * w->xp_row, w->xp_row, (int)(c1 - c0),
                              w->Y + c0 * w->rows + r0, w->rows, (int)(r1 - r0));
+        return;
+    }
+    if (w->gemv) {
+        w->gemv(j->cols, w->W + r0 * w->w_row, w->w_row, r1 - r0, j->gv_act, w->Y + r0);
         return;
     }
     if (w->gemm) {
@@ -183,6 +190,7 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
     for (int a = 0; a < j->nact; a++)
         if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n;
     bool any_quant = total > 0;
+    if (j->gv_bytes) total += j->gv_bytes + 64;
     if (j->panel_bytes) total += j->panel_bytes * (size_t)pl_pool_size(p) + 64;
     uint8_t *buf = total ? mm_scratch(total) : NULL;
     if (total && !buf) return false;
@@ -191,6 +199,11 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         j->act[a].buf = buf;
         buf += j->act[a].row * n;
         for (int gi = 0; gi < 2; gi++) j->act[a].pbuf[gi] = buf, buf += j->act[a].prow[gi] * n;
+    }
+    if (j->gv_bytes) {
+        j->gv_act = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+        buf = j->gv_act + j->gv_bytes;
+        cpu_gemv_act_prep(j->X, j->cols, j->gv_act);
     }
     j->panels = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (j->n == 1) mm_quantize_job(0, 1, j);
@@ -233,7 +246,8 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
         mm_w *w = &j.w[j.nw++];
         *w = (mm_w){ .W = ws[k].W, .type = ws[k].type, .w_row = pl_row_size(ws[k].type, cols),
                      .rows = ws[k].rows, .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type),
-                     .panel_g = 0 };
+                     .gemv = n == 1 ? cpu_gemv_kernel(ws[k].type) : NULL, .panel_g = 0 };
+        if (w->gemv) { j.gv_bytes = cpu_gemv_act_bytes(cols); continue; }
         if (n >= (w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT)) w->panel_g = cpu_panel_group(ws[k].type);
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         if (w->panel_g) {
@@ -246,6 +260,7 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
     for (int k = 0, kk = 0; k < nw; k++) {
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
         if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
+        if (j.w[kk].gemv) { kk++; continue; }
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
         if (j.w[kk].panel_g) j.w[kk].Xp = a->pbuf[j.w[kk].panel_g == 32];

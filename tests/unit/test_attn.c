@@ -167,7 +167,19 @@ Test(attn_run, quantized_rows_and_one_thread)
     }
 }
 
-/* The tile kernel the CPU runs equals the scalar reference row by row. */
+/* The SIMD kernels this CPU has, by name. */
+static int at_kernels(attn_rows_fn *fns, const char **names)
+{
+    int n = 0;
+#if defined(__x86_64__)
+    if (pl_cpu_detected_level() >= PL_CPU_AVX2) fns[n] = attn_rows_avx2, names[n++] = "avx2";
+    if (pl_cpu_detected_level() >= PL_CPU_AVX512) fns[n] = attn_rows_avx512, names[n++] = "avx512";
+#endif
+    fns[n] = attn_rows_kernel(AT_HD), names[n++] = "selected";
+    return n;
+}
+
+/* Every tile kernel equals the scalar reference row by row. */
 Test(attn_kernel, simd_matches_reference)
 {
     float kt[AT_HD * KV_BLOCK], v[KV_BLOCK * AT_HD], q[8 * AT_HD];
@@ -175,22 +187,54 @@ Test(attn_kernel, simd_matches_reference)
     for (int i = 0; i < 8 * AT_HD; i++) q[i] = at_rand();
     attn_tile t = { .hd = AT_HD, .nt = 27, .kt = kt, .v = v, .scale = 0.125f };
     int lim[16] = { 0, 27, 0, 1, 5, 20, -3, 9, 0, 40, 26, 27, 27, 30, 0, 0 };
-    float m[2][8], l[2][8], acc[2][8 * AT_HD];
-    for (int k = 0; k < 2; k++)
+    attn_rows_fn fns[3];
+    const char *names[3];
+    const int nk = at_kernels(fns, names);
+    for (int f = 0; f < nk; f++) {
+        float m[2][8], l[2][8], acc[2][8 * AT_HD];
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < 8; r++) {
+                m[k][r] = r == 2 ? 0.5f : -INFINITY, l[k][r] = r == 2 ? 2.0f : 0;
+                for (int e = 0; e < AT_HD; e++) acc[k][r * AT_HD + e] = r == 2 ? 0.25f : 0;
+            }
+        attn_rows_ref(&t, 8, q, lim, m[0], l[0], acc[0]);
+        fns[f](&t, 8, q, lim, m[1], l[1], acc[1]);
         for (int r = 0; r < 8; r++) {
-            m[k][r] = r == 2 ? 0.5f : -INFINITY, l[k][r] = r == 2 ? 2.0f : 0;
-            for (int e = 0; e < AT_HD; e++) acc[k][r * AT_HD + e] = r == 2 ? 0.25f : 0;
+            cr_expect(m[1][r] == m[0][r] || fabsf(m[1][r] - m[0][r]) < 1e-6f, "%s: row %d max", names[f], r);
+            cr_expect_float_eq(l[1][r], l[0][r], 2e-5 * fmaxf(1, l[0][r]), "%s: row %d sum", names[f], r);
+            for (int e = 0; e < AT_HD; e++)
+                cr_expect_float_eq(acc[1][r * AT_HD + e], acc[0][r * AT_HD + e], 2e-5 * fmaxf(1, l[0][r]),
+                                   "%s: row %d acc %d", names[f], r, e);
         }
-    attn_rows_ref(&t, 8, q, lim, m[0], l[0], acc[0]);
-    attn_rows_kernel()(&t, 8, q, lim, m[1], l[1], acc[1]);
-    for (int r = 0; r < 8; r++) {
-        cr_expect(m[1][r] == m[0][r] || fabsf(m[1][r] - m[0][r]) < 1e-6f, "row %d max", r);
-        cr_expect_float_eq(l[1][r], l[0][r], 2e-5 * fmaxf(1, l[0][r]), "row %d sum", r);
-        for (int e = 0; e < AT_HD; e++)
-            cr_expect_float_eq(acc[1][r * AT_HD + e], acc[0][r * AT_HD + e], 2e-5 * fmaxf(1, l[0][r]),
-                               "row %d acc %d", r, e);
+        cr_expect(isinf(m[1][7]) && l[1][7] == 0, "%s: a row that sees nothing is untouched", names[f]);
     }
-    cr_expect(isinf(m[1][7]) && l[1][7] == 0, "a row that sees nothing is untouched");
+}
+
+/* Rows that share positions are computed together; a row's bits must not
+ * depend on that (prefill and decode group rows differently). */
+Test(attn_kernel, row_bits_do_not_depend_on_grouping)
+{
+    float kt[AT_HD * KV_BLOCK], v[KV_BLOCK * AT_HD], q[5 * AT_HD];
+    for (int i = 0; i < AT_HD * KV_BLOCK; i++) kt[i] = at_rand() * 3, v[i] = at_rand();
+    for (int i = 0; i < 5 * AT_HD; i++) q[i] = at_rand();
+    attn_tile t = { .hd = AT_HD, .nt = 32, .kt = kt, .v = v, .scale = 0.125f };
+    int lim[10] = { 0, 20, 0, 20, 0, 20, 0, 20, 0, 20 };
+    attn_rows_fn fns[3];
+    const char *names[3];
+    const int nk = at_kernels(fns, names);
+    for (int f = 0; f < nk; f++) {
+        float m5[5], l5[5], a5[5 * AT_HD], m1, l1, a1[AT_HD];
+        for (int r = 0; r < 5; r++) m5[r] = -INFINITY, l5[r] = 0;
+        memset(a5, 0, sizeof a5);
+        fns[f](&t, 5, q, lim, m5, l5, a5);
+        for (int r = 0; r < 5; r++) {
+            m1 = -INFINITY, l1 = 0;
+            memset(a1, 0, sizeof a1);
+            fns[f](&t, 1, q + r * AT_HD, lim, &m1, &l1, a1);
+            cr_expect(m1 == m5[r] && l1 == l5[r] && memcmp(a1, a5 + r * AT_HD, sizeof a1) == 0,
+                      "%s: row %d alone differs from row %d of five", names[f], r, r);
+        }
+    }
 }
 
 Test(attn_kernel, silu_and_exp_match_libm)
@@ -271,4 +315,21 @@ Test(attn_kv, convert_in_place_keeps_values)
     cr_assert_eq(kv_seq_reserve(kv, a, 40, &st), 0, "new blocks come in the new size: %s", st.msg);
     free(k), free(v);
     kv_cache_free(kv);
+}
+
+/* The fast f16 conversions are bit-exact with the scalar ones. */
+Test(attn_kernel, f16_round_trip_is_exact)
+{
+    float x[301], got[301];
+    pl_f16 h[301];
+    float back[301];
+    for (int i = 0; i < 301; i++) x[i] = at_rand() * (i % 7 == 0 ? 70000.0f : i % 5 == 0 ? 1e-6f : 3.0f);
+    attn_round_f16(x, got, 301);
+    for (int i = 0; i < 301; i++) h[i] = pl_f32_to_f16(x[i]);
+    attn_f16_to_f32(h, back, 301);
+    for (int i = 0; i < 301; i++) {
+        float want = pl_f16_to_f32(pl_f32_to_f16(x[i]));
+        cr_expect(memcmp(&got[i], &want, 4) == 0, "round(%g): %g, want %g", x[i], got[i], want);
+        cr_expect(memcmp(&back[i], &want, 4) == 0, "f16 -> f32 of %g", x[i]);
+    }
 }

@@ -1,0 +1,221 @@
+/* forward_decode.c — one generated token of the llama family in ONE pool dispatch.
+ *
+ * Why: a decode step of a small model is ~150 short steps. As separate pool
+ * dispatches, each one needs every thread to wake and check in, and on a
+ * shared 2-core machine a thread that is not running when a dispatch starts
+ * costs a spin and a sleep per step: generation slows down several times as
+ * soon as another process wants a core. Here the whole token is one job.
+ * Inside it, the steps are phases of independent work items (row slices of a
+ * weight, attention chunks) taken from per-phase counters; a phase is over
+ * when all its items are DONE, not when all threads have arrived, so a thread
+ * the OS has not scheduled simply takes no items and the others finish the
+ * token without it. The thread that completes a phase's last item runs its
+ * tiny serial tail (RoPE and the cache store; an RMSNorm) and opens the next.
+ *
+ * Per layer: QKV slices | attention chunks | Wo slices (+ residual) |
+ * gate/up slices (+ SwiGLU) | down slices (+ residual); then the output
+ * projection. Each slice is a single-threaded pl_cpu_matmul_multi on a run of
+ * weight rows (rows are contiguous, so a slice is itself a matrix), which
+ * quantizes the activations itself: a few hundred nanoseconds per item,
+ * cheaper than sharing them through one more phase.
+ *
+ * The numbers are those of forward_llama for nb = 1 (same kernels, same
+ * attention chunks, same order per output), so batch and token-by-token
+ * decoding agree exactly.
+ */
+#include <sched.h>
+#include <string.h>
+
+#include "context_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FD_RELAX() _mm_pause()
+#else
+#define FD_RELAX() ((void)0)
+#endif
+
+enum { FD_QKV, FD_ATTN, FD_WO, FD_FFN_UP, FD_FFN_DOWN, FD_STAGES };
+#define FD_SPIN 4000   /* pauses before a waiting thread yields its core */
+
+/* A weight cut into row slices of `chunk` rows. */
+typedef struct fd_w {
+    const pl_weight *w;
+    float           *y;
+    int              chunk, n_items;
+} fd_w;
+
+typedef struct fd_job {
+    pl_ctx        *c;
+    const kv_seq  *s;
+    int            pos;
+    float         *logits;
+    int            n_phases;
+    int            out_phase;  /* the output projection's phase (== n_phases - 1), or -1 */
+    attn_args      aa[1];      /* this layer's attention (rebuilt in the QKV tail) */
+    attn_job       aj[1];
+    atomic_int    *next, *done, *ready;   /* (n_phases) each */
+} fd_job;
+
+/* Rows per item: about three items per thread, a multiple of 16 rows. */
+static int fd_chunk(int64_t rows, int nth)
+{
+    int64_t c = (rows / (3 * nth) + 15) & ~(int64_t)15;
+    return (int)(c < 16 ? 16 : c);
+}
+
+/* y_i[r0..r1) = W_i[r0..r1) . x for n weights of one input, on this thread alone. */
+static void fd_slice(const pl_weight *const *w, float *const *y, int n, const float *x, int64_t r0,
+                     int64_t r1)
+{
+    pl_matmul_w s[2];
+    for (int i = 0; i < n; i++)
+        s[i] = (pl_matmul_w){ .W = (const uint8_t *)w[i]->data + pl_row_size(w[i]->type, w[i]->cols) * r0,
+                              .type = w[i]->type, .rows = r1 - r0, .Y = y[i] + r0 };
+    pl_cpu_matmul_multi(NULL, s, n, w[0]->cols, x, 1);
+}
+
+/* Item k of a list of sliced weights: which weight and rows. */
+static const fd_w *fd_pick(const fd_w *ws, int nw, int *k, int64_t *r0, int64_t *r1)
+{
+    int i = 0;
+    while (i < nw - 1 && *k >= ws[i].n_items) *k -= ws[i++].n_items;
+    *r0 = (int64_t)*k * ws[i].chunk;
+    *r1 = *r0 + ws[i].chunk < ws[i].w->rows ? *r0 + ws[i].chunk : ws[i].w->rows;
+    return &ws[i];
+}
+
+static fd_w fd_weight(const pl_weight *w, float *y, int nth)
+{
+    fd_w f = { w, y, fd_chunk(w->rows, nth), 0 };
+    f.n_items = (int)((w->rows + f.chunk - 1) / f.chunk);
+    return f;
+}
+
+/* Phase p's items (stage p % FD_STAGES of layer p / FD_STAGES; the last is the output). */
+static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
+{
+    pl_ctx *c = j->c;
+    const pl_model *m = c->m;
+    *nw = 0;
+    if (p == j->out_phase) {
+        ws[(*nw)++] = fd_weight(&m->output, j->logits, nth);
+        return ws[0].n_items;
+    }
+    const pl_layer *L = &m->layers[p / FD_STAGES];
+    switch (p % FD_STAGES) {
+    case FD_QKV:
+        ws[0] = fd_weight(&L->wq, c->q, nth), ws[1] = fd_weight(&L->wk, c->k, nth);
+        ws[2] = fd_weight(&L->wv, c->v, nth), *nw = 3;
+        return ws[0].n_items + ws[1].n_items + ws[2].n_items;
+    case FD_ATTN: return j->aj->n_items;
+    case FD_WO: ws[0] = fd_weight(&L->wo, c->xb, nth), *nw = 1; return ws[0].n_items;
+    case FD_FFN_UP: ws[0] = fd_weight(&L->ffn_gate, c->gate, nth), *nw = 1; return ws[0].n_items;
+    default: ws[0] = fd_weight(&L->ffn_down, c->xb, nth), *nw = 1; return ws[0].n_items;
+    }
+}
+
+/* Run item k of phase p, with its fused element-wise step on the same rows. */
+static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw)
+{
+    pl_ctx *c = j->c;
+    const int stage = p == j->out_phase ? -1 : p % FD_STAGES;
+    if (stage == FD_ATTN) { attn_job_item(j->aj, ith, k); return; }
+    int64_t r0, r1;
+    const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
+    const float *x = stage == FD_WO ? c->att : stage == FD_FFN_DOWN ? c->gate
+                   : stage == -1 ? c->out_row : c->fd_norm;
+    if (stage == FD_FFN_UP) {   /* gate and up rows together, then SwiGLU on them */
+        const pl_layer *L = &c->m->layers[p / FD_STAGES];
+        fd_slice((const pl_weight *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ c->gate, c->up }, 2,
+                 x, r0, r1);
+        attn_silu_mul(c->gate + r0, c->up + r0, (int)(r1 - r0), c->gate + r0);
+        return;
+    }
+    fd_slice(&w->w, &w->y, 1, x, r0, r1);
+    if (stage == FD_WO || stage == FD_FFN_DOWN)   /* residual: x += y on these rows */
+        pl_cpu_add(c->x + r0, w->y + r0, (int)(r1 - r0), c->x + r0);
+}
+
+/* The serial tail of phase p, run by the thread that finished its last item. */
+static void fd_tail(fd_job *j, int p)
+{
+    pl_ctx *c = j->c;
+    const pl_model *m = c->m;
+    const pl_hparams *hp = &m->hp;
+    const int d = (int)hp->n_embd, il = p / FD_STAGES;
+    if (p == j->out_phase) return;
+    float *normed = c->fd_norm;
+    switch (p % FD_STAGES) {
+    case FD_QKV:
+        model_rope_apply(m, c->q, (int)hp->n_head, c->rope_cs);
+        model_rope_apply(m, c->k, (int)hp->n_head_kv, c->rope_cs);
+        attn_store_kv(c->kv, j->s, il, 1, j->pos, c->k, c->v);
+        j->aa->il = il;
+        attn_job_init(j->aj, j->aa);
+        break;
+    case FD_WO:
+        pl_cpu_rms_norm(c->x, m->layers[il].ffn_norm.data, d, hp->norm_eps, normed);
+        break;
+    case FD_FFN_DOWN:
+        if (il + 1 < (int)hp->n_layer)
+            pl_cpu_rms_norm(c->x, m->layers[il + 1].attn_norm.data, d, hp->norm_eps, normed);
+        else
+            pl_cpu_rms_norm(c->x, m->output_norm.data, d, hp->norm_eps, c->out_row);
+        break;
+    default: break;
+    }
+}
+
+/* Wait for phase p to open; spin briefly, then give the core away. */
+static void fd_wait(atomic_int *flag)
+{
+    for (int i = 0; !atomic_load_explicit(flag, memory_order_acquire); i++) {
+        if (i < FD_SPIN) FD_RELAX();
+        else sched_yield();
+    }
+}
+
+/* Every thread walks the phases in order, taking items while there are any. */
+static void fd_worker(int ith, int nth, void *arg)
+{
+    fd_job *j = arg;
+    fd_w ws[3];
+    int nw;
+    for (int p = 0; p < j->n_phases; p++) {
+        if (p > 0) fd_wait(&j->ready[p - 1]);
+        const int n = fd_items(j, p, nth, ws, &nw);
+        for (int k; (k = atomic_fetch_add(&j->next[p], 1)) < n;) {
+            fd_run_item(j, p, k, ith, ws, nw);
+            if (atomic_fetch_add(&j->done[p], 1) == n - 1) {
+                fd_tail(j, p);
+                atomic_store_explicit(&j->ready[p], 1, memory_order_release);
+            }
+        }
+    }
+    fd_wait(&j->ready[j->n_phases - 1]);
+}
+
+/* One token at position pos of seq through every layer, logits if asked. */
+void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits)
+{
+    const pl_model *m = c->m;
+    const pl_hparams *hp = &m->hp;
+    const int d = (int)hp->n_embd;
+    const kv_seq *s = &c->kv->seqs[seq];
+    const pl_weight *e = &m->tok_embd;
+    pl_type_traits_get(e->type)->to_float((const char *)e->data + pl_row_size(e->type, e->cols) *
+                                          (size_t)token, c->x, e->cols);
+    model_rope_cache(m, (float)pos, c->rope_cs);
+    pl_cpu_rms_norm(c->x, m->layers[0].attn_norm.data, d, hp->norm_eps, c->fd_norm);
+    const int n_layer_phases = (int)hp->n_layer * FD_STAGES;
+    fd_job j = { .c = c, .s = s, .pos = pos, .logits = logits,
+                 .n_phases = n_layer_phases + (logits ? 1 : 0), .out_phase = logits ? n_layer_phases : -1,
+                 .next = c->fd_sync, .done = c->fd_sync + c->fd_n, .ready = c->fd_sync + 2 * c->fd_n };
+    j.aa[0] = (attn_args){ .kv = c->kv, .s = s, .nb = 1, .pos0 = pos, .n_head = (int)hp->n_head,
+                           .n_head_kv = (int)hp->n_head_kv, .hd = (int)hp->head_dim, .q = c->q,
+                           .out = c->att, .scratch = c->attn_scr, .partial = c->attn_part,
+                           .pending = c->attn_pending };
+    for (int i = 0; i < 3 * c->fd_n; i++) atomic_store_explicit(&c->fd_sync[i], 0, memory_order_relaxed);
+    pl_pool_run(c->pool, fd_worker, &j);
+}
