@@ -110,11 +110,11 @@ Test(sess_state, corrupt_snapshot_rejected, .init = state_setup, .fini = state_t
     char *dir = st_tmpdir();
     char *path = sess_snap_path(dir, 7);
     sess_snap_meta meta = {.model_fp = 0x1234, .type_k = PL_TYPE_F16, .type_v = PL_TYPE_F16, .n_tokens = (uint32_t)n};
-    snap_ctx sc = {ctx, a};
+    snap_ctx sc = {.c = ctx, .seq = a};
     sess_status ss;
     cr_assert_eq(sess_snap_save(path, &meta, w_cb, &sc, &ss), 0, "%s", ss.msg);
     pl_status st;
-    snap_ctx rc = {ctx, pl_seq_new(ctx, &st)};
+    snap_ctx rc = {.c = ctx, .seq = pl_seq_new(ctx, &st)};
     cr_assert_eq(sess_snap_load(path, &meta, r_cb, &rc, NULL, &ss), SNAP_OK, "%s", ss.msg);
     cr_assert_eq(pl_seq_len(ctx, rc.seq), n);
     /* The cache now holds other K/V types (or another model): stale, not read. */
