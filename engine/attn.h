@@ -62,6 +62,9 @@ void attn_exp_avx2(const float *x, int n, float *out);
 /* f16 rows to f32 (F16C where present). */
 void attn_f16_to_f32(const pl_f16 *src, float *dst, int n);
 void attn_f16_to_f32_avx2(const pl_f16 *src, float *dst, int n);
+/* f32 rows to f16 (round to nearest even, F16C where present). */
+void attn_f32_to_f16(const float *src, pl_f16 *dst, int n);
+void attn_f32_to_f16_avx2(const float *src, pl_f16 *dst, int n);
 /* dst = src rounded to f16 and back (round to nearest even), as ggml converts
  * a query for an f16 cache. */
 void attn_round_f16(const float *src, float *dst, int n);

@@ -255,6 +255,15 @@ void attn_f16_to_f32_avx2(const pl_f16 *src, float *dst, int n)
     for (; i < n; i++) dst[i] = pl_f16_to_f32(src[i]);
 }
 
+void attn_f32_to_f16_avx2(const float *src, pl_f16 *dst, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = pl_f32_to_f16(src[i]);
+}
+
 void attn_round_f16_avx2(const float *src, float *dst, int n)
 {
     int i = 0;

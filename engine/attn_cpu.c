@@ -79,6 +79,14 @@ void attn_f16_to_f32(const pl_f16 *src, float *dst, int n)
     for (int i = 0; i < n; i++) dst[i] = pl_f16_to_f32(src[i]);
 }
 
+void attn_f32_to_f16(const float *src, pl_f16 *dst, int n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (attn_have_avx2()) { attn_f32_to_f16_avx2(src, dst, n); return; }
+#endif
+    for (int i = 0; i < n; i++) dst[i] = pl_f32_to_f16(src[i]);
+}
+
 void attn_round_f16(const float *src, float *dst, int n)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -176,8 +184,12 @@ void attn_store_kv(const kv_cache *kv, const kv_seq *s, int il, int nb, int pos0
 {
     const pl_type_traits *tk = pl_type_traits_get(kv->type_k), *tv = pl_type_traits_get(kv->type_v);
     for (int i = 0; i < nb; i++) {
-        tk->from_float(k + (size_t)i * kv->kv_dim, kv_k_data(kv, s, il, pos0 + i), kv->kv_dim);
-        tv->from_float(v + (size_t)i * kv->kv_dim, kv_v_data(kv, s, il, pos0 + i), kv->kv_dim);
+        const float *kr = k + (size_t)i * kv->kv_dim, *vr = v + (size_t)i * kv->kv_dim;
+        uint8_t *kd = kv_k_data(kv, s, il, pos0 + i), *vd = kv_v_data(kv, s, il, pos0 + i);
+        if (kv->type_k == PL_TYPE_F16) attn_f32_to_f16(kr, (pl_f16 *)(void *)kd, kv->kv_dim);
+        else tk->from_float(kr, kd, kv->kv_dim);
+        if (kv->type_v == PL_TYPE_F16) attn_f32_to_f16(vr, (pl_f16 *)(void *)vd, kv->kv_dim);
+        else tv->from_float(vr, vd, kv->kv_dim);
     }
 }
 

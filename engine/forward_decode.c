@@ -85,9 +85,10 @@ static const fd_w *fd_pick(const fd_w *ws, int nw, int *k, int64_t *r0, int64_t 
     return &ws[i];
 }
 
-static fd_w fd_weight(const pl_weight *w, float *y, int nth)
+/* A weight of a phase that has `total` rows in all, cut like the whole phase. */
+static fd_w fd_weight(const pl_weight *w, float *y, int64_t total, int nth)
 {
-    fd_w f = { w, y, fd_chunk(w->rows, nth), 0 };
+    fd_w f = { w, y, fd_chunk(total, nth), 0 };
     f.n_items = (int)((w->rows + f.chunk - 1) / f.chunk);
     return f;
 }
@@ -99,19 +100,25 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
     const pl_model *m = c->m;
     *nw = 0;
     if (p == j->out_phase) {
-        ws[(*nw)++] = fd_weight(&m->output, j->logits, nth);
+        ws[(*nw)++] = fd_weight(&m->output, j->logits, m->output.rows, nth);
         return ws[0].n_items;
     }
     const pl_layer *L = &m->layers[p / FD_STAGES];
     switch (p % FD_STAGES) {
-    case FD_QKV:
-        ws[0] = fd_weight(&L->wq, c->q, nth), ws[1] = fd_weight(&L->wk, c->k, nth);
-        ws[2] = fd_weight(&L->wv, c->v, nth), *nw = 3;
+    case FD_QKV: {
+        const int64_t all = L->wq.rows + L->wk.rows + L->wv.rows;
+        ws[0] = fd_weight(&L->wq, c->q, all, nth), ws[1] = fd_weight(&L->wk, c->k, all, nth);
+        ws[2] = fd_weight(&L->wv, c->v, all, nth), *nw = 3;
         return ws[0].n_items + ws[1].n_items + ws[2].n_items;
+    }
     case FD_ATTN: return j->aj->n_items;
-    case FD_WO: ws[0] = fd_weight(&L->wo, c->xb, nth), *nw = 1; return ws[0].n_items;
-    case FD_FFN_UP: ws[0] = fd_weight(&L->ffn_gate, c->gate, nth), *nw = 1; return ws[0].n_items;
-    default: ws[0] = fd_weight(&L->ffn_down, c->xb, nth), *nw = 1; return ws[0].n_items;
+    case FD_WO: ws[0] = fd_weight(&L->wo, c->xb, L->wo.rows, nth), *nw = 1; return ws[0].n_items;
+    case FD_FFN_UP:   /* gate and up rows together: the pair counts twice */
+        ws[0] = fd_weight(&L->ffn_gate, c->gate, 2 * L->ffn_gate.rows, nth), *nw = 1;
+        return ws[0].n_items;
+    default:
+        ws[0] = fd_weight(&L->ffn_down, c->xb, L->ffn_down.rows, nth), *nw = 1;
+        return ws[0].n_items;
     }
 }
 

@@ -39,6 +39,9 @@
 #ifndef MM_PANEL_MIN
 #define MM_PANEL_MIN 4     /* activation rows from which the panel path beats the 4-row kernels */
 #endif
+#ifndef MM_PF_BYTES
+#define MM_PF_BYTES 4096   /* decode with a plain dot: prefetch this far ahead of the row */
+#endif
 #define MM_PANEL_MIN_DOT 2 /* ... and one vec_dot per output (K-quants) */
 #define MM_PANEL_ACT (384 * 1024)   /* prepared activation bytes per panel item */
 
@@ -82,7 +85,6 @@ typedef struct mm_job {
     uint8_t     *gv_act;     /* X prepared for the decode kernels (n == 1) */
     size_t       gv_bytes;
     size_t       panel_bytes;
-    atomic_llong next;
 } mm_job;
 
 /* Per-calling-thread scratch for quantized activations. */
@@ -124,6 +126,12 @@ static void mm_quantize_job(int ith, int nth, void *arg)
     }
 }
 
+/* Ask for the cache lines of [p, p + bytes) (decode streams each weight once). */
+static void mm_prefetch(const uint8_t *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+}
+
 /* One output tile of weight w: rows [r0, r1) x activation rows [c0, c1). */
 static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
 {
@@ -144,6 +152,17 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
                 (int)(c1 - c0));
         return;
     }
+    if (c1 - c0 == 1) {   /* decode: prefetch the rows MM_PF_BYTES ahead, the dot does not */
+        const uint8_t *x = w->Xq + c0 * w->x_row;
+        float *y = w->Y + c0 * w->rows;
+        int64_t ahead = (MM_PF_BYTES + (int64_t)w->w_row - 1) / (int64_t)w->w_row;
+        mm_prefetch(w->W + r0 * w->w_row, (size_t)(r1 - r0 < ahead ? r1 - r0 : ahead) * w->w_row);
+        for (int64_t r = r0; r < r1; r++) {
+            if (r + ahead < r1) mm_prefetch(w->W + (r + ahead) * w->w_row, w->w_row);
+            w->dot((int)j->cols, &y[r], w->W + r * w->w_row, x);
+        }
+        return;
+    }
     for (int64_t c = c0; c < c1; c++) {
         const uint8_t *x = w->Xq + c * w->x_row;
         float *y = w->Y + c * w->rows;
@@ -151,23 +170,18 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
     }
 }
 
-/* Pool job: take work items from the shared counter until none are left, so
- * a thread that starts late (the machine is shared) simply takes fewer. */
-static void mm_items_job(int ith, int nth, void *arg)
+/* Work item t (over all weights, in order): one tile of one weight. */
+static void mm_item(int ith, int64_t t, void *arg)
 {
     mm_job *j = arg;
     int k = 0;
-    for (;;) {
-        int64_t t = atomic_fetch_add(&j->next, 1);
-        if (t >= j->n_items) break;
-        while (t >= j->w[k].first_item + j->w[k].n_items) k++;
-        const mm_w *w = &j->w[k];
-        int64_t l = t - w->first_item, tr = l % w->n_items_r, tc = l / w->n_items_r;
-        int64_t r0 = tr * w->item_r, c0 = tc * w->item_c;
-        int64_t r1 = r0 + w->item_r < w->rows ? r0 + w->item_r : w->rows;
-        int64_t c1 = c0 + w->item_c < j->n ? c0 + w->item_c : j->n;
-        mm_tile(j, ith, w, r0, r1, c0, c1);
-    }
+    while (t >= j->w[k].first_item + j->w[k].n_items) k++;
+    const mm_w *w = &j->w[k];
+    int64_t l = t - w->first_item, tr = l % w->n_items_r, tc = l / w->n_items_r;
+    int64_t r0 = tr * w->item_r, c0 = tc * w->item_c;
+    int64_t r1 = r0 + w->item_r < w->rows ? r0 + w->item_r : w->rows;
+    int64_t c1 = c0 + w->item_c < j->n ? c0 + w->item_c : j->n;
+    mm_tile(j, ith, w, r0, r1, c0, c1);
 }
 
 /* The activation slot for type t, added if new. */
@@ -267,8 +281,7 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
         kk++;
     }
     mm_plan(&j, pl_pool_size(p));
-    atomic_init(&j.next, 0);
-    pl_pool_run(p, mm_items_job, &j);
+    pl_pool_run_items(p, mm_item, j.n_items, &j);
 }
 
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T on the pool (p may be NULL). */

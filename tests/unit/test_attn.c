@@ -327,6 +327,9 @@ Test(attn_kernel, f16_round_trip_is_exact)
     attn_round_f16(x, got, 301);
     for (int i = 0; i < 301; i++) h[i] = pl_f32_to_f16(x[i]);
     attn_f16_to_f32(h, back, 301);
+    pl_f16 h2[301];
+    attn_f32_to_f16(x, h2, 301);
+    cr_expect(memcmp(h, h2, sizeof h) == 0, "f32 -> f16 differs from pl_f32_to_f16");
     for (int i = 0; i < 301; i++) {
         float want = pl_f16_to_f32(pl_f32_to_f16(x[i]));
         cr_expect(memcmp(&got[i], &want, 4) == 0, "round(%g): %g, want %g", x[i], got[i], want);
