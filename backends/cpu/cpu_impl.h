@@ -72,12 +72,14 @@ CPU_DECL_GEMM(q4_0, avx2) CPU_DECL_GEMM(q4_1, avx2) CPU_DECL_GEMM(q5_0, avx2) CP
 CPU_DECL_GEMM(q4_0, avx512) CPU_DECL_GEMM(q4_1, avx512) CPU_DECL_GEMM(q5_0, avx512)
 CPU_DECL_GEMM(q5_1, avx512) CPU_DECL_GEMM(q8_0, avx512)
 
-/* Decode (one activation row) kernels of the 32-block types (gemv_avx512.c):
- * y[r] = W row r . x for nr rows spaced w_row bytes apart, x prepared once per
- * call by cpu_gemv_act_prep into cpu_gemv_act_bytes(cols) bytes (64-aligned).
+/* Decode (one activation row) kernels: y[r] = W row r . x for nr rows spaced
+ * w_row bytes apart. The 32-block types (gemv_avx512.c) read x prepared once
+ * per call by cpu_gemv_act_prep into cpu_gemv_act_bytes(cols) bytes
+ * (64-aligned; cpu_gemv_uses_prep), q4_K/q6_K (gemv_k_avx512.c) the Q8_K row.
  * cpu_gemv_kernel: NULL when t has none at the current CPU level. */
 typedef void (*cpu_gemv_fn)(int64_t cols, const void *W, size_t w_row, int64_t nr, const void *act, float *y);
 cpu_gemv_fn cpu_gemv_kernel(pl_type t);
+bool   cpu_gemv_uses_prep(pl_type t);
 size_t cpu_gemv_act_bytes(int64_t cols);
 void   cpu_gemv_act_prep(const float *x, int64_t cols, void *act);
 void   cpu_gemv_act_prep_avx512(const float *x, int64_t cols, void *act);
@@ -85,6 +87,7 @@ bool   cpu_gemv_avx512_supported(void);
 #define CPU_DECL_GEMV(T) void cpu_##T##_gemv_avx512(int64_t cols, const void *W, size_t w_row, int64_t nr, \
                                                     const void *act, float *y);
 CPU_DECL_GEMV(q4_0) CPU_DECL_GEMV(q4_1) CPU_DECL_GEMV(q5_0) CPU_DECL_GEMV(q5_1) CPU_DECL_GEMV(q8_0)
+CPU_DECL_GEMV(q4_K) CPU_DECL_GEMV(q6_K)
 
 /* Prefill on 16-row weight panels (panel_avx512.c, AVX-512 VNNI): weights
  * unpacked to groups of G unsigned bytes (value = d*u + m per group and row)

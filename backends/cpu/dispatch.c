@@ -64,21 +64,33 @@ int cpu_panel_group(pl_type t)
     return 0;
 }
 
+/* Decode kernels: the 32-block ones read the prepared activation (and need
+ * VBMI/BITALG beyond the AVX-512 level), the K-quant ones the Q8_K row. */
+static const struct { pl_type t; cpu_gemv_fn fn; bool prep; } k_gemv[] = {
+#if defined(__x86_64__) || defined(__i386__)
+    { PL_TYPE_Q4_0, cpu_q4_0_gemv_avx512, true }, { PL_TYPE_Q4_1, cpu_q4_1_gemv_avx512, true },
+    { PL_TYPE_Q5_0, cpu_q5_0_gemv_avx512, true }, { PL_TYPE_Q5_1, cpu_q5_1_gemv_avx512, true },
+    { PL_TYPE_Q8_0, cpu_q8_0_gemv_avx512, true }, { PL_TYPE_Q4_K, cpu_q4_K_gemv_avx512, false },
+    { PL_TYPE_Q6_K, cpu_q6_K_gemv_avx512, false },
+#endif
+    { PL_TYPE_F32, NULL, false },
+};
+
 /* Decode kernel for weights of type t, or NULL (matmul uses the gemm/dot path). */
 cpu_gemv_fn cpu_gemv_kernel(pl_type t)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    static const struct { pl_type t; cpu_gemv_fn fn; } k_gemv[] = {
-        { PL_TYPE_Q4_0, cpu_q4_0_gemv_avx512 }, { PL_TYPE_Q4_1, cpu_q4_1_gemv_avx512 },
-        { PL_TYPE_Q5_0, cpu_q5_0_gemv_avx512 }, { PL_TYPE_Q5_1, cpu_q5_1_gemv_avx512 },
-        { PL_TYPE_Q8_0, cpu_q8_0_gemv_avx512 },
-    };
-    if (pl_cpu_level() != PL_CPU_AVX512 || !cpu_gemv_avx512_supported()) return NULL;
+    if (pl_cpu_level() != PL_CPU_AVX512) return NULL;
     for (size_t i = 0; i < sizeof k_gemv / sizeof k_gemv[0]; i++)
-        if (k_gemv[i].t == t) return k_gemv[i].fn;
-#endif
-    (void)t;
+        if (k_gemv[i].t == t && (!k_gemv[i].prep || cpu_gemv_avx512_supported())) return k_gemv[i].fn;
     return NULL;
+}
+
+/* True when t's decode kernel reads the cpu_gemv_act_prep layout (else its vec_dot_type row). */
+bool cpu_gemv_uses_prep(pl_type t)
+{
+    for (size_t i = 0; i < sizeof k_gemv / sizeof k_gemv[0]; i++)
+        if (k_gemv[i].t == t) return k_gemv[i].prep;
+    return false;
 }
 
 /* Prepare one activation row for the decode kernels (x86 AVX-512 only). */

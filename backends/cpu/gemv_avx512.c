@@ -43,6 +43,9 @@
 #ifndef GV_PF
 #define GV_PF 2048          /* prefetch distance in bytes of each weight row */
 #endif
+#ifndef GV_HINT
+#define GV_HINT _MM_HINT_T0 /* prefetch into L1 */
+#endif
 #define GV_GROUP 320        /* prepared activation bytes per 4 blocks */
 
 enum { GV_Q4_0, GV_Q4_1, GV_Q5_0, GV_Q5_1, GV_Q8_0, GV_NT };
@@ -193,9 +196,9 @@ GV_INLINE void gv_step(const int T, const int R, int64_t g, int valid, const uin
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         const uint8_t *p = w + r * w_row;
-        _mm_prefetch((const char *)p + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)p + pf + 64, _MM_HINT_T0);
-        if (T == GV_Q8_0) _mm_prefetch((const char *)p + pf + 128, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + pf, GV_HINT);
+        _mm_prefetch((const char *)p + pf + 64, GV_HINT);
+        if (T == GV_Q8_0) _mm_prefetch((const char *)p + pf + 128, GV_HINT);
         gv_group(T, p + off, valid, tb, y0, y1, corr, dy, sy, &acc[r], &accm[r]);
     }
 }

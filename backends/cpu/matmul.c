@@ -7,9 +7,14 @@
  * vec_dot of a weight row with an activation row.
  *
  * Work split: decode (n small) is a stream over the weights: threads take
- * contiguous slices of rows (about four per thread) from a shared counter,
- * so each weight byte is read once and a thread that starts late, because
- * the machine is shared, simply takes fewer slices. Prefill (n large)
+ * contiguous slices of rows (about four per thread, multiples of 16 rows)
+ * from a shared counter, so each weight byte is read once and a thread that
+ * starts late, because the machine is shared, simply takes fewer slices; the
+ * call returns when the slices are done (pl_pool_run_items), not when every
+ * worker has checked in. For one token (n == 1) a type with a decode kernel
+ * (cpu_gemv_kernel: 4 rows at a time, prefetching ahead) takes the slice; the
+ * 32-block types read X prepared once per call (cpu_gemv_act_prep) instead
+ * of a Q8_0/Q8_1 row. Prefill (n large)
  * reuses each weight row for many activation rows, so the output is cut into
  * tiles of MM_TILE_R weight rows x MM_TILE_C activation rows that stay in L2
  * while they are combined; threads take tiles from a shared counter so an
@@ -54,7 +59,8 @@ typedef struct mm_w {
     float         *Y;        /* (n, rows) */
     pl_vec_dot_fn  dot;
     cpu_gemm_fn    gemm;
-    cpu_gemv_fn    gemv;     /* decode kernel (n == 1): reads the job's gv_act */
+    cpu_gemv_fn    gemv;     /* decode kernel (n == 1) */
+    bool           gv_prep;  /* ... reading the job's gv_act (else Xq) */
     const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
     size_t         x_row;
     int            panel_g;  /* panel path: group size (16/32), 0 = off */
@@ -143,7 +149,7 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
         return;
     }
     if (w->gemv) {
-        w->gemv(j->cols, w->W + r0 * w->w_row, w->w_row, r1 - r0, j->gv_act, w->Y + r0);
+        w->gemv(j->cols, w->W + r0 * w->w_row, w->w_row, r1 - r0, w->gv_prep ? j->gv_act : w->Xq, w->Y + r0);
         return;
     }
     if (w->gemm) {
@@ -236,7 +242,8 @@ static void mm_plan(mm_job *j, int nth)
             w->item_r = 16;
             w->item_c = c < 16 ? 16 : c & ~(int64_t)3;
         } else if (j->n < 4) {
-            int64_t chunk = (w->rows / (4 * nth) + 3) & ~(int64_t)3;   /* ~4 per thread, 4-row kernels */
+            /* ~4 per thread, a multiple of 16 rows: 4-row kernels, and no two threads write one line of Y */
+            int64_t chunk = (w->rows / (4 * nth) + 15) & ~(int64_t)15;
             w->item_r = chunk < MM_DECODE_MIN ? MM_DECODE_MIN : chunk;
             w->item_c = j->n;
         } else {
@@ -261,7 +268,8 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
         *w = (mm_w){ .W = ws[k].W, .type = ws[k].type, .w_row = pl_row_size(ws[k].type, cols),
                      .rows = ws[k].rows, .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type),
                      .gemv = n == 1 ? cpu_gemv_kernel(ws[k].type) : NULL, .panel_g = 0 };
-        if (w->gemv) { j.gv_bytes = cpu_gemv_act_bytes(cols); continue; }
+        w->gv_prep = w->gemv && cpu_gemv_uses_prep(w->type);
+        if (w->gv_prep) { j.gv_bytes = cpu_gemv_act_bytes(cols); continue; }
         if (n >= (w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT)) w->panel_g = cpu_panel_group(ws[k].type);
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         if (w->panel_g) {
@@ -274,7 +282,7 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
     for (int k = 0, kk = 0; k < nw; k++) {
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
         if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
-        if (j.w[kk].gemv) { kk++; continue; }
+        if (j.w[kk].gv_prep) { kk++; continue; }
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
         if (j.w[kk].panel_g) j.w[kk].Xp = a->pbuf[j.w[kk].panel_g == 32];

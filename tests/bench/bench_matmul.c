@@ -136,6 +136,7 @@ int main(int argc, char **argv)
         if (dec_on) {
             bench_decode(p, dec[i], 576, 1536);    /* SmolLM2 ffn_down: cache-resident */
             bench_decode(p, dec[i], 5632, 2048);   /* 1.1B ffn_up */
+            if (dec[i] == PL_TYPE_Q8_0) bench_decode(p, dec[i], 262144, 640);   /* Gemma 3 270M tied output */
         }
         if (pre_on) bench_prefill(p, dec[i], 1536, 576, 512);
     }
