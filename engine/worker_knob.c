@@ -166,8 +166,28 @@ static int knob_next_load(pl_worker *w, const char *name, const char *v, char *m
 static int knob_ctx(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "ctx-size", v, m, l); }
 static int knob_batch(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "batch-size", v, m, l); }
 static int knob_ngl(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "n-gpu-layers", v, m, l); }
-static int knob_tk(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "cache-type-k", v, m, l); }
-static int knob_tv(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "cache-type-v", v, m, l); }
+/* KV cache types: the live cache is converted in place between two tokens,
+ * so the conversation keeps its context; on refusal the old types stay. */
+static int knob_kv_type(pl_worker *w, bool is_k, const char *v, char *msg, size_t len)
+{
+    int t = pl_type_from_name(v);
+    if (t < 0) { snprintf(msg, len, "cache-type-%c: unknown type '%s'", is_k ? 'k' : 'v', v); return -1; }
+    pl_type k = is_k ? (pl_type)t : w->lp.ctx.type_k, vt = is_k ? w->lp.ctx.type_v : (pl_type)t;
+    if (w->ctx) {
+        pl_status st;
+        pl_status_ok(&st);
+        if (pl_ctx_set_kv_types(w->ctx, k, vt, &st) != 0) {
+            snprintf(msg, len, "cache-type-%c = %s refused: %s", is_k ? 'k' : 'v', v, st.msg);
+            return -1;
+        }
+    }
+    w->lp.ctx.type_k = k;
+    w->lp.ctx.type_v = vt;
+    return 0;
+}
+
+static int knob_tk(pl_worker *w, const char *v, char *m, size_t l) { return knob_kv_type(w, true, v, m, l); }
+static int knob_tv(pl_worker *w, const char *v, char *m, size_t l) { return knob_kv_type(w, false, v, m, l); }
 
 /* Speculative decoding has no engine entry point yet. */
 static int knob_draft(pl_worker *w, const char *v, char *msg, size_t len)

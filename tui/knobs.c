@@ -23,7 +23,7 @@ const tui_knob tui_knobs[] = {
     {"system", "next message", false},   {"chat-template", "next message", false},
     {"stop", "next message", false},     {"ctx-size", "next load", true},
     {"batch-size", "next load", true},   {"n-gpu-layers", "next load", true},
-    {"cache-type-k", "next load", true}, {"cache-type-v", "next load", true},
+    {"cache-type-k", "live", true},      {"cache-type-v", "live", true},
     {"draft-model", "not supported yet", true}, {"draft-max", "not supported yet", true},
 };
 const int tui_n_knobs = (int)(sizeof tui_knobs / sizeof tui_knobs[0]);

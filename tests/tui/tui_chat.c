@@ -164,6 +164,33 @@ Test(tui_chat, knob_change_shows_in_status, .timeout = 20)
     parley_stop(t);
 }
 
+/* The KV cache type changes mid-conversation: the cache is converted in place,
+ * the status line says so at once and the next answer still comes. */
+Test(tui_chat, kv_type_changes_live, .timeout = 30)
+{
+    vt_term *t = parley_start(24, 160, NULL);   /* wide enough for every status item */
+    parley_wait_ready(t);
+    parley_type(t, "What is the capital of France?");
+    cr_assert(vt_wait_text(t, "Paris", 15000), "no first answer");
+    cr_assert(wait_status(t, "ready", 15000), "the first answer did not finish");
+    vt_pump(t, 300);
+    parley_type(t, "/set cache-type-k q8_0");
+    cr_assert(vt_wait_text(t, "kv q8_0/f16", 3000), "the status line did not show the new K type");
+    cr_expect(!vt_contains(t, "next load"), "a live KV type change was reported as 'next load'");
+    parley_type(t, "And of Italy?");
+    cr_assert(vt_wait_text(t, "And of Italy?", 3000), "the message was not sent");
+    (void)wait_status(t, "answering", 5000);   /* a short answer may be over before we look */
+    cr_assert(wait_status(t, "ready", 15000), "the answer after the KV type change did not finish");
+    vt_pump(t, 300);
+    char *scr = vt_text(t);
+    int answers = 0;
+    for (const char *p = scr; (p = strstr(p, "Assistant")); p++) answers++;
+    cr_expect(answers >= 2, "no second answer after the KV type change:\n%s", scr);
+    cr_expect(strstr(scr, "kv q8_0/f16") != NULL, "the K type did not stay q8_0:\n%s", scr);
+    free(scr);
+    parley_stop(t);
+}
+
 Test(tui_chat, regenerate_reuses_prefix, .timeout = 20)
 {
     vt_term *t = parley_start(24, 100, NULL);
