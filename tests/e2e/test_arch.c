@@ -33,15 +33,10 @@
 
 #include "backends/backend.h"
 #include "engine/engine.h"
+#include "tests/common/fixture.h"
 
 #define MAX_TOK 2048
 
-/* Repository root: PARLEY_SRC (set by the Makefile) or the working directory. */
-static const char *arch_src_dir(void)
-{
-    const char *s = getenv("PARLEY_SRC");
-    return s && *s ? s : ".";
-}
 
 /* Gemma 3 270M's path, or fail with what to run. */
 static const char *gemma_model(void)
@@ -54,80 +49,11 @@ static const char *gemma_model(void)
     return p;
 }
 
-/* Fixture JSON of one model. */
-static json_t *arch_fixture(const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s.json", arch_src_dir(), name);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    cr_assert(j, "%s: %s (regenerate with scripts/gen-forward-fixtures.py)", path, err.text);
-    return j;
-}
 
-/* The prompt record named pname. */
-static json_t *arch_prompt(json_t *fx, const char *pname)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(fx, "prompts"), i, p)
-        if (strcmp(json_string_value(json_object_get(p, "name")), pname) == 0) return p;
-    cr_assert_fail("fixture has no prompt %s", pname);
-    return NULL;
-}
 
-/* int array of a JSON list; returns the count. */
-static int arch_ints(json_t *a, int32_t *out, int max)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) {
-        cr_assert(i < (size_t)max);
-        out[i] = (int32_t)json_integer_value(v);
-    }
-    return (int)json_array_size(a);
-}
 
-/* llama.cpp's logits: inline JSON list, or a float16 file beside the JSON. */
-static float *arch_logits(json_t *p, int n_vocab)
-{
-    float *l = malloc(sizeof(float) * n_vocab);
-    json_t *arr = json_object_get(p, "logits");
-    if (arr) {
-        cr_assert_eq((int)json_array_size(arr), n_vocab);
-        for (int i = 0; i < n_vocab; i++) l[i] = (float)json_real_value(json_array_get(arr, i));
-        return l;
-    }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s", arch_src_dir(),
-             json_string_value(json_object_get(p, "logits_f16_file")));
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    pl_f16 *h = malloc(sizeof(pl_f16) * n_vocab);
-    cr_assert_eq(fread(h, sizeof(pl_f16), n_vocab, f), (size_t)n_vocab, "%s is short", path);
-    fclose(f);
-    for (int i = 0; i < n_vocab; i++) l[i] = pl_f16_to_f32(h[i]);
-    free(h);
-    return l;
-}
 
-/* max|a - b| / max|b| */
-static double arch_rel_err(const float *a, const float *b, int n)
-{
-    double md = 0, mb = 0;
-    for (int i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mb = fmax(mb, fabs((double)b[i]));
-    }
-    return md / (mb > 0 ? mb : 1);
-}
 
-static int arch_argmax(const float *l, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
-    return best;
-}
 
 /* Context on m with n_batch; 2 threads and 1024 positions like the fixtures. */
 static pl_ctx *arch_ctx(pl_model *m, int n_batch)
@@ -148,10 +74,10 @@ static void arch_check_greedy(pl_ctx *c, int seq, json_t *p, int n_vocab, const 
 {
     static int32_t greedy[64];
     pl_status st;
-    int ngr = arch_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
+    int ngr = fixt_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
     json_t *margin = json_object_get(p, "greedy_margin");
     for (; i < ngr; i++) {
-        int32_t t = arch_argmax(pl_logits(c, seq), n_vocab);
+        int32_t t = fixt_argmax(pl_logits(c, seq), n_vocab);
         if (t != greedy[i]) {
             double gap = json_real_value(json_array_get(margin, i));
             cr_expect(gap < tol, "%s: greedy token %d is %d, llama.cpp %d, whose lead was %.3g "
@@ -171,15 +97,15 @@ static void arch_check_model(const char *path, const char *fx_name, double tol,
     pl_status st;
     pl_model *m = pl_model_load(path, NULL, &st);
     cr_assert(m, "%s", st.msg);
-    json_t *fx = arch_fixture(fx_name);
+    json_t *fx = fixt_load(fx_name);
     pl_ctx *c = arch_ctx(m, 64);
     const int n_vocab = pl_n_vocab(m);
     for (int pi = 0; pi < n_prompts; pi++) {
-        json_t *p = arch_prompt(fx, prompts[pi]);
+        json_t *p = fixt_prompt(fx, prompts[pi]);
         static int32_t want[MAX_TOK], got[MAX_TOK];
         char what[160];
         snprintf(what, sizeof what, "%s/%s", fx_name, prompts[pi]);
-        int n = arch_ints(json_object_get(p, "tokens"), want, MAX_TOK);
+        int n = fixt_ints(json_object_get(p, "tokens"), want, MAX_TOK);
         const char *text = json_string_value(json_object_get(p, "text"));
         bool chat = json_is_true(json_object_get(p, "chat"));
         int ng = pl_tokenize(m, text, strlen(text), got, MAX_TOK, true, chat);
@@ -188,8 +114,8 @@ static void arch_check_model(const char *path, const char *fx_name, double tol,
         int seq = pl_seq_new(c, &st);
         cr_assert(seq >= 0, "%s", st.msg);
         cr_assert_eq(pl_decode(c, seq, want, n, &st), 0, "%s", st.msg);
-        float *ref = arch_logits(p, n_vocab);
-        double err = arch_rel_err(pl_logits(c, seq), ref, n_vocab);
+        float *ref = fixt_logits(p, n_vocab);
+        double err = fixt_rel_err(pl_logits(c, seq), ref, n_vocab);
         cr_expect(err < tol, "%s: logits rel err %.3g > %.3g", what, err, tol);
         cr_log_info("%s: %d tokens, logits rel err %.2e", what, n, err);
         arch_check_greedy(c, seq, p, n_vocab, what, tol);
@@ -209,7 +135,7 @@ static void arch_check_synth(const char *name, double tol)
 {
     char path[1024], fx[64];
     snprintf(fx, sizeof fx, "synth-%s", name);
-    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", arch_src_dir(), fx);
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", fixt_src_dir(), fx);
     arch_check_model(path, fx, tol, synth_prompts, 3);
 }
 
@@ -231,9 +157,9 @@ Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
     pl_status st;
     pl_model *m = pl_model_load(gemma_model(), NULL, &st);
     cr_assert(m, "%s", st.msg);
-    json_t *fx = arch_fixture("gemma3");
+    json_t *fx = fixt_load("gemma3");
     static int32_t toks[MAX_TOK];
-    int n = arch_ints(json_object_get(arch_prompt(fx, "raw_swa"), "tokens"), toks, MAX_TOK);
+    int n = fixt_ints(json_object_get(fixt_prompt(fx, "raw_swa"), "tokens"), toks, MAX_TOK);
     cr_assert_gt(n, 512, "raw_swa must be longer than the 512-position window");
     const int nv = pl_n_vocab(m);
     float *ref = malloc(sizeof(float) * nv);
@@ -243,7 +169,7 @@ Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
         int seq = pl_seq_new(c, &st);
         cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
         if (b == 0) memcpy(ref, pl_logits(c, seq), sizeof(float) * nv);
-        double err = arch_rel_err(pl_logits(c, seq), ref, nv);
+        double err = fixt_rel_err(pl_logits(c, seq), ref, nv);
         cr_expect(err < 1e-4, "n_batch %d: logits differ from n_batch 512 by %.3g", batches[b], err);
         pl_ctx_free(c);
     }
@@ -269,8 +195,8 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
 {
     const char *bin = getenv("PARLEY_BIN");
     cr_assert(bin && *bin, "PARLEY_BIN is not set (run through `make test-e2e`)");
-    json_t *fx = arch_fixture("gemma3");
-    const char *want = json_string_value(json_object_get(arch_prompt(fx, "chat_capital"), "answer"));
+    json_t *fx = fixt_load("gemma3");
+    const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
              "-n 32 --temp 0 -t 2 2>/dev/null", bin, gemma_model());
@@ -297,8 +223,8 @@ Test(gemma_load, info_and_fallback_template)
     pl_chat_msg msg = { "user", "What is the capital of France?" };
     char buf[512];
     cr_assert_gt(pl_chat_render(m, NULL, &msg, 1, true, buf, sizeof buf, &st), 0, "%s", st.msg);
-    json_t *fx = arch_fixture("gemma3");
-    const char *want = json_string_value(json_object_get(arch_prompt(fx, "chat_capital"), "text"));
+    json_t *fx = fixt_load("gemma3");
+    const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "text"));
     cr_expect_str_eq(buf, want);
     json_decref(fx);
     pl_model_free(m);
@@ -309,7 +235,7 @@ Test(gemma_load, info_and_fallback_template)
 static float *gemma_synth_logits(pl_type tk, pl_type tv)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/models/synth-gemma3-f32.gguf", arch_src_dir());
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/synth-gemma3-f32.gguf", fixt_src_dir());
     pl_status st;
     pl_model *m = pl_model_load(path, NULL, &st);
     cr_assert(m, "%s", st.msg);
@@ -317,9 +243,9 @@ static float *gemma_synth_logits(pl_type tk, pl_type tv)
     cp.n_ctx = 1024, cp.n_threads = 2, cp.n_batch = 100, cp.type_k = tk, cp.type_v = tv;
     pl_ctx *c = pl_ctx_new(m, &cp, &st);
     cr_assert(c, "pl_ctx_new: %s", st.msg);
-    json_t *fx = arch_fixture("synth-gemma3-f32");
+    json_t *fx = fixt_load("synth-gemma3-f32");
     static int32_t toks[MAX_TOK];
-    int n = arch_ints(json_object_get(arch_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
+    int n = fixt_ints(json_object_get(fixt_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
     int seq = pl_seq_new(c, &st);
     cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
     float *l = malloc(sizeof(float) * pl_n_vocab(m));
@@ -337,7 +263,7 @@ Test(gemma_decode, q8_0_kv_cache_keeps_the_window)
 {
     float *ref = gemma_synth_logits(PL_TYPE_F16, PL_TYPE_F16);
     float *q8 = gemma_synth_logits(PL_TYPE_Q8_0, PL_TYPE_Q8_0);
-    double err = arch_rel_err(q8, ref, 1024);
+    double err = fixt_rel_err(q8, ref, 1024);
     cr_expect(err < 2e-2, "q8_0 KV cache: logits differ from the f16 cache's by %.3g", err);
     cr_log_info("q8_0 KV cache vs f16: rel err %.2e", err);
     free(ref);

@@ -41,15 +41,10 @@
 
 #include "backends/backend.h"
 #include "engine/engine.h"
+#include "tests/common/fixture.h"
 
 #define MAX_TOK 2048
 
-/* Repository root: PARLEY_SRC (set by the Makefile) or the working directory. */
-static const char *src_dir(void)
-{
-    const char *s = getenv("PARLEY_SRC");
-    return s && *s ? s : ".";
-}
 
 /* The default model's path, or fail with what to run. */
 static const char *default_model(void)
@@ -61,80 +56,11 @@ static const char *default_model(void)
     return p;
 }
 
-/* Fixture JSON of one model. */
-static json_t *load_fixture(const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s.json", src_dir(), name);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    cr_assert(j, "%s: %s (regenerate with scripts/gen-forward-fixtures.py)", path, err.text);
-    return j;
-}
 
-/* The prompt record named pname. */
-static json_t *fixture_prompt(json_t *fx, const char *pname)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(fx, "prompts"), i, p)
-        if (strcmp(json_string_value(json_object_get(p, "name")), pname) == 0) return p;
-    cr_assert_fail("fixture has no prompt %s", pname);
-    return NULL;
-}
 
-/* int array of a JSON list; returns the count. */
-static int json_ints(json_t *a, int32_t *out, int max)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) {
-        cr_assert(i < (size_t)max);
-        out[i] = (int32_t)json_integer_value(v);
-    }
-    return (int)json_array_size(a);
-}
 
-/* llama.cpp's logits: inline JSON list, or a float16 file beside the JSON. */
-static float *fixture_logits(json_t *p, int n_vocab)
-{
-    float *l = malloc(sizeof(float) * n_vocab);
-    json_t *arr = json_object_get(p, "logits");
-    if (arr) {
-        cr_assert_eq((int)json_array_size(arr), n_vocab);
-        for (int i = 0; i < n_vocab; i++) l[i] = (float)json_real_value(json_array_get(arr, i));
-        return l;
-    }
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/forward/%s", src_dir(),
-             json_string_value(json_object_get(p, "logits_f16_file")));
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    pl_f16 *h = malloc(sizeof(pl_f16) * n_vocab);
-    cr_assert_eq(fread(h, sizeof(pl_f16), n_vocab, f), (size_t)n_vocab, "%s is short", path);
-    fclose(f);
-    for (int i = 0; i < n_vocab; i++) l[i] = pl_f16_to_f32(h[i]);
-    free(h);
-    return l;
-}
 
-/* max|a - b| / max|b| */
-static double rel_err(const float *a, const float *b, int n)
-{
-    double md = 0, mb = 0;
-    for (int i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mb = fmax(mb, fabs((double)b[i]));
-    }
-    return md / (mb > 0 ? mb : 1);
-}
 
-static int argmax(const float *l, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
-    return best;
-}
 
 /* Context on m with n_batch; 2 threads like the fixtures. */
 static pl_ctx *new_ctx(pl_model *m, int n_batch)
@@ -155,14 +81,14 @@ static void check_model(const char *path, const char *fx_name, double tol)
     pl_status st;
     pl_model *m = pl_model_load(path, NULL, &st);
     cr_assert(m, "%s", st.msg);
-    json_t *fx = load_fixture(fx_name);
+    json_t *fx = fixt_load(fx_name);
     const char *prompts[] = { "raw_short", "chat_capital", "raw_long" };
     pl_ctx *c = new_ctx(m, 64);
     const int n_vocab = pl_n_vocab(m);
     for (int pi = 0; pi < 3; pi++) {
-        json_t *p = fixture_prompt(fx, prompts[pi]);
+        json_t *p = fixt_prompt(fx, prompts[pi]);
         static int32_t want[MAX_TOK], got[MAX_TOK], greedy[64];
-        int n = json_ints(json_object_get(p, "tokens"), want, MAX_TOK);
+        int n = fixt_ints(json_object_get(p, "tokens"), want, MAX_TOK);
         const char *text = json_string_value(json_object_get(p, "text"));
         bool chat = json_is_true(json_object_get(p, "chat"));
         int ng = pl_tokenize(m, text, strlen(text), got, MAX_TOK, true, chat);
@@ -171,14 +97,14 @@ static void check_model(const char *path, const char *fx_name, double tol)
         int seq = pl_seq_new(c, &st);
         cr_assert(seq >= 0, "%s", st.msg);
         cr_assert_eq(pl_decode(c, seq, want, n, &st), 0, "%s", st.msg);
-        float *ref = fixture_logits(p, n_vocab);
-        double err = rel_err(pl_logits(c, seq), ref, n_vocab);
+        float *ref = fixt_logits(p, n_vocab);
+        double err = fixt_rel_err(pl_logits(c, seq), ref, n_vocab);
         cr_expect(err < tol, "%s/%s: logits rel err %.3g > %.3g", fx_name, prompts[pi], err, tol);
         cr_log_info("%s/%s: %d tokens, logits rel err %.2e", fx_name, prompts[pi], n, err);
-        int ngr = json_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
+        int ngr = fixt_ints(json_object_get(p, "greedy"), greedy, 64), i = 0;
         json_t *margin = json_object_get(p, "greedy_margin");
         for (; i < ngr; i++) {
-            int32_t t = argmax(pl_logits(c, seq), n_vocab);
+            int32_t t = fixt_argmax(pl_logits(c, seq), n_vocab);
             if (t != greedy[i]) {
                 double gap = json_real_value(json_array_get(margin, i));
                 cr_expect(gap < tol, "%s/%s: greedy token %d is %d, llama.cpp %d, whose lead "
@@ -202,7 +128,7 @@ static void check_synth(const char *type, double tol)
 {
     char path[1024], name[64];
     snprintf(name, sizeof name, "synth-%s", type);
-    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", src_dir(), name);
+    snprintf(path, sizeof path, "%s/tests/fixtures/models/%s.gguf", fixt_src_dir(), name);
     check_model(path, name, tol);
 }
 
@@ -227,9 +153,9 @@ Test(e2e_decode, batch_equals_token_by_token)
     pl_status st;
     pl_model *m = pl_model_load(default_model(), NULL, &st);
     cr_assert(m, "%s", st.msg);
-    json_t *fx = load_fixture("smollm2");
+    json_t *fx = fixt_load("smollm2");
     static int32_t toks[MAX_TOK];
-    int n = json_ints(json_object_get(fixture_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
+    int n = fixt_ints(json_object_get(fixt_prompt(fx, "raw_long"), "tokens"), toks, MAX_TOK);
     n = n > 100 ? 100 : n;
     const int nv = pl_n_vocab(m);
     float *ref = malloc(sizeof(float) * nv);
@@ -248,9 +174,9 @@ Test(e2e_decode, batch_equals_token_by_token)
          * 30 layers amplify. llama.cpp disagrees with itself the same way (one
          * batch vs one token at a time: 2.4e-2 on this model), so the bound is
          * the fixture tolerance and the argmax must agree. */
-        double err = rel_err(pl_logits(c, seq), ref, nv);
+        double err = fixt_rel_err(pl_logits(c, seq), ref, nv);
         cr_expect(err < 6e-2, "n_batch %d: logits differ from one batch by %.3g", batches[b], err);
-        cr_expect_eq(argmax(pl_logits(c, seq), nv), argmax(ref, nv));
+        cr_expect_eq(fixt_argmax(pl_logits(c, seq), nv), fixt_argmax(ref, nv));
         pl_ctx_free(c);
     }
     free(ref);
@@ -282,7 +208,7 @@ Test(e2e_decode, truncate_and_fork_equal_fresh)
      * and any difference can only come from the cache */
     cr_assert_eq(pl_decode(c, fresh, b, 45, &st), 0, "%s", st.msg);
     cr_assert_eq(pl_decode(c, fresh, b + 45, 35, &st), 0, "%s", st.msg);
-    double e1 = rel_err(pl_logits(c, fork), pl_logits(c, fresh), nv);
+    double e1 = fixt_rel_err(pl_logits(c, fork), pl_logits(c, fresh), nv);
     cr_expect(e1 < 1e-5, "truncate+re-decode differs from fresh by %.3g", e1);
     cr_expect_eq(memcmp(pl_seq_tokens(c, fork), b, sizeof b), 0);
     /* the parent is untouched by its fork's copy-on-write; decode one more on both */
@@ -291,7 +217,7 @@ Test(e2e_decode, truncate_and_fork_equal_fresh)
     cr_assert_eq(pl_decode(c, s2, a, 80, &st), 0, "%s", st.msg);
     cr_assert_eq(pl_decode(c, s1, &t, 1, &st), 0, "%s", st.msg);
     cr_assert_eq(pl_decode(c, s2, &t, 1, &st), 0, "%s", st.msg);
-    double e2 = rel_err(pl_logits(c, s1), pl_logits(c, s2), nv);
+    double e2 = fixt_rel_err(pl_logits(c, s1), pl_logits(c, s2), nv);
     cr_expect(e2 < 1e-5, "parent after fork differs from fresh by %.3g", e2);
     free(la);
     pl_ctx_free(c);
@@ -320,8 +246,8 @@ static const char *parley_bin(void)
 /* `parley run --chat` prints llama.cpp's greedy answer, then a newline. */
 Test(e2e_run, chat_answer_matches_llama_cpp)
 {
-    json_t *fx = load_fixture("smollm2");
-    const char *want = json_string_value(json_object_get(fixture_prompt(fx, "chat_capital"), "answer"));
+    json_t *fx = fixt_load("smollm2");
+    const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
              "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), default_model());

@@ -1,0 +1,19 @@
+/* fixture.h — reading the llama.cpp forward fixtures (tests/fixtures/forward/,
+ * written by scripts/gen-forward-fixtures.py) and comparing logits with them.
+ * Shared by the e2e tests of every architecture; failures are Criterion asserts
+ * that name the file and what to regenerate. */
+#ifndef PL_TEST_FIXTURE_H
+#define PL_TEST_FIXTURE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+const char *fixt_src_dir(void);                              /* PARLEY_SRC or "." */
+json_t     *fixt_load(const char *name);                     /* forward/<name>.json */
+json_t     *fixt_prompt(json_t *fx, const char *pname);      /* the prompt record named pname */
+int         fixt_ints(json_t *a, int32_t *out, int max);     /* a JSON int list; returns the count */
+float      *fixt_logits(json_t *p, int n_vocab);             /* llama.cpp's logits (caller frees) */
+double      fixt_rel_err(const float *a, const float *b, int n);  /* max|a - b| / max|b| */
+int         fixt_argmax(const float *l, int n);
+
+#endif
