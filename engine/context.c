@@ -225,12 +225,17 @@ int pl_seq_truncate(pl_ctx *c, int seq, int n)
     return kv_seq_truncate(c->kv, seq, n);
 }
 
-/* kv_rotate_fn: rotate a cached K row by delta positions. */
-static void ctx_rerotate(float *k_row, int delta, void *ud)
+/* kv_rotate_fn: rotate a cached K row of layer il by delta positions, with
+ * the rope that layer was written with (sliding-window layers: their own
+ * base, unscaled, as the gemma3 forward pass does). */
+static void ctx_rerotate(float *k_row, int il, int delta, void *ud)
 {
     const pl_model *m = ud;
     float cs[1024];   /* n_rot <= head_dim <= 1024 (checked at load) */
-    model_rope_cache(m, (float)delta, cs);
+    if (hp_layer_is_swa(&m->hp, il) && m->hp.rope_base_swa > 0)
+        pl_cpu_rope_cache(cs, (int)m->hp.n_rot, (float)delta, m->hp.rope_base_swa, 1.0f, NULL);
+    else
+        model_rope_cache(m, (float)delta, cs);
     model_rope_apply(m, k_row, (int)m->hp.n_head_kv, cs);
 }
 

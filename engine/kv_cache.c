@@ -235,7 +235,7 @@ static void kv_move_pos(kv_cache *kv, kv_seq *s, int dst, int src, kv_rotate_fn 
     const pl_type_traits *tk = pl_type_traits_get(kv->type_k);
     for (int il = 0; il < kv->n_layer; il++) {
         tk->to_float(kv_k_data(kv, s, il, src), tmp, kv->kv_dim);
-        rot(tmp, dst - src, ud);
+        rot(tmp, il, dst - src, ud);
         tk->from_float(tmp, kv_k_data(kv, s, il, dst), kv->kv_dim);
         memcpy(kv_v_data(kv, s, il, dst), kv_v_data(kv, s, il, src), kv->row_v);
     }

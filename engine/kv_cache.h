@@ -42,8 +42,9 @@ typedef struct kv_cache {
     int      n_seq_cap;
 } kv_cache;
 
-/* Re-rotate one K row (kv_dim elements, f32) by delta positions. */
-typedef void (*kv_rotate_fn)(float *k_row, int delta, void *ud);
+/* Re-rotate one K row (kv_dim elements, f32) of layer il by delta positions
+ * (the layer matters: gemma3's local layers use another rope base). */
+typedef void (*kv_rotate_fn)(float *k_row, int il, int delta, void *ud);
 
 /* An F16 cache (kv_cache_new) or one of the given types; types must have a
  * block size dividing kv_dim and converters (kv_cache_type_ok). */

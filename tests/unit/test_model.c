@@ -278,9 +278,9 @@ Test(model_kv, pool_exhaustion_is_context_full)
 }
 
 /* Test rotation: adds delta to every element, so moved rows are recognisable. */
-static void kt_rotate_add(float *row, int delta, void *ud)
+static void kt_rotate_add(float *row, int il, int delta, void *ud)
 {
-    (void)ud;
+    (void)ud, (void)il;
     for (int d = 0; d < KT_DIM; d++) row[d] += (float)delta;
 }
 
@@ -323,9 +323,15 @@ static pl_ctx *tc_ctx(pl_model *m, int n_ctx, int n_batch)
 /* After a shift, layer 0's keys equal a fresh decode of the shifted tokens: a
  * layer-0 key depends only on its token and position, so this checks the RoPE
  * re-rotation against the real thing (f16 rounding twice: 1e-2). */
-Test(model_ctx, shift_matches_fresh_layer0_keys)
+static void shift_matches_fresh(const char *model);
+
+Test(model_ctx, shift_matches_fresh_layer0_keys) { shift_matches_fresh("synth-f32.gguf"); }
+/* gemma3's layer 0 is a sliding-window layer, rotated with its own rope base. */
+Test(model_ctx, shift_matches_fresh_layer0_keys_gemma3_local) { shift_matches_fresh("synth-gemma3-f32.gguf"); }
+
+static void shift_matches_fresh(const char *model)
 {
-    pl_model *m = load_fixture_model("synth-f32.gguf");
+    pl_model *m = load_fixture_model(model);
     pl_ctx *c = tc_ctx(m, 256, 16);
     pl_status st;
     int32_t toks[90];
