@@ -44,7 +44,7 @@ endif
 .PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
-# Objects, not the archive: cmd/pending.c's weak placeholders must lose to the real commands.
+# The binary links the objects themselves (the archive is for the test binaries).
 parley: $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
