@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "engine/engine.h"
 #include "tests/common/fixture.h"
 
 /* Repository root: PARLEY_SRC (set by the Makefile) or the working directory. */
@@ -87,4 +88,26 @@ int fixt_argmax(const float *l, int n)
     int best = 0;
     for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
     return best;
+}
+
+const char *fixt_model(const char *env, const char *make_target)
+{
+    const char *p = getenv(env);
+    FILE *f = p && *p ? fopen(p, "rb") : NULL;
+    cr_assert(f, "model not found (%s=%s): run `make %s`", env, p ? p : "(unset)", make_target);
+    fclose(f);
+    return p;
+}
+
+pl_ctx *fixt_ctx(pl_model *m, int n_ctx, int n_batch, int type_k, int type_v)
+{
+    pl_ctx_params cp = pl_ctx_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_threads = 2;
+    if (n_batch > 0) cp.n_batch = n_batch;
+    cp.type_k = (pl_type)type_k, cp.type_v = (pl_type)type_v;
+    pl_status st;
+    pl_ctx *c = pl_ctx_new(m, &cp, &st);
+    cr_assert(c, "pl_ctx_new (k=%s v=%s): %s", pl_type_name(cp.type_k), pl_type_name(cp.type_v), st.msg);
+    return c;
 }

@@ -37,37 +37,6 @@
 
 #define MAX_TOK 2048
 
-
-/* Gemma 3 270M's path, or fail with what to run. */
-static const char *gemma_model(void)
-{
-    const char *p = getenv("PARLEY_GEMMA");
-    FILE *f = p && *p ? fopen(p, "rb") : NULL;
-    cr_assert(f, "Gemma 3 270M not found (PARLEY_GEMMA=%s): run `make model-gemma`",
-              p ? p : "(unset)");
-    fclose(f);
-    return p;
-}
-
-
-
-
-
-
-
-/* Context on m with n_batch; 2 threads and 1024 positions like the fixtures. */
-static pl_ctx *arch_ctx(pl_model *m, int n_batch)
-{
-    pl_ctx_params cp = pl_ctx_default_params();
-    cp.n_ctx = 1024;
-    cp.n_threads = 2;
-    cp.n_batch = n_batch;
-    pl_status st;
-    pl_ctx *c = pl_ctx_new(m, &cp, &st);
-    cr_assert(c, "pl_ctx_new: %s", st.msg);
-    return c;
-}
-
 /* Greedy steps after the prompt: identical to llama.cpp's up to a near tie. */
 static void arch_check_greedy(pl_ctx *c, int seq, json_t *p, int n_vocab, const char *what,
                               double tol)
@@ -98,7 +67,7 @@ static void arch_check_model(const char *path, const char *fx_name, double tol,
     pl_model *m = pl_model_load(path, NULL, &st);
     cr_assert(m, "%s", st.msg);
     json_t *fx = fixt_load(fx_name);
-    pl_ctx *c = arch_ctx(m, 64);
+    pl_ctx *c = fixt_ctx(m, 1024, 64, PL_TYPE_F16, PL_TYPE_F16);
     const int n_vocab = pl_n_vocab(m);
     for (int pi = 0; pi < n_prompts; pi++) {
         json_t *p = fixt_prompt(fx, prompts[pi]);
@@ -147,7 +116,7 @@ Test(gemma_forward, synth_f32_window_8) { arch_check_synth("gemma3-f32", 3e-4); 
 Test(gemma_forward, synth_q8_0_window_16) { arch_check_synth("gemma3-q8_0", 3e-2); }
 Test(gemma_forward, gemma3_270m, .timeout = 300)
 {
-    arch_check_model(gemma_model(), "gemma3", 8e-2, gemma_prompts, 4);
+    arch_check_model(fixt_model("PARLEY_GEMMA", "model-gemma"), "gemma3", 8e-2, gemma_prompts, 4);
 }
 
 /* The 682-token prompt in chunks of 64 and of 200 (chunks that straddle the
@@ -155,7 +124,7 @@ Test(gemma_forward, gemma3_270m, .timeout = 300)
 Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
 {
     pl_status st;
-    pl_model *m = pl_model_load(gemma_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_GEMMA", "model-gemma"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     json_t *fx = fixt_load("gemma3");
     static int32_t toks[MAX_TOK];
@@ -165,7 +134,7 @@ Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
     float *ref = malloc(sizeof(float) * nv);
     const int batches[] = { 512, 64, 200 };
     for (int b = 0; b < 3; b++) {
-        pl_ctx *c = arch_ctx(m, batches[b]);
+        pl_ctx *c = fixt_ctx(m, 1024, batches[b], PL_TYPE_F16, PL_TYPE_F16);
         int seq = pl_seq_new(c, &st);
         cr_assert_eq(pl_decode(c, seq, toks, n, &st), 0, "%s", st.msg);
         if (b == 0) memcpy(ref, pl_logits(c, seq), sizeof(float) * nv);
@@ -199,7 +168,7 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
     const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
-             "-n 32 --temp 0 -t 2 2>/dev/null", bin, gemma_model());
+             "-n 32 --temp 0 -t 2 2>/dev/null", bin, fixt_model("PARLEY_GEMMA", "model-gemma"));
     cr_assert_eq(arch_run(cmd, out, sizeof out), 0, "%s failed", cmd);
     size_t n = strlen(out);
     cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
@@ -213,7 +182,7 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
 Test(gemma_load, info_and_fallback_template)
 {
     pl_status st;
-    pl_model *m = pl_model_load(gemma_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_GEMMA", "model-gemma"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     pl_model_info info;
     pl_model_get_info(m, &info);

@@ -45,36 +45,6 @@
 
 #define MAX_TOK 2048
 
-
-/* The default model's path, or fail with what to run. */
-static const char *default_model(void)
-{
-    const char *p = getenv("PARLEY_MODEL");
-    FILE *f = p && *p ? fopen(p, "rb") : NULL;
-    cr_assert(f, "default model not found (PARLEY_MODEL=%s): run `make model`", p ? p : "(unset)");
-    fclose(f);
-    return p;
-}
-
-
-
-
-
-
-
-/* Context on m with n_batch; 2 threads like the fixtures. */
-static pl_ctx *new_ctx(pl_model *m, int n_batch)
-{
-    pl_ctx_params cp = pl_ctx_default_params();
-    cp.n_ctx = 1024;
-    cp.n_threads = 2;
-    cp.n_batch = n_batch;
-    pl_status st;
-    pl_ctx *c = pl_ctx_new(m, &cp, &st);
-    cr_assert(c, "pl_ctx_new: %s", st.msg);
-    return c;
-}
-
 /* Compare one model against its fixture: tokens, logits, greedy continuation. */
 static void check_model(const char *path, const char *fx_name, double tol)
 {
@@ -83,7 +53,7 @@ static void check_model(const char *path, const char *fx_name, double tol)
     cr_assert(m, "%s", st.msg);
     json_t *fx = fixt_load(fx_name);
     const char *prompts[] = { "raw_short", "chat_capital", "raw_long" };
-    pl_ctx *c = new_ctx(m, 64);
+    pl_ctx *c = fixt_ctx(m, 1024, 64, PL_TYPE_F16, PL_TYPE_F16);
     const int n_vocab = pl_n_vocab(m);
     for (int pi = 0; pi < 3; pi++) {
         json_t *p = fixt_prompt(fx, prompts[pi]);
@@ -145,13 +115,13 @@ Test(e2e_forward, synth_q3_k) { check_synth("q3_k", 5e-2); }
 Test(e2e_forward, synth_q4_k) { check_synth("q4_k", 5e-2); }
 Test(e2e_forward, synth_q5_k) { check_synth("q5_k", 5e-2); }
 Test(e2e_forward, synth_q6_k) { check_synth("q6_k", 5e-2); }
-Test(e2e_forward, default_model) { check_model(default_model(), "smollm2", 6e-2); }
+Test(e2e_forward, default_model) { check_model(fixt_model("PARLEY_MODEL", "model"), "smollm2", 6e-2); }
 
 /* Prefill of n tokens in chunks of n_batch vs one token at a time vs one batch. */
 Test(e2e_decode, batch_equals_token_by_token)
 {
     pl_status st;
-    pl_model *m = pl_model_load(default_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_MODEL", "model"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     json_t *fx = fixt_load("smollm2");
     static int32_t toks[MAX_TOK];
@@ -161,7 +131,7 @@ Test(e2e_decode, batch_equals_token_by_token)
     float *ref = malloc(sizeof(float) * nv);
     int batches[] = { 512, 7, 1 };
     for (int b = 0; b < 3; b++) {
-        pl_ctx *c = new_ctx(m, batches[b]);
+        pl_ctx *c = fixt_ctx(m, 1024, batches[b], PL_TYPE_F16, PL_TYPE_F16);
         int seq = pl_seq_new(c, &st);
         if (batches[b] == 1) {
             for (int i = 0; i < n; i++) cr_assert_eq(pl_decode(c, seq, &toks[i], 1, &st), 0, "%s", st.msg);
@@ -189,12 +159,12 @@ Test(e2e_decode, batch_equals_token_by_token)
 Test(e2e_decode, truncate_and_fork_equal_fresh)
 {
     pl_status st;
-    pl_model *m = pl_model_load(default_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_MODEL", "model"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     const int nv = pl_n_vocab(m);
     static int32_t a[80], b[80];
     for (int i = 0; i < 80; i++) { a[i] = 300 + i * 7; b[i] = i < 45 ? a[i] : 900 + i * 3; }
-    pl_ctx *c = new_ctx(m, 32);
+    pl_ctx *c = fixt_ctx(m, 1024, 32, PL_TYPE_F16, PL_TYPE_F16);
     int s1 = pl_seq_new(c, &st), fresh = pl_seq_new(c, &st);
     cr_assert_eq(pl_decode(c, s1, a, 80, &st), 0, "%s", st.msg);
     int fork = pl_seq_fork(c, s1, &st);
@@ -250,7 +220,7 @@ Test(e2e_run, chat_answer_matches_llama_cpp)
     const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
-             "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), default_model());
+             "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), fixt_model("PARLEY_MODEL", "model"));
     cr_assert_eq(run_capture(cmd, out, sizeof out), 0, "%s failed", cmd);
     size_t n = strlen(out);
     cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
@@ -264,7 +234,7 @@ Test(e2e_run, prompt_longer_than_context)
 {
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' -p 'one two three four five six seven eight nine ten "
-             "eleven twelve' -c 4 2>&1", parley_bin(), default_model());
+             "eleven twelve' -c 4 2>&1", parley_bin(), fixt_model("PARLEY_MODEL", "model"));
     cr_assert_eq(run_capture(cmd, out, sizeof out), 1, "output: %s", out);
     cr_expect(strstr(out, "parley run: prompt is") && strstr(out, "context is 4; raise --ctx-size"),
               "unexpected message: %s", out);

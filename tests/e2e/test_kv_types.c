@@ -23,46 +23,7 @@
 #include <sys/wait.h>
 
 #include "engine/engine.h"
-
-/* The default model, or fail with what to run. */
-static const char *kt_model(void)
-{
-    const char *p = getenv("PARLEY_MODEL");
-    FILE *f = p && *p ? fopen(p, "rb") : NULL;
-    cr_assert(f, "default model not found (PARLEY_MODEL=%s): run `make model`", p ? p : "(unset)");
-    fclose(f);
-    return p;
-}
-
-/* max|a - b| / max|b| */
-static double kt_err(const float *a, const float *b, int n)
-{
-    double md = 0, mb = 0;
-    for (int i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mb = fmax(mb, fabs((double)b[i]));
-    }
-    return md / (mb > 0 ? mb : 1);
-}
-
-static int kt_argmax(const float *l, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++) if (l[i] > l[best]) best = i;
-    return best;
-}
-
-static pl_ctx *kt_ctx(pl_model *m, pl_type k, pl_type v)
-{
-    pl_ctx_params cp = pl_ctx_default_params();
-    cp.n_ctx = 512;
-    cp.n_threads = 2;
-    cp.type_k = k, cp.type_v = v;
-    pl_status st;
-    pl_ctx *c = pl_ctx_new(m, &cp, &st);
-    cr_assert(c, "pl_ctx_new k=%s v=%s: %s", pl_type_name(k), pl_type_name(v), st.msg);
-    return c;
-}
+#include "tests/common/fixture.h"
 
 /* A prompt of n tokens from real text. */
 static int kt_prompt(pl_model *m, int32_t *toks, int max)
@@ -81,7 +42,7 @@ static int kt_prompt(pl_model *m, int32_t *toks, int max)
 Test(e2e_kvtype, quantized_cache_logits_near_f16, .timeout = 120)
 {
     pl_status st;
-    pl_model *m = pl_model_load(kt_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_MODEL", "model"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     const int nv = pl_n_vocab(m);
     int32_t toks[256];
@@ -92,15 +53,15 @@ Test(e2e_kvtype, quantized_cache_logits_near_f16, .timeout = 120)
     };
     float *ref = malloc(sizeof(float) * nv);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        pl_ctx *c = kt_ctx(m, cases[i].k, cases[i].v);
+        pl_ctx *c = fixt_ctx(m, 512, 0, cases[i].k, cases[i].v);
         int s = pl_seq_new(c, &st);
         cr_assert_eq(pl_decode(c, s, toks, n, &st), 0, "%s", st.msg);
         if (i == 0) memcpy(ref, pl_logits(c, s), sizeof(float) * nv);
-        double e = kt_err(pl_logits(c, s), ref, nv);
+        double e = fixt_rel_err(pl_logits(c, s), ref, nv);
         cr_expect(e <= cases[i].tol, "k=%s v=%s: logits differ from f16's by %.3g (> %.3g)",
                   pl_type_name(cases[i].k), pl_type_name(cases[i].v), e, cases[i].tol);
         if (cases[i].tol < 0.1)
-            cr_expect_eq(kt_argmax(pl_logits(c, s), nv), kt_argmax(ref, nv), "k=%s v=%s: next token",
+            cr_expect_eq(fixt_argmax(pl_logits(c, s), nv), fixt_argmax(ref, nv), "k=%s v=%s: next token",
                          pl_type_name(cases[i].k), pl_type_name(cases[i].v));
         pl_ctx_free(c);
     }
@@ -113,7 +74,7 @@ static void kt_generate(pl_ctx *c, int s, int32_t *toks, int *n, int n_gen, int 
 {
     pl_status st;
     for (int i = 0; i < n_gen; i++) {
-        int32_t t = kt_argmax(pl_logits(c, s), nv);
+        int32_t t = fixt_argmax(pl_logits(c, s), nv);
         cr_assert_eq(pl_decode(c, s, &t, 1, &st), 0, "%s", st.msg);
         toks[(*n)++] = t;
     }
@@ -124,12 +85,12 @@ static void kt_generate(pl_ctx *c, int s, int32_t *toks, int *n, int n_gen, int 
 Test(e2e_kvtype, switch_mid_sequence_equals_fresh, .timeout = 120)
 {
     pl_status st;
-    pl_model *m = pl_model_load(kt_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_MODEL", "model"), NULL, &st);
     cr_assert(m, "%s", st.msg);
     const int nv = pl_n_vocab(m);
     int32_t toks[300];
     int n = kt_prompt(m, toks, 256);
-    pl_ctx *c = kt_ctx(m, PL_TYPE_F16, PL_TYPE_F16);
+    pl_ctx *c = fixt_ctx(m, 512, 0, PL_TYPE_F16, PL_TYPE_F16);
     int s = pl_seq_new(c, &st), fork = -1;
     cr_assert_eq(pl_decode(c, s, toks, n, &st), 0, "%s", st.msg);
     kt_generate(c, s, toks, &n, 12, nv);
@@ -140,13 +101,13 @@ Test(e2e_kvtype, switch_mid_sequence_equals_fresh, .timeout = 120)
     cr_expect_not_null(pl_logits(c, s), "the last logits survive the switch");
     kt_generate(c, s, toks, &n, 12, nv);
 
-    pl_ctx *f = kt_ctx(m, PL_TYPE_Q8_0, PL_TYPE_Q8_0);
+    pl_ctx *f = fixt_ctx(m, 512, 0, PL_TYPE_Q8_0, PL_TYPE_Q8_0);
     int fs = pl_seq_new(f, &st);
     cr_assert_eq(pl_decode(f, fs, toks, n - 1, &st), 0, "%s", st.msg);
     cr_assert_eq(pl_decode(f, fs, &toks[n - 1], 1, &st), 0, "%s", st.msg);
-    double e = kt_err(pl_logits(c, s), pl_logits(f, fs), nv);
+    double e = fixt_rel_err(pl_logits(c, s), pl_logits(f, fs), nv);
     cr_expect(e < 6e-2, "continuation after the switch differs from a fresh q8_0 cache by %.3g", e);
-    cr_expect_eq(kt_argmax(pl_logits(c, s), nv), kt_argmax(pl_logits(f, fs), nv));
+    cr_expect_eq(fixt_argmax(pl_logits(c, s), nv), fixt_argmax(pl_logits(f, fs), nv));
 
     /* the fork shares the converted prefix and decodes on; back to f16 too */
     int32_t t = 42;
@@ -163,9 +124,9 @@ Test(e2e_kvtype, switch_mid_sequence_equals_fresh, .timeout = 120)
 Test(e2e_kvtype, unsupported_type_is_refused)
 {
     pl_status st;
-    pl_model *m = pl_model_load(kt_model(), NULL, &st);
+    pl_model *m = pl_model_load(fixt_model("PARLEY_MODEL", "model"), NULL, &st);
     cr_assert(m, "%s", st.msg);
-    pl_ctx *c = kt_ctx(m, PL_TYPE_F16, PL_TYPE_F16);
+    pl_ctx *c = fixt_ctx(m, 512, 0, PL_TYPE_F16, PL_TYPE_F16);
     int s = pl_seq_new(c, &st);
     int32_t toks[3] = { 1, 2, 3 };
     cr_assert_eq(pl_decode(c, s, toks, 3, &st), 0, "%s", st.msg);
@@ -188,7 +149,7 @@ Test(e2e_kvtype, run_with_q8_0_cache)
     cr_assert(bin && *bin, "PARLEY_BIN is not set (run through `make test-e2e`)");
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' -n 16 "
-             "--temp 0 -t 2 --cache-type-k q8_0 --cache-type-v q8_0 2>&1", bin, kt_model());
+             "--temp 0 -t 2 --cache-type-k q8_0 --cache-type-v q8_0 2>&1", bin, fixt_model("PARLEY_MODEL", "model"));
     FILE *p = popen(cmd, "r");
     cr_assert(p, "popen %s", cmd);
     size_t n = fread(out, 1, sizeof out - 1, p);
