@@ -94,7 +94,9 @@ int cmd_bench(int argc, char **argv)
     int rc = 1;
     pl_status st = {0};
     char *path = config_model_path(&cfg);
-    pl_model *m = path ? pl_model_load(path, NULL, &st) : NULL;
+    pl_model_params mp = pl_model_default_params();
+    mp.mmap = cfg.mmap;
+    pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *ctx = NULL;
     int32_t *toks = NULL;
     if (!m) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }

@@ -241,6 +241,7 @@ int cmd_run(int argc, char **argv)
     }
     pl_model_params mp = pl_model_default_params();
     mp.n_gpu_layers = cfg.n_gpu_layers;
+    mp.mmap = cfg.mmap;
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *c = NULL;
     int rc = 1;

@@ -37,6 +37,7 @@ typedef struct pl_config {
     int     ctx_size;       /* 0 = model's training length, capped at 4096 */
     int     batch_size;
     int     n_gpu_layers;
+    bool    mmap;           /* weights mapped in place, not copied into huge pages */
     char   *cache_type_k, *cache_type_v;
     char   *draft_model;
     int     draft_max;

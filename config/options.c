@@ -30,6 +30,9 @@ const pl_option pl_options[] = {
      "tokens per prompt-processing batch"},
     {"n-gpu-layers",     0,   "PARLEY_N_GPU_LAYERS",   OPT_INT,  "0",     0, 1024, NULL, F(n_gpu_layers), CFG_ENGINE, "N",
      "layers to offload to the GPU (live in the TUI)"},
+    {"mmap",             0,   "PARLEY_MMAP",           OPT_BOOL, "false", 0, 0, NULL, F(mmap), CFG_ENGINE, NULL,
+     "read the weights in place from the file mapping instead of copying them into huge pages "
+     "(starts faster and shares memory, generates ~20% slower; files too big for memory are always mapped)"},
     {"cache-type-k",     0,   "PARLEY_CACHE_TYPE_K",   OPT_ENUM, "f16",   0, 0, "f16|q8_0|q4_0", F(cache_type_k), CFG_ENGINE, "TYPE",
      "KV cache type for keys"},
     {"cache-type-v",     0,   "PARLEY_CACHE_TYPE_V",   OPT_ENUM, "f16",   0, 0, "f16|q8_0|q4_0", F(cache_type_v), CFG_ENGINE, "TYPE",

@@ -53,7 +53,9 @@ int         pl_type_from_name(const char *s);  /* -1 if unknown */
 typedef struct pl_model pl_model;
 
 typedef struct pl_model_params {
-    int n_gpu_layers;   /* layers to offload (0 = CPU only) */
+    int  n_gpu_layers;   /* layers to offload (0 = CPU only) */
+    bool mmap;           /* read weights in place from the file mapping instead of
+                            copying them into 2 MiB pages (less memory, slower tg) */
 } pl_model_params;
 
 typedef struct pl_model_info {
@@ -65,6 +67,7 @@ typedef struct pl_model_info {
     uint32_t n_ctx_train;
     uint32_t n_layer, n_embd, n_head, n_head_kv, n_vocab;
     char     chat_template[32];  /* recognised template name, or "unknown"/"none" */
+    bool     resident;           /* weights copied into private (huge-page) memory, not mapped */
 } pl_model_info;
 
 pl_model_params pl_model_default_params(void);

@@ -499,7 +499,9 @@ gguf_file *gguf_open_mem(const void *data, size_t size, const char *name, pl_sta
     return gguf_open_image(data, size, name, 0, st);
 }
 
-gguf_file *gguf_open(const char *path, pl_status *st)
+gguf_file *gguf_open(const char *path, pl_status *st) { return gguf_open_ex(path, 0, st); }
+
+gguf_file *gguf_open_ex(const char *path, int flags, pl_status *st)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -519,13 +521,19 @@ gguf_file *gguf_open(const char *path, pl_status *st)
     }
     void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
-    close(fd);
     if (map == MAP_FAILED) {
+        close(fd);
         pl_status_set(st, PL_ERR_IO, "%s: mmap of %lld bytes failed: %s", path,
                       (long long)sb.st_size, strerror(err));
         return NULL;
     }
-    return gguf_open_image(map, (size_t)sb.st_size, path, 1, st);
+    gguf_file *f = gguf_open_image(map, (size_t)sb.st_size, path, 1, st);
+    if (f && (flags & GGUF_RESIDENT) && gguf_make_resident(f, fd, st) != 0) {
+        gguf_close(f);
+        f = NULL;
+    }
+    close(fd);
+    return f;
 }
 
 void gguf_close(gguf_file *f)
@@ -539,6 +547,7 @@ void gguf_close(gguf_file *f)
     free(g->kv_sorted);
     free(g->t_sorted);
     if (f->owns_map) munmap((void *)f->base, f->size);
+    if (f->resident) munmap(f->resident, f->resident_len);
     free(g);
 }
 

@@ -51,10 +51,19 @@ typedef struct gguf_file {
     size_t      size;
     size_t      data_offset;
     int         owns_map;  /* 1: munmap on close */
+    void       *resident;  /* GGUF_RESIDENT: the private copy of the data section (or NULL) */
+    size_t      resident_len;
 } gguf_file;
 
 /* Map and validate path. NULL + st on any error (message names file and field). */
 gguf_file *gguf_open(const char *path, pl_status *st);
+/* gguf_open, and with GGUF_RESIDENT the tensor bytes are copied into private
+ * memory in 2 MiB pages when they fit in available memory (gguf_resident.c);
+ * f->resident says whether they were. */
+enum { GGUF_RESIDENT = 1 };
+gguf_file *gguf_open_ex(const char *path, int flags, pl_status *st);
+/* Move the data section of f (opened from fd) into resident memory; 0, or -1 + st. */
+int gguf_make_resident(gguf_file *f, int fd, pl_status *st);
 /* Validate an in-memory image (not copied; must outlive the result). For tests and fuzzing. */
 gguf_file *gguf_open_mem(const void *data, size_t size, const char *name, pl_status *st);
 void       gguf_close(gguf_file *f);

@@ -17,7 +17,7 @@
 /* Defaults: everything on the CPU. */
 pl_model_params pl_model_default_params(void)
 {
-    pl_model_params p = { .n_gpu_layers = 0 };
+    pl_model_params p = { .n_gpu_layers = 0, .mmap = false };
     return p;
 }
 
@@ -157,7 +157,7 @@ pl_model *pl_model_load(const char *path, const pl_model_params *p, pl_status *s
     pl_model *m = calloc(1, sizeof *m);
     if (!m) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); return NULL; }
     m->params = p ? *p : pl_model_default_params();
-    m->gguf = gguf_open(path, st);
+    m->gguf = gguf_open_ex(path, m->params.mmap ? 0 : GGUF_RESIDENT, st);
     if (!m->gguf) goto fail;
     char arch[64];
     if (!gguf_get_cstr(m->gguf, "general.architecture", arch, sizeof arch)) {
@@ -225,6 +225,7 @@ void pl_model_get_info(const pl_model *m, pl_model_info *out)
     const char *tn = pl_type_name(dom);
     snprintf(out->ftype, sizeof out->ftype, "%s", tn ? tn : "?");
     out->file_size = m->gguf->size;
+    out->resident = m->gguf->resident != NULL;
     out->n_ctx_train = m->hp.n_ctx_train;
     out->n_layer = m->hp.n_layer;
     out->n_embd = m->hp.n_embd;

@@ -152,6 +152,7 @@ static int knob_next_load(pl_worker *w, const char *name, const char *v, char *m
     if (strcmp(name, "ctx-size") == 0) w->lp.ctx.n_ctx = atoi(v);
     else if (strcmp(name, "batch-size") == 0) w->lp.ctx.n_batch = atoi(v);
     else if (strcmp(name, "n-gpu-layers") == 0) w->lp.model.n_gpu_layers = atoi(v);
+    else if (strcmp(name, "mmap") == 0) w->lp.model.mmap = strcmp(v, "true") == 0;
     else {
         int t = pl_type_from_name(v);
         if (t < 0) { snprintf(msg, len, "%s: unknown type '%s'", name, v); return -1; }
@@ -166,6 +167,7 @@ static int knob_next_load(pl_worker *w, const char *name, const char *v, char *m
 static int knob_ctx(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "ctx-size", v, m, l); }
 static int knob_batch(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "batch-size", v, m, l); }
 static int knob_ngl(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "n-gpu-layers", v, m, l); }
+static int knob_mmap(pl_worker *w, const char *v, char *m, size_t l) { return knob_next_load(w, "mmap", v, m, l); }
 /* KV cache types: the live cache is converted in place between two tokens,
  * so the conversation keeps its context; on refusal the old types stay. */
 static int knob_kv_type(pl_worker *w, bool is_k, const char *v, char *msg, size_t len)
@@ -206,7 +208,7 @@ static const struct {
     {"seed", knob_seed},             {"n-predict", knob_n_predict}, {"context-policy", knob_policy},
     {"ctx-size", knob_ctx},          {"batch-size", knob_batch},    {"n-gpu-layers", knob_ngl},
     {"cache-type-k", knob_tk},       {"cache-type-v", knob_tv},     {"draft-model", knob_draft},
-    {"draft-max", knob_draft},
+    {"draft-max", knob_draft},       {"mmap", knob_mmap},
 };
 
 /* SET_KNOB: look the name up, apply, then KNOB (and a NOTICE if not live). */

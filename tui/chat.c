@@ -166,6 +166,7 @@ int tui_load_model(tui_app *a, const char *path)
     p.path = path;
     p.model = pl_model_default_params();
     p.model.n_gpu_layers = c->n_gpu_layers;
+    p.model.mmap = c->mmap;
     p.ctx = pl_ctx_default_params();
     p.ctx.n_ctx = c->ctx_size;
     p.ctx.n_threads = c->threads;

@@ -23,6 +23,7 @@ const tui_knob tui_knobs[] = {
     {"system", "next message", false},   {"chat-template", "next message", false},
     {"stop", "next message", false},     {"ctx-size", "next load", true},
     {"batch-size", "next load", true},   {"n-gpu-layers", "next load", true},
+    {"mmap", "next load", true},
     {"cache-type-k", "live", true},      {"cache-type-v", "live", true},
     {"draft-model", "not supported yet", true}, {"draft-max", "not supported yet", true},
 };

@@ -213,19 +213,23 @@ static const char *parley_bin(void)
     return b;
 }
 
-/* `parley run --chat` prints llama.cpp's greedy answer, then a newline. */
+/* `parley run --chat` prints llama.cpp's greedy answer, then a newline, with
+ * the weights in huge pages (the default) and read in place (--mmap). */
 Test(e2e_run, chat_answer_matches_llama_cpp)
 {
     json_t *fx = fixt_load("smollm2");
     const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
-    char cmd[2048], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
-             "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), fixt_model("PARLEY_MODEL", "model"));
-    cr_assert_eq(run_capture(cmd, out, sizeof out), 0, "%s failed", cmd);
-    size_t n = strlen(out);
-    cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
-    out[n - 1] = 0;
-    cr_expect_str_eq(out, want);
+    for (int mapped = 0; mapped < 2; mapped++) {
+        char cmd[2048], out[4096];
+        snprintf(cmd, sizeof cmd, "'%s' run -m '%s' %s --chat -p 'What is the capital of France?' "
+                 "-n 32 --temp 0 -t 2 2>/dev/null", parley_bin(), fixt_model("PARLEY_MODEL", "model"),
+                 mapped ? "--mmap" : "");
+        cr_assert_eq(run_capture(cmd, out, sizeof out), 0, "%s failed", cmd);
+        size_t n = strlen(out);
+        cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
+        out[n - 1] = 0;
+        cr_expect_str_eq(out, want, "%s", mapped ? "with --mmap" : "weights in huge pages");
+    }
     json_decref(fx);
 }
 

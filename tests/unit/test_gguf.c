@@ -282,6 +282,45 @@ Test(gguf_file, open_errors_name_the_path)
     cr_assert_eq(st.code, PL_ERR_FORMAT);
 }
 
+/* The resident copy holds the same tensor bytes as the mapping, outside it,
+ * aligned for 2 MiB pages; keys still read from the mapping. */
+Test(gguf_file, resident_copy_equals_the_mapping)
+{
+    char path[] = "/tmp/parley-gguf-res-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    pl_status st;
+    float big[4096];
+    for (int i = 0; i < 4096; i++) big[i] = (float)(i * 7919 % 1000) / 37.0f - 13.0f;
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_add_str(w, "general.name", "resident");
+    uint64_t ne1[1] = { 8 }, ne2[2] = { 64, 64 };
+    gguf_writer_add_tensor(w, "n", PL_TYPE_F32, 1, ne1, gt_norm);
+    gguf_writer_add_tensor(w, "big", PL_TYPE_F32, 2, ne2, big);
+    cr_assert_eq(gguf_writer_write_file(w, path, &st), PL_OK, "%s", st.msg);
+    gguf_writer_free(w);
+    gguf_file *m = gguf_open(path, &st), *r = gguf_open_ex(path, GGUF_RESIDENT, &st);
+    cr_assert(m && r, "%s", st.msg);
+    cr_assert_null(m->resident);
+    cr_assert_not_null(r->resident, "a small file fits in memory: it must be copied");
+    for (uint64_t i = 0; i < r->n_tensors; i++) {
+        const gguf_tensor *a = &m->tensors[i], *b = &r->tensors[i];
+        const uint8_t *p = b->data;
+        cr_assert(p < r->base || p >= r->base + r->size, "tensor %llu still in the mapping", (unsigned long long)i);
+        cr_assert_eq(a->nbytes, b->nbytes);
+        cr_assert_eq(memcmp(a->data, b->data, a->nbytes), 0, "tensor %llu differs", (unsigned long long)i);
+        cr_assert_eq(((uintptr_t)p - (uintptr_t)r->tensors[0].data) % r->alignment, 0);
+    }
+    cr_assert_eq((uintptr_t)gguf_find_tensor(r, "n")->data % ((uintptr_t)2 << 20), 0,
+                 "the first tensor starts a 2 MiB page");
+    char name[32];
+    cr_assert(gguf_get_cstr(r, "general.name", name, sizeof name) && !strcmp(name, "resident"));
+    gguf_close(m);
+    gguf_close(r);
+    unlink(path);
+}
+
 /* ---- the real default model ---------------------------------------------- */
 
 /* Path of the default model; fails the test (with the fix) when absent. */
