@@ -47,6 +47,9 @@
 #define GV_HINT _MM_HINT_T0 /* prefetch into L1 */
 #endif
 #define GV_GROUP 320        /* prepared activation bytes per 4 blocks */
+#ifndef GV_ROWS
+#define GV_ROWS 4           /* weight rows per step (1..4) */
+#endif
 
 enum { GV_Q4_0, GV_Q4_1, GV_Q5_0, GV_Q5_1, GV_Q8_0, GV_NT };
 
@@ -122,20 +125,25 @@ GV_TARGET void cpu_gemv_act_prep_avx512(const float *x, int64_t cols, void *act)
 {
     int64_t nb = cols / 32, ng = (nb + 3) / 4;
     uint8_t *a = act;
+    const int rne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m512i quad = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int64_t g = 0; g < ng; g++, a += GV_GROUP) {
-        float *dy = (float *)(a + 192), *sy = (float *)(a + 256);
+        float d[4] = { 0 };
+        int sum[4] = { 0 };
         for (int b = 0; b < 4; b++) {
             int64_t k = 4 * g + b;
-            float d = 0, dr = 0, s = 0;
-            if (k < nb) {
-                int sum = gv_quant_block(x + 32 * k, (int8_t *)a + 16 * b, (int8_t *)a + 64 + 16 * b, &d);
-                dr = pl_f16_to_f32(pl_f32_to_f16(d));
-                s = pl_f16_to_f32(pl_f32_to_f16(d * (float)sum)) * 0.25f;
-            } else {
-                memset(a + 16 * b, 0, 16), memset(a + 64 + 16 * b, 0, 16);
-            }
-            for (int i = 0; i < 4; i++) dy[4 * b + i] = dr, sy[4 * b + i] = s;
+            if (k < nb) sum[b] = gv_quant_block(x + 32 * k, (int8_t *)a + 16 * b, (int8_t *)a + 64 + 16 * b, &d[b]);
+            else memset(a + 16 * b, 0, 16), memset(a + 64 + 16 * b, 0, 16);
         }
+        /* the scales as Q8_0/Q8_1 store them (f16, round to nearest even), each
+         * spread over its block's four int32 lanes; the F16C round trip is the
+         * one pl_f32_to_f16 does, four at once */
+        __m128 dv = _mm_loadu_ps(d);
+        __m128 dr = _mm_cvtph_ps(_mm_cvtps_ph(dv, rne));
+        __m128 sr = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtps_ph(_mm_mul_ps(dv, _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)sum))), rne)),
+                               _mm_set1_ps(0.25f));
+        _mm512_store_ps(a + 192, _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(dr)));
+        _mm512_store_ps(a + 256, _mm512_permutexvar_ps(quad, _mm512_castps128_ps512(sr)));
         const __m512i one = _mm512_set1_epi8(1);
         __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one, _mm512_load_si512(a));
         s = _mm512_dpbusd_epi32(s, one, _mm512_load_si512(a + 64));
@@ -223,7 +231,7 @@ GV_INLINE void gv_rows(const int T, const int R, int64_t nb, const uint8_t *w, s
     {                                                                                            \
         const uint8_t *w = W;                                                                    \
         int64_t r = 0, nb = cols / 32;                                                           \
-        for (; r + 4 <= nr; r += 4) gv_rows(T, 4, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]); \
+        for (; r + GV_ROWS <= nr; r += GV_ROWS) gv_rows(T, GV_ROWS, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]); \
         for (; r < nr; r++) gv_rows(T, 1, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]);      \
     }
 
