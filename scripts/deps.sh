@@ -18,6 +18,11 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # GPU builds (compile and link only; no GPU needed): HIP from Debian, CUDA must be present.
 command -v hipcc >/dev/null || missing+=(hipcc libamdhip64-dev)
+# The NEON kernels' tests: cross-compiled for aarch64 and run under qemu-user (make test-neon).
+if [ "$(uname -m)" != aarch64 ]; then
+  command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+fi
 if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "deps: nvcc (CUDA toolkit) not found: 'make gpu-cuda' will fail; install the CUDA toolkit" >&2
 fi

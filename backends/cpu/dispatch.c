@@ -6,16 +6,19 @@
  */
 #include "cpu_impl.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 /* True when the AVX2 kernels may run. */
 static bool dispatch_x86_avx2(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
     int l = pl_cpu_level();
     return l == PL_CPU_AVX2 || l == PL_CPU_AVX512;
-#else
-    return false;
-#endif
 }
+#else
+/* Elsewhere the decode kernels of gemv_avx512.c do not exist; matmul.c still
+ * names their helpers (behind cpu_gemv_uses_prep), so they answer "none". */
+bool   cpu_gemv_avx512_supported(void) { return false; }
+size_t cpu_gemv_act_bytes(int64_t cols) { (void)cols; return 0; }
+#endif
 
 /* Fastest quantizer for activations of type t (Q8_0, Q8_1, Q8_K, F16). */
 pl_from_float_fn cpu_act_quantizer(pl_type t)
