@@ -4,7 +4,7 @@
  *
  * Decode shapes are run "cold": the weights cycle through 640 MB of copies to
  * overflow the last-level cache (480 MB here), so GB/s is real memory
- * bandwidth (compare with scripts/membw: ~43 GB/s for 2 threads, idle machine); "hot"
+ * bandwidth (compare with scripts/membw: ~34 GB/s for 2 threads here); "hot"
  * repeats one matrix (L2/L3-resident, as a small model's weights are). Prefill shapes
  * report GFLOP/s (2*rows*cols*n per call) on the best CPU path and, for a ratio taken
  * in the same run, on the AVX2 path. Every figure is the best of many calls: the
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "backends/backend.h"
@@ -28,12 +29,15 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Random weights of type t: rows x cols, as copies enough to exceed caches. */
+/* Random weights of type t: rows x cols, as copies enough to exceed caches,
+ * in 2 MiB pages as the engine loads them (engine/gguf_resident.c). */
 static uint8_t *make_weights(pl_type t, int64_t rows, int64_t cols, int copies)
 {
     const pl_type_traits *tr = pl_type_traits_get(t);
     size_t rs = pl_row_size(t, cols);
-    uint8_t *w = malloc(rs * rows * copies);
+    size_t huge = (size_t)2 << 20, len = (rs * rows * copies + huge - 1) / huge * huge;
+    uint8_t *w = aligned_alloc(huge, len);
+    if (w) madvise(w, len, MADV_HUGEPAGE);
     float *f = malloc(cols * sizeof *f);
     unsigned s = 1;
     for (int64_t r = 0; r < rows; r++) {
