@@ -116,12 +116,12 @@ CROSS_CC  ?= aarch64-linux-gnu-gcc
 QEMU_A64  ?= qemu-aarch64-static
 NEON_SRC  := backends/types.c $(wildcard backends/cpu/*.c) tests/cross/runner.c \
              $(addprefix tests/unit/test_,quant.c matmul.c gemv.c ops.c pool.c pool_items.c)
-$(BUILD)/test-neon-v8.0: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)
+NEON_ARCH_v8.0    := armv8-a
+NEON_ARCH_dotprod := armv8.2-a+dotprod
+$(BUILD)/test-neon-%: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)
 	@command -v $(CROSS_CC) >/dev/null || { echo "test-neon needs $(CROSS_CC): apt-get install gcc-aarch64-linux-gnu (make deps)"; exit 1; }
 	@mkdir -p $(BUILD)
-	$(CROSS_CC) $(CSTD) -O2 -march=armv8-a -static -D_GNU_SOURCE -I. -Itests/cross $(WARN) -o $@ $(NEON_SRC) -lm -pthread
-$(BUILD)/test-neon-dotprod: $(BUILD)/test-neon-v8.0
-	$(CROSS_CC) $(CSTD) -O2 -march=armv8.2-a+dotprod -static -D_GNU_SOURCE -I. -Itests/cross $(WARN) -o $@ $(NEON_SRC) -lm -pthread
+	$(CROSS_CC) $(CSTD) -O2 -march=$(NEON_ARCH_$*) -static -D_GNU_SOURCE -I. -Itests/cross $(WARN) -o $@ $(NEON_SRC) -lm -pthread
 test-neon: $(BUILD)/test-neon-v8.0 $(BUILD)/test-neon-dotprod
 ifeq ($(ARCH),aarch64)
 	$(BUILD)/test-neon-v8.0 && $(BUILD)/test-neon-dotprod

@@ -213,16 +213,14 @@ static void fd_wait(atomic_int *flag, fd_ahead *ah)
     }
 }
 
-/* The first bytes of item k's weight rows (none for attention items). */
-static fd_ahead fd_item_bytes(const fd_job *j, int p, int k, const fd_w *ws, int nw)
+/* The first bytes (at most FD_AHEAD) of item k's weight rows. */
+static fd_ahead fd_item_bytes(int k, const fd_w *ws, int nw)
 {
-    fd_ahead ah = { NULL, NULL };
     int64_t r0, r1;
     const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
     size_t rs = pl_row_size(w->w->type, w->w->cols), n = rs * (size_t)(r1 - r0);
-    ah.at = (const char *)w->w->data + rs * (size_t)r0;
-    ah.end = ah.at + (n < FD_AHEAD ? n : FD_AHEAD);
-    return ah;
+    const char *at = (const char *)w->w->data + rs * (size_t)r0;
+    return (fd_ahead){ at, at + (n < FD_AHEAD ? n : FD_AHEAD) };
 }
 
 /* Every thread walks the phases in order, taking items while there are any.
@@ -239,7 +237,7 @@ static void fd_worker(int ith, int nth, void *arg)
             fd_ahead ah = { NULL, NULL };
             /* attention's items exist only once the phase before has run */
             if ((p == j->out_phase || p % FD_STAGES != FD_ATTN) && k < fd_items(j, p, nth, ws, &nw))
-                ah = fd_item_bytes(j, p, k, ws, nw);
+                ah = fd_item_bytes(k, ws, nw);
             fd_wait(&j->ready[p - 1], &ah);
         }
         const int n = fd_items(j, p, nth, ws, &nw);

@@ -15,6 +15,7 @@
  * pages are not resident twice in this process.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,20 +39,18 @@ static uint64_t mem_available(void)
     return (uint64_t)kb * 1024;
 }
 
-/* pread all of [off, off+n) into dst; false with errno on failure or EOF. */
-static bool read_all(int fd, uint8_t *dst, size_t n, off_t off)
+/* pread all of [off, off+n) into dst: NULL, or why it could not. */
+static const char *read_all(int fd, uint8_t *dst, size_t n, off_t off)
 {
     while (n > 0) {
         size_t chunk = n < ((size_t)64 << 20) ? n : (size_t)64 << 20;
         ssize_t got = pread(fd, dst, chunk, off);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-            if (got == 0) errno = EIO;   /* the file shrank under us */
-            return false;
-        }
+        if (got < 0) return strerror(errno);
+        if (got == 0) return "the file got shorter while loading";
         dst += got, off += got, n -= (size_t)got;
     }
-    return true;
+    return NULL;
 }
 
 int gguf_make_resident(gguf_file *f, int fd, pl_status *st)
@@ -66,10 +65,10 @@ int gguf_make_resident(gguf_file *f, int fd, pl_status *st)
     if (map == MAP_FAILED) return 0;   /* no room: the mapping still works */
     uint8_t *mem = (uint8_t *)(((uintptr_t)map + align - 1) & ~(uintptr_t)(align - 1));
     madvise(mem, len, MADV_HUGEPAGE);   /* a hint: without THP this is plain memory */
-    if (!read_all(fd, mem, n, (off_t)f->data_offset)) {
-        int err = errno;
+    const char *why = read_all(fd, mem, n, (off_t)f->data_offset);
+    if (why) {
+        pl_status_set(st, PL_ERR_IO, "%s: reading the weights failed: %s", f->path, why);
         munmap(map, span);
-        pl_status_set(st, PL_ERR_IO, "%s: reading the weights failed: %s", f->path, strerror(err));
         return -1;
     }
     mprotect(mem, len, PROT_READ);   /* weights are read-only, as in the mapping */

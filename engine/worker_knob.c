@@ -159,8 +159,8 @@ static int knob_next_load(pl_worker *w, const char *name, const char *v, char *m
         if (strcmp(name, "cache-type-k") == 0) w->lp.ctx.type_k = (pl_type)t;
         else w->lp.ctx.type_v = (pl_type)t;
     }
-    snprintf(msg, len, "%s = %s: applies on next load (live change is not in the engine yet; /model reloads)",
-             name, v);
+    snprintf(msg, len, "%s = %s: applies on next load (%s/model reloads)", name, v,
+             strcmp(name, "mmap") == 0 ? "" : "live change is not in the engine yet; ");
     return 0;
 }
 

@@ -47,9 +47,6 @@
 #define GV_HINT _MM_HINT_T0 /* prefetch into L1 */
 #endif
 #define GV_GROUP 320        /* prepared activation bytes per 4 blocks */
-#ifndef GV_ROWS
-#define GV_ROWS 4           /* weight rows per step (1..4) */
-#endif
 
 enum { GV_Q4_0, GV_Q4_1, GV_Q5_0, GV_Q5_1, GV_Q8_0, GV_NT };
 
@@ -231,7 +228,7 @@ GV_INLINE void gv_rows(const int T, const int R, int64_t nb, const uint8_t *w, s
     {                                                                                            \
         const uint8_t *w = W;                                                                    \
         int64_t r = 0, nb = cols / 32;                                                           \
-        for (; r + GV_ROWS <= nr; r += GV_ROWS) gv_rows(T, GV_ROWS, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]); \
+        for (; r + 4 <= nr; r += 4) gv_rows(T, 4, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]); \
         for (; r < nr; r++) gv_rows(T, 1, nb, w + r * w_row, w_row, act, y + r, &gv_tab[T]);      \
     }
 

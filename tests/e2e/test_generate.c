@@ -229,6 +229,12 @@ Test(e2e_run, chat_answer_matches_llama_cpp)
         cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
         out[n - 1] = 0;
         cr_expect_str_eq(out, want, "%s", mapped ? "with --mmap" : "weights in huge pages");
+        /* and the weights really were where the mode says */
+        snprintf(cmd, sizeof cmd, "'%s' run -m '%s' %s -p hi -n 1 -v 2>&1 >/dev/null", parley_bin(),
+                 fixt_model("PARLEY_MODEL", "model"), mapped ? "--mmap" : "");
+        cr_assert_eq(run_capture(cmd, out, sizeof out), 0, "%s failed", cmd);
+        cr_expect(strstr(out, mapped ? "weights: read in place" : "weights: copied into 2 MiB pages"),
+                  "%s: %s", mapped ? "--mmap" : "default", out);
     }
     json_decref(fx);
 }
