@@ -65,6 +65,25 @@ void     pl_pool_run(pl_pool *p, void (*fn)(int ith, int nth, void *arg), void *
  * a worker the OS has not scheduled yet (it finds no item left). */
 void     pl_pool_run_items(pl_pool *p, void (*item)(int ith, int64_t k, void *arg), int64_t n_items, void *arg);
 
+/* ---- weight layouts ----------------------------------------------------
+ * PL_LAYOUT_ROWS is GGUF's: row after row, each a run of blocks.
+ * PL_LAYOUT_R16 is the CPU backend's, made once at load in a copy of the
+ * weights the engine owns: groups of 16 rows, and in a group, block after
+ * block, the 16 rows' f16 scales together and then their quants cut in 4-byte
+ * pieces, piece c of all 16 rows side by side (64 bytes: one vpdpbusd runs
+ * 16 row dot products with no unpacking and no horizontal sums). Details in
+ * backends/cpu/r16.c. It takes exactly the bytes ROWS takes, so the slice of
+ * rows [r0, r1) with r0 a multiple of 16 still starts r0 row sizes in.
+ * pl_cpu_r16_supported says whether a weight can take it at the current CPU
+ * level (q4_0, q8_0; rows a multiple of 16); every matmul path reads it (the
+ * ones without an R16 kernel unpack a tile to ROWS first). */
+typedef enum pl_layout { PL_LAYOUT_ROWS = 0, PL_LAYOUT_R16 = 1 } pl_layout;
+bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols);
+/* ROWS -> R16 in place; false when out of memory (W unchanged then). */
+bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols);
+/* R16 (rows a multiple of 16) -> ROWS into dst (not overlapping W). */
+void pl_cpu_r16_unpack(pl_type t, const void *W, void *dst, int64_t rows, int64_t cols);
+
 /* ---- CPU ops (f32 activations, row-major) ---------------------------- */
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T, W of type wt (rows contiguous).
  * Activations are quantized to the type's vec_dot_type once per call. */
@@ -72,12 +91,13 @@ void pl_cpu_matmul(pl_pool *p, const void *W, pl_type wt, int64_t rows, int64_t 
                    const float *X, int64_t n, float *Y);
 /* Several weights sharing the same input X (Q/K/V, or gate/up) in one pool
  * dispatch, X quantized once per activation type: Y_k[n][rows_k] =
- * X[n][cols] . W_k^T. At most 8 weights; types may differ. */
+ * X[n][cols] . W_k^T. At most 8 weights; types and layouts may differ. */
 typedef struct pl_matmul_w {
     const void *W;      /* (rows, cols) in type */
     pl_type     type;
     int64_t     rows;
     float      *Y;      /* (n, rows) */
+    pl_layout   layout; /* ROWS unless the weight was repacked */
 } pl_matmul_w;
 void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols,
                          const float *X, int64_t n);

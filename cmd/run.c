@@ -125,8 +125,11 @@ static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *to
             "vocab %u, template %s), context %d\n", mi.name, mi.arch, mi.ftype,
             mi.n_params / 1e6, mi.n_layer, mi.n_embd, mi.n_head, mi.n_head_kv, mi.n_vocab,
             mi.chat_template, pl_ctx_n_ctx(c));
-    fprintf(stderr, "weights: %s\n", mi.resident ? "copied into 2 MiB pages"
-                                                 : "read in place from the file mapping (--mmap, or too big for memory)");
+    if (mi.resident)
+        fprintf(stderr, "weights: copied into 2 MiB pages, %.0f MB of matrices in the CPU's 16-row layout\n",
+                mi.repacked_bytes / 1e6);
+    else
+        fprintf(stderr, "weights: read in place from the file mapping (--mmap, or too big for memory)\n");
     fprintf(stderr, "prompt: %d tokens:", n);
     for (int i = 0; i < n; i++) fprintf(stderr, " %d", toks[i]);
     fputc('\n', stderr);

@@ -68,6 +68,7 @@ typedef struct pl_model_info {
     uint32_t n_layer, n_embd, n_head, n_head_kv, n_vocab;
     char     chat_template[32];  /* recognised template name, or "unknown"/"none" */
     bool     resident;           /* weights copied into private (huge-page) memory, not mapped */
+    uint64_t repacked_bytes;     /* of those, matrices in the CPU's 16-row layout (PL_LAYOUT_R16) */
 } pl_model_info;
 
 pl_model_params pl_model_default_params(void);

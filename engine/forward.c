@@ -43,7 +43,8 @@ void model_rope_apply(const pl_model *m, float *row, int n_heads, const float *c
 /* Y(n, w.rows) = X(n, w.cols) . W^T */
 static void fw_matmul(pl_ctx *c, const pl_weight *w, const float *x, int n, float *y)
 {
-    pl_cpu_matmul(c->pool, w->data, w->type, w->rows, w->cols, x, n, y);
+    pl_matmul_w mw = { .W = w->data, .type = w->type, .rows = w->rows, .Y = y, .layout = w->layout };
+    pl_cpu_matmul_multi(c->pool, &mw, 1, w->cols, x, n);
 }
 
 /* Several projections of the same input (Q/K/V, gate/up) in one pool
@@ -54,7 +55,8 @@ static void fw_matmul_group(pl_ctx *c, const pl_weight *const *w, float *const *
 {
     pl_matmul_w ws[4];
     for (int i = 0; i < n_w; i++)
-        ws[i] = (pl_matmul_w){ .W = w[i]->data, .type = w[i]->type, .rows = w[i]->rows, .Y = y[i] };
+        ws[i] = (pl_matmul_w){ .W = w[i]->data, .type = w[i]->type, .rows = w[i]->rows, .Y = y[i],
+                               .layout = w[i]->layout };
     for (int i = 0; i < n_w; i++) pl_cpu_matmul_multi(c->pool, &ws[i], 1, w[0]->cols, x, n);
 }
 

@@ -85,7 +85,7 @@ static void fd_slice(const pl_weight *const *w, float *const *y, int n, const fl
     pl_matmul_w s[2];
     for (int i = 0; i < n; i++)
         s[i] = (pl_matmul_w){ .W = (const uint8_t *)w[i]->data + pl_row_size(w[i]->type, w[i]->cols) * r0,
-                              .type = w[i]->type, .rows = r1 - r0, .Y = y[i] + r0 };
+                              .type = w[i]->type, .rows = r1 - r0, .Y = y[i] + r0, .layout = w[i]->layout };
     pl_cpu_matmul_multi(NULL, s, n, w[0]->cols, x, 1);
 }
 

@@ -58,7 +58,8 @@ void fx_matmul(pl_ctx *c, const pl_weight *const *w, float *const *y, int n_w, c
 {
     pl_matmul_w ws[8];
     for (int k = 0; k < n_w; k++)
-        ws[k] = (pl_matmul_w){ .W = w[k]->data, .type = w[k]->type, .rows = w[k]->rows, .Y = y[k] };
+        ws[k] = (pl_matmul_w){ .W = w[k]->data, .type = w[k]->type, .rows = w[k]->rows, .Y = y[k],
+                               .layout = w[k]->layout };
     pl_cpu_matmul_multi(c->pool, ws, n_w, w[0]->cols, x, nb);
 }
 
@@ -173,8 +174,8 @@ void fx_logits(pl_ctx *c, int nb, float *logits)
     const pl_model *m = c->m;
     const int d = (int)m->hp.n_embd, nv = (int)m->hp.n_vocab;
     pl_cpu_rms_norm(c->x + (size_t)(nb - 1) * d, m->output_norm.data, d, m->hp.norm_eps, c->out_row);
-    pl_cpu_matmul(c->pool, m->output.data, m->output.type, m->output.rows, m->output.cols,
-                  c->out_row, 1, logits);
+    const pl_weight *w = &m->output;
+    fx_matmul(c, &w, &logits, 1, c->out_row, 1);
     const float cap = m->hp.final_softcap;
     if (cap > 0.0f)   /* llama.cpp's order: scale by 1/cap, tanh, scale by cap */
         for (int i = 0; i < nv; i++) logits[i] = cap * tanhf(logits[i] * (1.0f / cap));

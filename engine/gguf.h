@@ -64,6 +64,9 @@ enum { GGUF_RESIDENT = 1 };
 gguf_file *gguf_open_ex(const char *path, int flags, pl_status *st);
 /* Move the data section of f (opened from fd) into resident memory; 0, or -1 + st. */
 int gguf_make_resident(gguf_file *f, int fd, pl_status *st);
+/* Open the resident copy for writing (the loader repacks weights in it) or
+ * close it again; false when f has none or the kernel refuses. */
+bool gguf_resident_writable(gguf_file *f, bool writable);
 /* Validate an in-memory image (not copied; must outlive the result). For tests and fuzzing. */
 gguf_file *gguf_open_mem(const void *data, size_t size, const char *name, pl_status *st);
 void       gguf_close(gguf_file *f);

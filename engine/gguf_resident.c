@@ -79,3 +79,9 @@ int gguf_make_resident(gguf_file *f, int fd, pl_status *st)
     f->resident_len = span;
     return 0;
 }
+
+bool gguf_resident_writable(gguf_file *f, bool writable)
+{
+    return f->resident &&
+           mprotect(f->resident, f->resident_len, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+}

@@ -118,6 +118,33 @@ static void model_assign_backends(pl_model *m)
     for (uint32_t il = 0; il < m->hp.n_layer; il++) m->layers[il].backend = 0;   /* CPU */
 }
 
+/* One matrix into the CPU's 16-row layout, in place, where the CPU has kernels for it. */
+static void model_repack_weight(pl_weight *w)
+{
+    if (w->data && pl_cpu_r16_supported(w->type, w->rows, w->cols) &&
+        pl_cpu_r16_repack(w->type, (void *)w->data, w->rows, w->cols))
+        w->layout = PL_LAYOUT_R16;
+}
+
+/* The matrices of CPU layers, and the output matrix unless it is the
+ * embedding table (whose rows are looked up one by one), into the layout
+ * the decode kernels stream fastest (backends/cpu/r16.c: q8_0 +16%, q4_0 +4%
+ * per byte on this machine). Only in the resident copy: a file mapping is
+ * read-only, and the copy is ours. Each tensor is bound to one view, so none
+ * is repacked twice. Costs ~0.1 s per GB at load. */
+static void model_repack(pl_model *m)
+{
+    if (!gguf_resident_writable(m->gguf, true)) return;
+    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+        pl_layer *L = &m->layers[il];
+        if (L->backend != 0) continue;
+        pl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) model_repack_weight(ws[k]);
+    }
+    if (m->output.data != m->tok_embd.data) model_repack_weight(&m->output);
+    gguf_resident_writable(m->gguf, false);
+}
+
 /* Name, template and vocab: the parts other rooms read through accessors. */
 static int model_load_meta(pl_model *m, const char *path, pl_status *st)
 {
@@ -179,6 +206,7 @@ pl_model *pl_model_load(const char *path, const pl_model_params *p, pl_status *s
     if (model_bind_all(m, st) || model_rope_setup(m, st) || model_load_meta(m, path, st))
         goto fail;
     model_assign_backends(m);
+    model_repack(m);
     return m;
 fail:
     pl_model_free(m);
@@ -226,6 +254,7 @@ void pl_model_get_info(const pl_model *m, pl_model_info *out)
     snprintf(out->ftype, sizeof out->ftype, "%s", tn ? tn : "?");
     out->file_size = m->gguf->size;
     out->resident = m->gguf->resident != NULL;
+    out->repacked_bytes = pl_model_repacked_bytes(m);
     out->n_ctx_train = m->hp.n_ctx_train;
     out->n_layer = m->hp.n_layer;
     out->n_embd = m->hp.n_embd;

@@ -1,8 +1,11 @@
 /* model.h — the loaded model as the engine sees it (engine-internal).
  *
  * Three parts, like llama2.c: the hyper-parameters, the weights, and (in
- * context.c) the run state. Weights are views into the mmap'd GGUF, never
- * copies: a pl_weight is a pointer, a type and a shape. Every shape below is
+ * context.c) the run state. Weights are views into the GGUF's data section
+ * (the resident copy, or the mapping with --mmap): a pl_weight is a pointer,
+ * a type, a shape and a layout. In the resident copy, the matrices of CPU
+ * layers are repacked at load into the CPU backend's 16-row layout where it
+ * has kernels for it (model_repack); with --mmap they stay as in the file. Every shape below is
  * written (rows, cols) with cols contiguous, i.e. GGUF's ne = {cols, rows}.
  * model.c checks presence, type and exact shape of every tensor at load time,
  * so the forward pass can trust them.
@@ -16,6 +19,7 @@
 
 #include "engine.h"
 #include "gguf.h"
+#include "../backends/backend.h"
 
 typedef struct pl_vocab pl_vocab;
 
@@ -87,6 +91,7 @@ typedef struct pl_weight {
     const void *data;   /* NULL if an optional tensor is absent */
     pl_type     type;
     int64_t     rows, cols;
+    pl_layout   layout; /* ROWS as in the file; R16 once model_repack made it the CPU's */
 } pl_weight;
 
 typedef struct pl_layer {
@@ -133,6 +138,8 @@ const char     *model_default_template(const pl_model *m); /* arch's built-in na
 int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st);
 /* Llama 3.1 rope divisors (n_rot/2) from rope.scaling.* keys; false unless type "llama3". */
 bool rope_llama3_factors(const gguf_file *f, const char *arch, const pl_hparams *hp, float *out);
+/* Bytes of the matrices in the CPU's 16-row layout (model_stats.c). */
+uint64_t pl_model_repacked_bytes(const pl_model *m);
 /* Does layer il use the sliding window (and the local rope base)? */
 static inline bool hp_layer_is_swa(const pl_hparams *hp, int il)
 {

@@ -10,6 +10,19 @@ static uint64_t weight_bytes(const pl_weight *w)
     return (uint64_t)pl_row_size(w->type, w->cols) * (uint64_t)w->rows;
 }
 
+/* Bytes of the matrices in the CPU's 16-row layout. */
+uint64_t pl_model_repacked_bytes(const pl_model *m)
+{
+    uint64_t total = m->output.layout == PL_LAYOUT_R16 ? weight_bytes(&m->output) : 0;
+    for (uint32_t i = 0; i < m->hp.n_layer; i++) {
+        const pl_layer *l = &m->layers[i];
+        const pl_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+            if (ws[k]->layout == PL_LAYOUT_R16) total += weight_bytes(ws[k]);
+    }
+    return total;
+}
+
 /* Weight bytes a decode step must stream: every layer matrix, the norms and
  * the output matrix; the embedding table only contributes the one row that is
  * gathered (unless it doubles as the output matrix, counted once there). */

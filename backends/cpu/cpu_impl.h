@@ -89,6 +89,18 @@ bool   cpu_gemv_avx512_supported(void);
 CPU_DECL_GEMV(q4_0) CPU_DECL_GEMV(q4_1) CPU_DECL_GEMV(q5_0) CPU_DECL_GEMV(q5_1) CPU_DECL_GEMV(q8_0)
 CPU_DECL_GEMV(q4_K) CPU_DECL_GEMV(q6_K)
 
+/* Decode kernels for weights in the 16-row layout (PL_LAYOUT_R16, r16.c,
+ * gemv_r16_avx512.c): y[0..nr) for nr rows (a multiple of 16) at W, reading
+ * the activation prepared by cpu_r16_act_prep into cpu_r16_act_bytes(cols)
+ * bytes. cpu_r16_gemv_kernel: NULL when t has none at the current level. */
+typedef void (*cpu_r16_fn)(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+cpu_r16_fn cpu_r16_gemv_kernel(pl_type t);
+size_t cpu_r16_act_bytes(int64_t cols);
+void   cpu_r16_act_prep(const float *x, int64_t cols, void *act);
+void   cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act);
+void   cpu_q4_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+void   cpu_q8_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+
 /* Prefill on 16-row weight panels (panel_avx512.c, AVX-512 VNNI): weights
  * unpacked to groups of G unsigned bytes (value = d*u + m per group and row)
  * and transposed so one vpdpbusd advances 16 rows; activations prepared once
@@ -100,6 +112,7 @@ int    cpu_panel_group_avx512(pl_type t);
 size_t cpu_panel_bytes(int64_t cols, int group);       /* one panel + its scratch */
 size_t cpu_panel_act_bytes(int64_t cols, int group);   /* one prepared activation row */
 void   cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t cols, void *panel);
+void   cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t cols, void *panel);   /* 16 rows in R16 */
 void   cpu_panel_act_prep_avx512(pl_type at, int group, const void *xq, int64_t cols, void *out);
 void   cpu_panel_run_avx512(const void *panel, int group, int64_t cols, const void *act, size_t act_row,
                             int nc, float *Y, int64_t ldy, int nr);

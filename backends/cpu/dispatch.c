@@ -105,3 +105,26 @@ void cpu_gemv_act_prep(const float *x, int64_t cols, void *act)
     (void)x, (void)cols, (void)act;
 #endif
 }
+
+/* Decode kernel for weights of type t in the 16-row layout, or NULL. */
+cpu_r16_fn cpu_r16_gemv_kernel(pl_type t)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (pl_cpu_level() == PL_CPU_AVX512) {   /* F+BW+VL+DQ+VNNI */
+        if (t == PL_TYPE_Q4_0) return cpu_q4_0_r16_gemv_avx512;
+        if (t == PL_TYPE_Q8_0) return cpu_q8_0_r16_gemv_avx512;
+    }
+#endif
+    (void)t;
+    return NULL;
+}
+
+/* Prepare one activation row for the R16 decode kernels (x86 AVX-512 only). */
+void cpu_r16_act_prep(const float *x, int64_t cols, void *act)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    cpu_r16_act_prep_avx512(x, cols, act);
+#else
+    (void)x, (void)cols, (void)act;
+#endif
+}

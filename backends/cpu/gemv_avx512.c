@@ -31,6 +31,7 @@
  * row (the last row may end at the end of a mapping).
  */
 #include "simd_x86.h"
+#include "act_avx512.h"
 
 #if defined(__AVX2__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #include <cpuid.h>
@@ -103,20 +104,6 @@ bool cpu_gemv_avx512_supported(void)
 /* Prepared activation bytes for cols columns. */
 size_t cpu_gemv_act_bytes(int64_t cols) { return (size_t)((cols / 32 + 3) / 4) * GV_GROUP; }
 
-/* Quantize one block of 32 floats as Q8_0/Q8_1 would; returns sum(q). */
-GV_INLINE int gv_quant_block(const float *x, int8_t *lo, int8_t *hi, float *d_out)
-{
-    __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
-    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
-    float d = amax / 127.f, id = d ? 1.0f / d : 0.0f;
-    __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(id)));
-    __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, _mm512_set1_ps(id)));
-    _mm_storeu_si128((__m128i *)lo, _mm512_cvtsepi32_epi8(qa));
-    _mm_storeu_si128((__m128i *)hi, _mm512_cvtsepi32_epi8(qb));
-    *d_out = d;
-    return _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
-}
-
 /* Prepare x (cols floats) for the decode kernels, into act (64-byte aligned). */
 GV_TARGET void cpu_gemv_act_prep_avx512(const float *x, int64_t cols, void *act)
 {
@@ -129,7 +116,7 @@ GV_TARGET void cpu_gemv_act_prep_avx512(const float *x, int64_t cols, void *act)
         int sum[4] = { 0 };
         for (int b = 0; b < 4; b++) {
             int64_t k = 4 * g + b;
-            if (k < nb) sum[b] = gv_quant_block(x + 32 * k, (int8_t *)a + 16 * b, (int8_t *)a + 64 + 16 * b, &d[b]);
+            if (k < nb) sum[b] = act_q8_block(x + 32 * k, (int8_t *)a + 16 * b, (int8_t *)a + 64 + 16 * b, &d[b]);
             else memset(a + 16 * b, 0, 16), memset(a + 64 + 16 * b, 0, 16);
         }
         /* the scales as Q8_0/Q8_1 store them (f16, round to nearest even), each

@@ -26,10 +26,18 @@
  * transposed panel in its own buffer (L1/L2-sized) and sweeps the chunk's
  * activations, prepared once per call next to their quantization, over it.
  *
+ * Weights in the 16-row layout (PL_LAYOUT_R16, r16.c) take their own
+ * decode kernel (cpu_r16_gemv_kernel, reading X prepared by cpu_r16_act_prep)
+ * and their own panel packing, which has nothing left to transpose; every
+ * other path unpacks the tile's rows to GGUF's layout in a per-thread buffer
+ * first (a forced lower CPU level, a type without an R16 kernel): slow, but
+ * the same numbers as the weights before repacking.
+ *
  * pl_cpu_matmul_multi applies several weights to the same activations (Q, K,
  * V; gate and up) in ONE pool dispatch with ONE quantization of X: on a small
  * model the per-dispatch sync, not the arithmetic, is what a token costs.
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,6 +68,9 @@ typedef struct mm_w {
     pl_vec_dot_fn  dot;
     cpu_gemm_fn    gemm;
     cpu_gemv_fn    gemv;     /* decode kernel (n == 1) */
+    pl_layout      layout;
+    cpu_r16_fn     r16;      /* R16 decode kernel (n < MM_PANEL_MIN), reading the job's r16_act */
+    bool           unpack;   /* R16 on a path without an R16 kernel: tiles unpacked first */
     bool           gv_prep;  /* ... reading the job's gv_act (else Xq) */
     const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
     size_t         x_row;
@@ -90,28 +101,42 @@ typedef struct mm_job {
     uint8_t     *panels;     /* one panel buffer per thread */
     uint8_t     *gv_act;     /* X prepared for the decode kernels (n == 1) */
     size_t       gv_bytes;
+    uint8_t     *r16_act;    /* (n, r16_row) X prepared for the R16 decode kernels */
+    size_t       r16_row;
     size_t       panel_bytes;
 } mm_job;
 
-/* Per-calling-thread scratch for quantized activations. */
-static _Thread_local void  *t_scratch;
-static _Thread_local size_t t_scratch_size;
+/* Per-thread scratch: the calling thread's quantized activations, and a
+ * thread's unpacked R16 tile (a decode slice runs a whole matmul inside a
+ * pool job, so the two must not share a buffer). */
+enum { MM_SCRATCH_ACT, MM_SCRATCH_UNPACK, MM_SCRATCH_N };
+typedef struct mm_tls { void *p[MM_SCRATCH_N]; size_t size[MM_SCRATCH_N]; } mm_tls;
+static _Thread_local mm_tls *t_tls;
 
 /* The key's destructor frees a thread's scratch when the thread exits (the
  * engine's worker thread comes and goes with each loaded model). */
 static pthread_key_t  scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static void mm_scratch_key_init(void) { pthread_key_create(&scratch_key, free); }
-
-/* Scratch of at least size bytes (grown, never shrunk); NULL if out of memory. */
-static void *mm_scratch(size_t size)
+static void mm_tls_free(void *v)
 {
-    if (size <= t_scratch_size) return t_scratch;
+    mm_tls *t = v;
+    for (int i = 0; i < MM_SCRATCH_N; i++) free(t->p[i]);
+    free(t);
+}
+static void mm_scratch_key_init(void) { pthread_key_create(&scratch_key, mm_tls_free); }
+
+/* Scratch slot of at least size bytes (grown, never shrunk); NULL if out of memory. */
+static void *mm_scratch(int slot, size_t size)
+{
+    if (t_tls && size <= t_tls->size[slot]) return t_tls->p[slot];
     pthread_once(&scratch_once, mm_scratch_key_init);
-    void *p = realloc(t_scratch, size);
+    if (!t_tls) {
+        if (!(t_tls = calloc(1, sizeof *t_tls))) return NULL;
+        pthread_setspecific(scratch_key, t_tls);
+    }
+    void *p = realloc(t_tls->p[slot], size);
     if (!p) return NULL;
-    t_scratch = p, t_scratch_size = size;
-    pthread_setspecific(scratch_key, p);
+    t_tls->p[slot] = p, t_tls->size[slot] = size;
     return p;
 }
 
@@ -141,38 +166,55 @@ static void mm_prefetch(const uint8_t *p, size_t bytes)
 /* One output tile of weight w: rows [r0, r1) x activation rows [c0, c1). */
 static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
 {
+    const uint8_t *W = w->W + r0 * w->w_row;   /* the tile's rows (R16: r0 is a multiple of 16) */
+    const int64_t nr = r1 - r0;
+    if (w->r16) {
+        for (int64_t c = c0; c < c1; c++)
+            w->r16(j->cols, W, nr, j->r16_act + c * j->r16_row, w->Y + c * w->rows + r0);
+        return;
+    }
+    if (w->unpack) {
+        uint8_t *u = mm_scratch(MM_SCRATCH_UNPACK, (size_t)nr * w->w_row);
+        if (!u) {   /* out of memory: say so in the output rather than leave it stale */
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) w->Y[c * w->rows + r] = NAN;
+            return;
+        }
+        pl_cpu_r16_unpack(w->type, W, u, nr, j->cols);
+        W = u;
+    }
     if (w->panel_g) {
         uint8_t *panel = j->panels + (size_t)ith * j->panel_bytes;
-        cpu_panel_pack_avx512(w->type, w->W + r0 * w->w_row, w->w_row, (int)(r1 - r0), j->cols, panel);
+        if (w->layout == PL_LAYOUT_R16) cpu_panel_pack_r16_avx512(w->type, W, j->cols, panel);
+        else cpu_panel_pack_avx512(w->type, W, w->w_row, (int)nr, j->cols, panel);
         cpu_panel_run_avx512(panel, w->panel_g, j->cols, w->Xp + c0 * w->xp_row, w->xp_row, (int)(c1 - c0),
-                             w->Y + c0 * w->rows + r0, w->rows, (int)(r1 - r0));
+                             w->Y + c0 * w->rows + r0, w->rows, (int)nr);
         return;
     }
     if (w->gemv) {
-        w->gemv(j->cols, w->W + r0 * w->w_row, w->w_row, r1 - r0, w->gv_prep ? j->gv_act : w->Xq, w->Y + r0);
+        w->gemv(j->cols, W, w->w_row, nr, w->gv_prep ? j->gv_act : w->Xq, w->Y + r0);
         return;
     }
     if (w->gemm) {
-        w->gemm((int)j->cols, w->Y + c0 * w->rows + r0, w->rows, w->W + r0 * w->w_row,
-                (int64_t)w->w_row, (int)(r1 - r0), w->Xq + c0 * w->x_row, (int64_t)w->x_row,
-                (int)(c1 - c0));
+        w->gemm((int)j->cols, w->Y + c0 * w->rows + r0, w->rows, W, (int64_t)w->w_row, (int)nr,
+                w->Xq + c0 * w->x_row, (int64_t)w->x_row, (int)(c1 - c0));
         return;
     }
     if (c1 - c0 == 1) {   /* decode: prefetch the rows MM_PF_BYTES ahead, the dot does not */
         const uint8_t *x = w->Xq + c0 * w->x_row;
-        float *y = w->Y + c0 * w->rows;
+        float *y = w->Y + c0 * w->rows + r0;
         int64_t ahead = (MM_PF_BYTES + (int64_t)w->w_row - 1) / (int64_t)w->w_row;
-        mm_prefetch(w->W + r0 * w->w_row, (size_t)(r1 - r0 < ahead ? r1 - r0 : ahead) * w->w_row);
-        for (int64_t r = r0; r < r1; r++) {
-            if (r + ahead < r1) mm_prefetch(w->W + (r + ahead) * w->w_row, w->w_row);
-            w->dot((int)j->cols, &y[r], w->W + r * w->w_row, x);
+        mm_prefetch(W, (size_t)(nr < ahead ? nr : ahead) * w->w_row);
+        for (int64_t r = 0; r < nr; r++) {
+            if (r + ahead < nr) mm_prefetch(W + (r + ahead) * w->w_row, w->w_row);
+            w->dot((int)j->cols, &y[r], W + r * w->w_row, x);
         }
         return;
     }
     for (int64_t c = c0; c < c1; c++) {
         const uint8_t *x = w->Xq + c * w->x_row;
-        float *y = w->Y + c * w->rows;
-        for (int64_t r = r0; r < r1; r++) w->dot((int)j->cols, &y[r], w->W + r * w->w_row, x);
+        float *y = w->Y + c * w->rows + r0;
+        for (int64_t r = 0; r < nr; r++) w->dot((int)j->cols, &y[r], W + r * w->w_row, x);
     }
 }
 
@@ -211,8 +253,9 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n;
     bool any_quant = total > 0;
     if (j->gv_bytes) total += j->gv_bytes + 64;
+    if (j->r16_row) total += j->r16_row * n + 64;
     if (j->panel_bytes) total += j->panel_bytes * (size_t)pl_pool_size(p) + 64;
-    uint8_t *buf = total ? mm_scratch(total) : NULL;
+    uint8_t *buf = total ? mm_scratch(MM_SCRATCH_ACT, total) : NULL;
     if (total && !buf) return false;
     for (int a = 0; a < j->nact; a++) {
         if (!j->act[a].quant) { j->act[a].buf = (uint8_t *)j->X; continue; }
@@ -224,6 +267,11 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         j->gv_act = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
         buf = j->gv_act + j->gv_bytes;
         cpu_gemv_act_prep(j->X, j->cols, j->gv_act);
+    }
+    if (j->r16_row) {   /* only for n < MM_PANEL_MIN: in the caller */
+        j->r16_act = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+        buf = j->r16_act + j->r16_row * n;
+        for (int64_t r = 0; r < j->n; r++) cpu_r16_act_prep(j->X + r * j->cols, j->cols, j->r16_act + r * j->r16_row);
     }
     j->panels = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (j->n == 1) mm_quantize_job(0, 1, j);
@@ -256,18 +304,32 @@ static void mm_plan(mm_job *j, int nth)
     }
 }
 
+/* Can this weight be computed at all? (R16 comes in whole 16-row groups.) */
+static bool mm_valid(const pl_matmul_w *w, int64_t cols)
+{
+    const pl_type_traits *tw = pl_type_traits_get(w->type);
+    return tw && tw->vec_dot && w->rows > 0 && pl_row_size(w->type, cols) &&
+           (w->layout == PL_LAYOUT_ROWS || (w->layout == PL_LAYOUT_R16 && w->rows % 16 == 0 && cols % 32 == 0));
+}
+
 /* Several weights applied to the same activations in one dispatch. */
 void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
 {
     if (nw <= 0 || nw > MM_MAX_W || n <= 0 || cols <= 0) return;
     mm_job j = { .X = X, .cols = cols, .n = n };
     for (int k = 0; k < nw; k++) {
+        if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
-        if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
         mm_w *w = &j.w[j.nw++];
         *w = (mm_w){ .W = ws[k].W, .type = ws[k].type, .w_row = pl_row_size(ws[k].type, cols),
                      .rows = ws[k].rows, .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type),
-                     .gemv = n == 1 ? cpu_gemv_kernel(ws[k].type) : NULL, .panel_g = 0 };
+                     .gemv = n == 1 ? cpu_gemv_kernel(ws[k].type) : NULL, .panel_g = 0,
+                     .layout = ws[k].layout };
+        if (w->layout == PL_LAYOUT_R16) {
+            w->r16 = n < MM_PANEL_MIN ? cpu_r16_gemv_kernel(w->type) : NULL;
+            if (w->r16) { j.r16_row = cpu_r16_act_bytes(cols); continue; }
+            w->unpack = !(n >= MM_PANEL_MIN && cpu_panel_group(w->type));
+        }
         w->gv_prep = w->gemv && cpu_gemv_uses_prep(w->type);
         if (w->gv_prep) { j.gv_bytes = cpu_gemv_act_bytes(cols); continue; }
         if (n >= (w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT)) w->panel_g = cpu_panel_group(ws[k].type);
@@ -280,9 +342,9 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
     }
     if (!j.nw || !mm_quantize(p, &j)) return;
     for (int k = 0, kk = 0; k < nw; k++) {
+        if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
-        if (!tw || !tw->vec_dot || ws[k].rows <= 0 || !pl_row_size(ws[k].type, cols)) continue;
-        if (j.w[kk].gv_prep) { kk++; continue; }
+        if (j.w[kk].gv_prep || j.w[kk].r16) { kk++; continue; }
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
         if (j.w[kk].panel_g) j.w[kk].Xp = a->pbuf[j.w[kk].panel_g == 32];

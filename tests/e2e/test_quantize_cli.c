@@ -90,3 +90,32 @@ Test(quant_cmd_e2e, missing_output_folder_fails_fast)
     cr_expect_eq(qe_run(cmd, out, sizeof out), 1);
     cr_expect(strstr(out, "does not exist") && !strstr(out, "[   1/"), "fails before converting: %s", out);
 }
+
+/* q8_0 and q4_0 matrices are repacked at load into the CPU's 16-row layout
+ * (backends/cpu/r16.c) and run on their own prefill and decode kernels; with
+ * --mmap they stay as in the file and run on the row kernels. A user must not
+ * be able to tell the two apart: same greedy answer, token for token. */
+Test(quant_cmd_e2e, repacked_weights_answer_as_the_file_layout_does)
+{
+    static char out[1 << 16], resident[4096], mapped[4096];
+    char cmd[1024];
+    const char *types[] = { "q8_0", "q4_0" };
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/%s.gguf' %s", qe_bin(), qe_model(), qe_dir, types[k],
+                 types[k]);
+        cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+        const char *ask = "run --chat -p 'What is the capital of France?' -n 24 --temp 0 -t 2";
+        snprintf(cmd, sizeof cmd, "{ '%s' %s -m '%s/%s.gguf' -v >/dev/null; }", qe_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+        const char *w = strstr(out, "weights: copied into 2 MiB pages, ");
+        cr_assert(w, "%s: no 'weights:' line in -v:\n%s", types[k], out);
+        cr_expect(atof(w + strlen("weights: copied into 2 MiB pages, ")) >= 50,
+                  "%s: the matrices were not repacked: %.120s", types[k], w);
+        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' 2>/dev/null", qe_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(qe_run(cmd, resident, sizeof resident), 0);
+        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' --mmap 2>/dev/null", qe_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(qe_run(cmd, mapped, sizeof mapped), 0);
+        cr_expect(strstr(resident, "Paris"), "%s repacked: '%s'", types[k], resident);
+        cr_expect_str_eq(resident, mapped, "%s: repacked '%s' vs file layout '%s'", types[k], resident, mapped);
+    }
+}

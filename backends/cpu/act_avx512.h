@@ -1,0 +1,28 @@
+/* act_avx512.h — quantizing one activation block as Q8_0 would, for the
+ * AVX-512 decode kernels (gemv_avx512.c, gemv_r16_avx512.c), which prepare
+ * the activation once per call in layouts of their own. Only included by
+ * files compiled with -mavx512f. */
+#ifndef PL_ACT_AVX512_H
+#define PL_ACT_AVX512_H
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+#include <stdint.h>
+
+/* Quantize 32 floats as Q8_0 (d = amax/127, q = round(x/d)): elements 0..15
+ * to lo, 16..31 to hi; *d_out = d (not yet f16-rounded); returns sum(q). */
+static inline __attribute__((always_inline)) int act_q8_block(const float *x, int8_t *lo, int8_t *hi, float *d_out)
+{
+    __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+    float d = amax / 127.f, id = d ? 1.0f / d : 0.0f;
+    __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(id)));
+    __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, _mm512_set1_ps(id)));
+    _mm_storeu_si128((__m128i *)lo, _mm512_cvtsepi32_epi8(qa));
+    _mm_storeu_si128((__m128i *)hi, _mm512_cvtsepi32_epi8(qb));
+    *d_out = d;
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+}
+
+#endif
+#endif

@@ -1,0 +1,125 @@
+/* test_r16.c — the 16-row weight layout (PL_LAYOUT_R16): repacking changes
+ * the bytes and unpacking gives back the GGUF bytes exactly; a matmul on the
+ * repacked weights equals the scalar reference on the original ones for one
+ * token (the R16 decode kernels), 2-3 tokens, and prompts (the panel path),
+ * on every CPU path (the lower ones unpack tiles first), threads 1 and 3,
+ * and block counts odd and even (an odd last block is stored alone); and a
+ * weight that cannot take the layout is refused. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_test_util.h"
+#include "engine/engine.h"
+
+static const pl_type k_r16_types[] = { PL_TYPE_Q4_0, PL_TYPE_Q8_0 };
+
+/* Random rows x cols weights of type t (an outlier every 7 rows). */
+static uint8_t *r16_weights(pl_type t, int64_t rows, int64_t cols, uint64_t seed)
+{
+    size_t rs = pl_row_size(t, cols);
+    uint8_t *W = malloc(rs * rows);
+    float *f = malloc(cols * sizeof *f);
+    for (int64_t r = 0; r < rows; r++) {
+        ct_fill_normal(f, cols, seed + (uint64_t)r, 0.05f);
+        if (r % 7 == 2) f[(r * 5) % cols] = 2.0f;
+        pl_type_traits_get(t)->from_float(f, W + r * rs, cols);
+    }
+    free(f);
+    return W;
+}
+
+Test(r16, repack_then_unpack_gives_the_gguf_bytes_back)
+{
+    const int64_t cols[] = { 32, 64, 96, 2080 };   /* 1, 2, 3 and 65 blocks */
+    for (int k = 0; k < 2; k++)
+        for (int ic = 0; ic < 4; ic++) {
+            pl_type t = k_r16_types[k];
+            int64_t rows = 48;
+            size_t bytes = pl_row_size(t, cols[ic]) * rows;
+            uint8_t *W = r16_weights(t, rows, cols[ic], 11), *orig = malloc(bytes), *back = malloc(bytes);
+            memcpy(orig, W, bytes);
+            cr_assert(pl_cpu_r16_repack(t, W, rows, cols[ic]));
+            cr_assert(memcmp(W, orig, bytes) != 0, "%s %ld cols: repacking left the bytes as they were",
+                      pl_type_name(t), (long)cols[ic]);
+            pl_cpu_r16_unpack(t, W, back, rows, cols[ic]);
+            cr_assert(memcmp(back, orig, bytes) == 0, "%s %ld cols: unpack(repack(W)) != W", pl_type_name(t),
+                      (long)cols[ic]);
+            free(W), free(orig), free(back);
+        }
+}
+
+/* pl_cpu_matmul_multi on repacked weights vs the reference on the originals. */
+static void r16_check(pl_type t, int64_t rows, int64_t cols, int64_t n, int nth)
+{
+    uint8_t *W = r16_weights(t, rows, cols, (uint64_t)(rows + 7 * cols));
+    float *X = malloc(n * cols * sizeof *X), *Y = malloc(n * rows * sizeof *Y), *Yref = malloc(n * rows * sizeof *Yref);
+    ct_fill_normal(X, n * cols, (uint64_t)(cols + n), 1.0f);
+    X[cols / 3] = -6.0f;
+    pl_cpu_matmul_ref(W, t, rows, cols, X, n, Yref);
+    cr_assert(pl_cpu_r16_repack(t, W, rows, cols));
+    pl_pool *p = pl_pool_new(nth);
+    int levels[4], nl = ct_levels(levels);
+    for (int l = 0; l < nl; l++) {
+        pl_cpu_force_level(levels[l]);
+        for (int64_t i = 0; i < n * rows; i++) Y[i] = NAN;
+        pl_matmul_w w = { .W = W, .type = t, .rows = rows, .Y = Y, .layout = PL_LAYOUT_R16 };
+        pl_cpu_matmul_multi(p, &w, 1, cols, X, n);
+        double d = ct_rel_rmse(Y, Yref, n * rows);
+        cr_assert(d < 1e-5, "%s R16 %ldx%ld n=%ld threads=%d path %s: rel diff %.3g (y[0] %g vs %g)",
+                  pl_type_name(t), (long)rows, (long)cols, (long)n, nth, pl_cpu_level_name(levels[l]), d, Y[0],
+                  Yref[0]);
+    }
+    pl_cpu_force_level(-1);
+    pl_pool_free(p);
+    free(W), free(X), free(Y), free(Yref);
+}
+
+Test(r16, matmul_equals_the_reference_on_every_path)
+{
+    const int64_t cols[] = { 32, 96, 576, 2080 };
+    const int64_t ns[] = { 1, 2, 3, 4, 9 };
+    for (int k = 0; k < 2; k++)
+        for (int ic = 0; ic < 4; ic++)
+            for (int in = 0; in < 5; in++) r16_check(k_r16_types[k], ic % 2 ? 48 : 144, cols[ic], ns[in], in % 2 ? 3 : 1);
+}
+
+/* Several weights of one input, R16 and GGUF rows mixed, in one dispatch. */
+Test(r16, mixed_layouts_in_one_multi_matmul)
+{
+    const int64_t cols = 256, n = 1;
+    pl_type ts[3] = { PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q4_0 };
+    int64_t rows[3] = { 64, 32, 80 };
+    float X[256], Y[3][80], Yref[3][80];
+    ct_fill_normal(X, cols, 5, 1.0f);
+    pl_matmul_w ws[3];
+    uint8_t *W[3];
+    for (int i = 0; i < 3; i++) {
+        W[i] = r16_weights(ts[i], rows[i], cols, 100 + i);
+        pl_cpu_matmul_ref(W[i], ts[i], rows[i], cols, X, n, Yref[i]);
+        bool r16 = pl_cpu_r16_supported(ts[i], rows[i], cols);
+        if (r16) cr_assert(pl_cpu_r16_repack(ts[i], W[i], rows[i], cols));
+        ws[i] = (pl_matmul_w){ .W = W[i], .type = ts[i], .rows = rows[i], .Y = Y[i],
+                               .layout = r16 ? PL_LAYOUT_R16 : PL_LAYOUT_ROWS };
+    }
+    pl_pool *p = pl_pool_new(2);
+    pl_cpu_matmul_multi(p, ws, 3, cols, X, n);
+    for (int i = 0; i < 3; i++)
+        cr_assert(ct_rel_rmse(Y[i], Yref[i], rows[i]) < 1e-5, "weight %d (%s) differs", i, pl_type_name(ts[i]));
+    pl_pool_free(p);
+    for (int i = 0; i < 3; i++) free(W[i]);
+}
+
+Test(r16, only_whole_groups_of_supported_types)
+{
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_0, 40, 64), "40 rows are not whole groups of 16");
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_K, 64, 256), "q4_K has no R16 form");
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_F32, 64, 64));
+    pl_cpu_force_level(PL_CPU_SCALAR);
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q8_0, 64, 64), "the scalar path has no R16 kernel: keep GGUF rows");
+    pl_cpu_force_level(-1);
+    if (pl_cpu_detected_level() == PL_CPU_AVX512)
+        for (int k = 0; k < 2; k++)
+            cr_assert(pl_cpu_r16_supported(k_r16_types[k], 64, 64), "%s: no R16 on AVX-512",
+                      pl_type_name(k_r16_types[k]));
+}
