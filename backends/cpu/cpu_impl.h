@@ -100,6 +100,10 @@ void   cpu_r16_act_prep(const float *x, int64_t cols, void *act);
 void   cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act);
 void   cpu_q4_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 void   cpu_q8_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+/* q4_K/q6_K (gemv_r16k_avx512.c) read the Q8_K row instead of a prepared one. */
+bool   cpu_r16_uses_prep(pl_type t);
+void   cpu_q4_K_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+void   cpu_q6_K_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 
 /* Prefill on 16-row weight panels (panel_avx512.c, AVX-512 VNNI): weights
  * unpacked to groups of G unsigned bytes (value = d*u + m per group and row)
@@ -113,6 +117,7 @@ size_t cpu_panel_bytes(int64_t cols, int group);       /* one panel + its scratc
 size_t cpu_panel_act_bytes(int64_t cols, int group);   /* one prepared activation row */
 void   cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t cols, void *panel);
 void   cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t cols, void *panel);   /* 16 rows in R16 */
+bool   cpu_panel_reads_r16(pl_type t);   /* q4_0, q8_0: the packer above reads them */
 void   cpu_panel_act_prep_avx512(pl_type at, int group, const void *xq, int64_t cols, void *out);
 void   cpu_panel_run_avx512(const void *panel, int group, int64_t cols, const void *act, size_t act_row,
                             int nc, float *Y, int64_t ldy, int nr);

@@ -69,7 +69,8 @@ typedef struct mm_w {
     cpu_gemm_fn    gemm;
     cpu_gemv_fn    gemv;     /* decode kernel (n == 1) */
     pl_layout      layout;
-    cpu_r16_fn     r16;      /* R16 decode kernel (n < MM_PANEL_MIN), reading the job's r16_act */
+    cpu_r16_fn     r16;      /* R16 decode kernel (n < MM_PANEL_MIN) */
+    bool           r16_prep; /* ... reading the job's r16_act (else Xq) */
     bool           unpack;   /* R16 on a path without an R16 kernel: tiles unpacked first */
     bool           gv_prep;  /* ... reading the job's gv_act (else Xq) */
     const uint8_t *Xq;       /* (n, cols) activations in this type's vec_dot_type */
@@ -170,7 +171,8 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
     const int64_t nr = r1 - r0;
     if (w->r16) {
         for (int64_t c = c0; c < c1; c++)
-            w->r16(j->cols, W, nr, j->r16_act + c * j->r16_row, w->Y + c * w->rows + r0);
+            w->r16(j->cols, W, nr, w->r16_prep ? j->r16_act + c * j->r16_row : w->Xq + c * w->x_row,
+                   w->Y + c * w->rows + r0);
         return;
     }
     if (w->unpack) {
@@ -185,7 +187,7 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
     }
     if (w->panel_g) {
         uint8_t *panel = j->panels + (size_t)ith * j->panel_bytes;
-        if (w->layout == PL_LAYOUT_R16) cpu_panel_pack_r16_avx512(w->type, W, j->cols, panel);
+        if (w->layout == PL_LAYOUT_R16 && !w->unpack) cpu_panel_pack_r16_avx512(w->type, W, j->cols, panel);
         else cpu_panel_pack_avx512(w->type, W, w->w_row, (int)nr, j->cols, panel);
         cpu_panel_run_avx512(panel, w->panel_g, j->cols, w->Xp + c0 * w->xp_row, w->xp_row, (int)(c1 - c0),
                              w->Y + c0 * w->rows + r0, w->rows, (int)nr);
@@ -325,14 +327,20 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
                      .rows = ws[k].rows, .Y = ws[k].Y, .dot = tw->vec_dot, .gemm = cpu_gemm_kernel(ws[k].type),
                      .gemv = n == 1 ? cpu_gemv_kernel(ws[k].type) : NULL, .panel_g = 0,
                      .layout = ws[k].layout };
+        int panel_min = w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT;
         if (w->layout == PL_LAYOUT_R16) {
+            /* its own decode kernel, else a panel (packed from R16 where the
+             * panel code reads it, else unpacked), else unpacked rows */
+            w->gemv = NULL;
             w->r16 = n < MM_PANEL_MIN ? cpu_r16_gemv_kernel(w->type) : NULL;
-            if (w->r16) { j.r16_row = cpu_r16_act_bytes(cols); continue; }
-            w->unpack = !(n >= MM_PANEL_MIN && cpu_panel_group(w->type));
+            w->r16_prep = w->r16 && cpu_r16_uses_prep(w->type);
+            if (w->r16_prep) { j.r16_row = cpu_r16_act_bytes(cols); continue; }
+            panel_min = MM_PANEL_MIN;
+            w->unpack = !w->r16 && !(n >= MM_PANEL_MIN && cpu_panel_group(w->type) && cpu_panel_reads_r16(w->type));
         }
         w->gv_prep = w->gemv && cpu_gemv_uses_prep(w->type);
         if (w->gv_prep) { j.gv_bytes = cpu_gemv_act_bytes(cols); continue; }
-        if (n >= (w->gemm ? MM_PANEL_MIN : MM_PANEL_MIN_DOT)) w->panel_g = cpu_panel_group(ws[k].type);
+        if (!w->r16 && n >= panel_min) w->panel_g = cpu_panel_group(ws[k].type);
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         if (w->panel_g) {
             a->prow[w->panel_g == 32] = w->xp_row = cpu_panel_act_bytes(cols, w->panel_g);
@@ -344,7 +352,7 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
     for (int k = 0, kk = 0; k < nw; k++) {
         if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
-        if (j.w[kk].gv_prep || j.w[kk].r16) { kk++; continue; }
+        if (j.w[kk].gv_prep || j.w[kk].r16_prep) { kk++; continue; }
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
         j.w[kk].Xq = a->buf, j.w[kk].x_row = a->row;
         if (j.w[kk].panel_g) j.w[kk].Xp = a->pbuf[j.w[kk].panel_g == 32];

@@ -26,47 +26,76 @@
 
 #include "cpu_impl.h"
 
-/* Quant bytes per block and row in R16, 0 when t has no R16 form. */
-static int r16_qbytes(pl_type t) { return t == PL_TYPE_Q4_0 ? 16 : t == PL_TYPE_Q8_0 ? 32 : 0; }
+/* A field of a block: len bytes at off, stored in R16 as pieces of pw bytes,
+ * piece c of rows 0..15 side by side (pw == len: the field row after row). */
+typedef struct r16_field { uint8_t off, len, pw; } r16_field;
+
+/* A type's R16 form: blocks per unit (2: the 32-blocks' scales pair up into
+ * 64 bytes), its fields in R16 order, and an XOR for its quant bytes. */
+typedef struct r16_form {
+    pl_type   t;
+    int       unit;
+    int       nf;
+    r16_field f[4];
+    uint8_t   flip_field, flip;   /* field whose bytes get XOR flip */
+} r16_form;
+
+static const r16_form k_forms[] = {
+    { PL_TYPE_Q4_0, 2, 2, { { 0, 2, 2 }, { 2, 16, 4 } }, 1, 0 },
+    { PL_TYPE_Q8_0, 2, 2, { { 0, 2, 2 }, { 2, 32, 4 } }, 1, 0x80 },
+    /* d|dmin, the 12 scale bytes as 3 words, qs */
+    { PL_TYPE_Q4_K, 1, 3, { { 0, 4, 4 }, { 4, 12, 4 }, { 16, 128, 4 } }, 0, 0 },
+    /* d, scales, ql, qh */
+    { PL_TYPE_Q6_K, 1, 4, { { 208, 2, 2 }, { 192, 16, 4 }, { 0, 128, 4 }, { 128, 64, 4 } }, 0, 0 },
+};
+
+static const r16_form *r16_form_of(pl_type t)
+{
+    for (size_t i = 0; i < sizeof k_forms / sizeof k_forms[0]; i++)
+        if (k_forms[i].t == t) return &k_forms[i];
+    return NULL;
+}
 
 bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols)
 {
-    return r16_qbytes(t) && rows > 0 && rows % 16 == 0 && cols > 0 && cols % 32 == 0 &&
+    const pl_type_traits *tr = pl_type_traits_get(t);
+    return r16_form_of(t) && rows > 0 && rows % 16 == 0 && cols > 0 && cols % tr->block_size == 0 &&
            cpu_r16_gemv_kernel(t) != NULL;
 }
 
 /* Move one group between its 16 rows (stride rs) and its R16 bytes, either
- * way; q8_0 bytes change sign convention on the way (XOR is its own inverse). */
-static void r16_group(pl_type t, uint8_t *rows, size_t rs, int64_t nb, uint8_t *r16, bool to_r16)
+ * way (the XOR is its own inverse). */
+static void r16_group(const r16_form *F, size_t S, uint8_t *rows, size_t rs, int64_t nb, uint8_t *r16, bool to_r16)
 {
-    const int Q = r16_qbytes(t), S = Q + 2;
-    const uint32_t flip = t == PL_TYPE_Q8_0 ? 0x80808080u : 0;
-    for (int64_t b = 0; b < nb; b += 2) {
-        const int nbb = b + 1 < nb ? 2 : 1;
-        uint8_t *d = r16 + (size_t)b * 16 * S, *q = d + 32 * nbb;
-        for (int k = 0; k < nbb; k++, q += 16 * Q)
-            for (int r = 0; r < 16; r++) {
-                uint8_t *blk = rows + (size_t)r * rs + (size_t)(b + k) * S;
-                if (to_r16) memcpy(d + 32 * k + 2 * r, blk, 2);
-                else memcpy(blk, d + 32 * k + 2 * r, 2);
-                for (int c = 0; c < Q / 4; c++) {
-                    uint32_t v;
-                    memcpy(&v, to_r16 ? blk + 2 + 4 * c : q + 64 * c + 4 * r, 4);
-                    v ^= flip;
-                    memcpy(to_r16 ? q + 64 * c + 4 * r : blk + 2 + 4 * c, &v, 4);
-                }
-            }
+    uint8_t *o = r16;
+    for (int64_t b = 0; b < nb; b += F->unit) {
+        const int nbb = b + F->unit <= nb ? F->unit : (int)(nb - b);
+        for (int fi = 0; fi < F->nf; fi++) {
+            const r16_field *f = &F->f[fi];
+            const uint8_t x = fi == F->flip_field ? F->flip : 0;
+            for (int k = 0; k < nbb; k++)
+                for (int c = 0; c < f->len / f->pw; c++)
+                    for (int r = 0; r < 16; r++, o += f->pw) {
+                        uint8_t *at = rows + (size_t)r * rs + (size_t)(b + k) * S + f->off + c * f->pw;
+                        if (to_r16) memcpy(o, at, f->pw);
+                        else memcpy(at, o, f->pw);
+                        if (x)
+                            for (int i = 0; i < f->pw; i++) (to_r16 ? o : at)[i] ^= x;
+                    }
+        }
     }
 }
 
 bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols)
 {
+    const r16_form *F = r16_form_of(t);
+    const pl_type_traits *tr = pl_type_traits_get(t);
     size_t rs = pl_row_size(t, cols), gb = 16 * rs;
     uint8_t *tmp = malloc(gb), *w = W;
-    if (!tmp) return false;
+    if (!F || !tmp) { free(tmp); return false; }
     for (int64_t g = 0; g < rows / 16; g++) {
         memcpy(tmp, w + (size_t)g * gb, gb);
-        r16_group(t, tmp, rs, cols / 32, w + (size_t)g * gb, true);
+        r16_group(F, tr->type_size, tmp, rs, cols / tr->block_size, w + (size_t)g * gb, true);
     }
     free(tmp);
     return true;
@@ -74,7 +103,11 @@ bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols)
 
 void pl_cpu_r16_unpack(pl_type t, const void *W, void *dst, int64_t rows, int64_t cols)
 {
+    const r16_form *F = r16_form_of(t);
+    const pl_type_traits *tr = pl_type_traits_get(t);
     size_t rs = pl_row_size(t, cols), gb = 16 * rs;
+    if (!F) return;
     for (int64_t g = 0; g < rows / 16; g++)
-        r16_group(t, (uint8_t *)dst + (size_t)g * gb, rs, cols / 32, (uint8_t *)W + (size_t)g * gb, false);
+        r16_group(F, tr->type_size, (uint8_t *)dst + (size_t)g * gb, rs, cols / tr->block_size,
+                  (uint8_t *)W + (size_t)g * gb, false);
 }

@@ -3,8 +3,9 @@
  * repacked weights equals the scalar reference on the original ones for one
  * token (the R16 decode kernels), 2-3 tokens, and prompts (the panel path),
  * on every CPU path (the lower ones unpack tiles first), threads 1 and 3,
- * and block counts odd and even (an odd last block is stored alone); and a
- * weight that cannot take the layout is refused. */
+ * and block counts odd and even (an odd last block is stored alone), for
+ * q4_0, q8_0, q4_K and q6_K; and a weight that cannot take the layout is
+ * refused. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,16 @@
 #include "cpu_test_util.h"
 #include "engine/engine.h"
 
-static const pl_type k_r16_types[] = { PL_TYPE_Q4_0, PL_TYPE_Q8_0 };
+static const pl_type k_r16_types[] = { PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K };
+#define N_R16 4
+
+/* Column counts for type t: 32-blocks 1, 2, 3, 18, 65 blocks; K-quants 1..3 super-blocks. */
+static int r16_cols(pl_type t, int64_t out[4])
+{
+    static const int64_t b32[4] = { 32, 96, 576, 2080 }, bk[4] = { 256, 512, 768, 1536 };
+    memcpy(out, t == PL_TYPE_Q4_K || t == PL_TYPE_Q6_K ? bk : b32, sizeof b32);
+    return 4;
+}
 
 /* Random rows x cols weights of type t (an outlier every 7 rows). */
 static uint8_t *r16_weights(pl_type t, int64_t rows, int64_t cols, uint64_t seed)
@@ -31,10 +41,11 @@ static uint8_t *r16_weights(pl_type t, int64_t rows, int64_t cols, uint64_t seed
 
 Test(r16, repack_then_unpack_gives_the_gguf_bytes_back)
 {
-    const int64_t cols[] = { 32, 64, 96, 2080 };   /* 1, 2, 3 and 65 blocks */
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < N_R16; k++)
         for (int ic = 0; ic < 4; ic++) {
             pl_type t = k_r16_types[k];
+            int64_t cols[4];
+            r16_cols(t, cols);
             int64_t rows = 48;
             size_t bytes = pl_row_size(t, cols[ic]) * rows;
             uint8_t *W = r16_weights(t, rows, cols[ic], 11), *orig = malloc(bytes), *back = malloc(bytes);
@@ -77,18 +88,20 @@ static void r16_check(pl_type t, int64_t rows, int64_t cols, int64_t n, int nth)
 
 Test(r16, matmul_equals_the_reference_on_every_path)
 {
-    const int64_t cols[] = { 32, 96, 576, 2080 };
     const int64_t ns[] = { 1, 2, 3, 4, 9 };
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < N_R16; k++) {
+        int64_t cols[4];
+        r16_cols(k_r16_types[k], cols);
         for (int ic = 0; ic < 4; ic++)
             for (int in = 0; in < 5; in++) r16_check(k_r16_types[k], ic % 2 ? 48 : 144, cols[ic], ns[in], in % 2 ? 3 : 1);
+    }
 }
 
 /* Several weights of one input, R16 and GGUF rows mixed, in one dispatch. */
 Test(r16, mixed_layouts_in_one_multi_matmul)
 {
     const int64_t cols = 256, n = 1;
-    pl_type ts[3] = { PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q4_0 };
+    pl_type ts[3] = { PL_TYPE_Q8_0, PL_TYPE_Q5_K, PL_TYPE_Q4_0 };
     int64_t rows[3] = { 64, 32, 80 };
     float X[256], Y[3][80], Yref[3][80];
     ct_fill_normal(X, cols, 5, 1.0f);
@@ -113,13 +126,14 @@ Test(r16, mixed_layouts_in_one_multi_matmul)
 Test(r16, only_whole_groups_of_supported_types)
 {
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_0, 40, 64), "40 rows are not whole groups of 16");
-    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_K, 64, 256), "q4_K has no R16 form");
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q5_K, 64, 256), "q5_K has no R16 form");
+    cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_K, 64, 288), "288 columns are not whole super-blocks");
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_F32, 64, 64));
     pl_cpu_force_level(PL_CPU_SCALAR);
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q8_0, 64, 64), "the scalar path has no R16 kernel: keep GGUF rows");
     pl_cpu_force_level(-1);
     if (pl_cpu_detected_level() == PL_CPU_AVX512)
-        for (int k = 0; k < 2; k++)
-            cr_assert(pl_cpu_r16_supported(k_r16_types[k], 64, 64), "%s: no R16 on AVX-512",
+        for (int k = 0; k < N_R16; k++)
+            cr_assert(pl_cpu_r16_supported(k_r16_types[k], 64, 256), "%s: no R16 on AVX-512",
                       pl_type_name(k_r16_types[k]));
 }
