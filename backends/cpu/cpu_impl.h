@@ -100,6 +100,7 @@ void   cpu_r16_act_prep(const float *x, int64_t cols, void *act);
 void   cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act);
 void   cpu_q4_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 void   cpu_q8_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+void   cpu_q4_1_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 /* q4_K/q6_K (gemv_r16k_avx512.c) read the Q8_K row instead of a prepared one. */
 bool   cpu_r16_uses_prep(pl_type t);
 void   cpu_q4_K_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);

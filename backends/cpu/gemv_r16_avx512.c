@@ -32,8 +32,8 @@
 #define R16_PF 512   /* prefetch distance in bytes (one stream per slice) */
 #endif
 
-/* Per activation block, after the cols Q8_0 bytes. */
-typedef struct r16_act_blk { int32_t corr; float d16, d, pad; } r16_act_blk;
+/* Per activation block, after the cols Q8_0 bytes; s = d * sum(q) as Q8_1 stores it. */
+typedef struct r16_act_blk { int32_t corr; float d16, d, s; } r16_act_blk;
 
 size_t cpu_r16_act_bytes(int64_t cols)
 {
@@ -48,8 +48,9 @@ void cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act)
     for (int64_t b = 0; b < cols / 32; b++) {
         float d;
         int sum = act_q8_block(x + 32 * b, q + 32 * b, q + 32 * b + 16, &d);
+        float s = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(d * (float)sum), rne)));
         d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(d), rne)));   /* as Q8_0's f16 d */
-        blk[b] = (r16_act_blk){ -128 * sum, d * (1.0f / 16), d, 0 };
+        blk[b] = (r16_act_blk){ -128 * sum, d * (1.0f / 16), d, s };
     }
 }
 
@@ -79,6 +80,28 @@ static inline __attribute__((always_inline)) __m512 r16_q4_0(const uint8_t *q, c
     return _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(ab->d16)), dw, acc);
 }
 
+/* One q4_1 block of 16 rows (quants at q, 16 f16 (d, m) pairs at dq):
+ * sum (d u + m) y = d dy sum u q + m s. */
+static inline __attribute__((always_inline)) __m512 r16_q4_1(const uint8_t *q, const uint8_t *dq, const int8_t *a,
+                                                             const r16_act_blk *ab, __m512 acc)
+{
+    const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8((char)0xf0);
+    __m512i sl = _mm512_setzero_si512(), sh = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        __m512i v = _mm512_loadu_si512(q + 64 * c);
+        _mm_prefetch((const char *)q + 64 * c + R16_PF, _MM_HINT_T0);
+        sl = _mm512_dpbusd_epi32(sl, _mm512_and_si512(v, lo), _mm512_set1_epi32(r16_a4(a + 4 * c)));
+        sh = _mm512_dpbusd_epi32(sh, _mm512_and_si512(v, hi), _mm512_set1_epi32(r16_a4(a + 16 + 4 * c)));
+    }
+    __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(sl, 4), sh));
+    __m512i dm = _mm512_loadu_si512(dq);
+    __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+    __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(ab->d16)), dw, acc);
+    return _mm512_fmadd_ps(mw, _mm512_set1_ps(ab->s), acc);
+}
+
 /* One q8_0 block of 16 rows into acc (two integer chains for latency). */
 static inline __attribute__((always_inline)) __m512 r16_q8_0(const uint8_t *q, const uint8_t *dq, const int8_t *a,
                                                              const r16_act_blk *ab, __m512 acc)
@@ -96,8 +119,9 @@ static inline __attribute__((always_inline)) __m512 r16_q8_0(const uint8_t *q, c
     return _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(ab->d)), dw, acc);
 }
 
-/* y[0..nr) for nr (a multiple of 16) rows in R16 at W; Q quant bytes per block. */
-#define R16_KERNEL(T, Q)                                                                              \
+/* y[0..nr) for nr (a multiple of 16) rows in R16 at W; Q quant bytes and D
+ * scale bytes per block and row. */
+#define R16_KERNEL(T, Q, D)                                                                           \
     void cpu_##T##_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y) \
     {                                                                                                 \
         const int64_t nb = cols / 32;                                                                 \
@@ -107,18 +131,20 @@ static inline __attribute__((always_inline)) __m512 r16_q8_0(const uint8_t *q, c
         for (int64_t g = 0; g < nr / 16; g++) {                                                       \
             __m512 acc = _mm512_setzero_ps();                                                         \
             int64_t b = 0;                                                                            \
-            for (; b + 2 <= nb; b += 2, p += 64 + 32 * (Q)) {                                         \
+            for (; b + 2 <= nb; b += 2, p += 32 * ((D) + (Q))) {                                   \
                 _mm_prefetch((const char *)p + R16_PF, _MM_HINT_T0);                                  \
-                acc = r16_##T(p + 64, p, a + 32 * b, ab + b, acc);                                    \
-                acc = r16_##T(p + 64 + 16 * (Q), p + 32, a + 32 * b + 32, ab + b + 1, acc);           \
+                if ((D) > 2) _mm_prefetch((const char *)p + 64 + R16_PF, _MM_HINT_T0);               \
+                acc = r16_##T(p + 32 * (D), p, a + 32 * b, ab + b, acc);                              \
+                acc = r16_##T(p + 32 * (D) + 16 * (Q), p + 16 * (D), a + 32 * b + 32, ab + b + 1, acc); \
             }                                                                                         \
-            if (b < nb) acc = r16_##T(p + 32, p, a + 32 * b, ab + b, acc), p += 32 + 16 * (Q);         \
+            if (b < nb) acc = r16_##T(p + 16 * (D), p, a + 32 * b, ab + b, acc), p += 16 * ((D) + (Q)); \
             _mm512_storeu_ps(y + 16 * g, acc);                                                        \
         }                                                                                             \
     }
 
-R16_KERNEL(q4_0, 16)
-R16_KERNEL(q8_0, 32)
+R16_KERNEL(q4_0, 16, 2)
+R16_KERNEL(q4_1, 16, 4)
+R16_KERNEL(q8_0, 32, 2)
 
 #else
 /* Built without AVX-512 VNNI: cpu_r16_gemv_kernel says NULL, these never run. */

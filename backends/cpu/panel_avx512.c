@@ -262,14 +262,14 @@ void cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64
         _mm512_storeu_si512(q + 64 * c, _mm512_i32gather_epi32(idx, tmp + 4 * c, 1));
 }
 
-/* 16 rows of q4_0/q8_0 in R16 (r16.c) into the panel: the layout is already
- * transposed in pieces of 4 bytes, so this only splits q4_0's nibbles (low:
- * pieces 0..3, high: 4..7) and widens the scales; q8_0's bytes are already
- * q + 128. */
+/* 16 rows of q4_0/q4_1/q8_0 in R16 (r16.c) into the panel: the layout is
+ * already transposed in pieces of 4 bytes, so this only splits the nibbles
+ * (low: pieces 0..3, high: 4..7) and widens the scales (q4_1: and mins);
+ * q8_0's bytes are already q + 128. */
 void cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t K, void *panel)
 {
     const int64_t nb = K / 32;
-    const int Q = t == PL_TYPE_Q4_0 ? 16 : 32;
+    const int Q = t == PL_TYPE_Q8_0 ? 32 : 16, D = t == PL_TYPE_Q4_1 ? 4 : 2;   /* bytes per block and row */
     const float off = t == PL_TYPE_Q4_0 ? -8.0f : -128.0f;
     const __m512i low = _mm512_set1_epi8(0x0f);
     uint8_t *q = panel;
@@ -277,12 +277,19 @@ void cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t K, void *panel)
     const uint8_t *p = W;
     for (int64_t b = 0; b < nb; b += 2) {
         const int nbb = b + 1 < nb ? 2 : 1;
-        const uint8_t *qs = p + 32 * nbb;
+        const uint8_t *qs = p + PN * D * nbb;
         for (int k = 0; k < nbb; k++, qs += PN * Q) {
             uint8_t *o = q + (b + k) * 32 * PN;
-            __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 32 * k)));
-            _mm512_storeu_ps(d + (b + k) * PN, dd);
-            _mm512_storeu_ps(m + (b + k) * PN, _mm512_mul_ps(dd, _mm512_set1_ps(off)));
+            const uint8_t *dp = p + PN * D * k;
+            if (D == 4) {   /* q4_1: (d, m) pairs */
+                __m512i dm = _mm512_loadu_si512(dp);
+                _mm512_storeu_ps(d + (b + k) * PN, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm)));
+                _mm512_storeu_ps(m + (b + k) * PN, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))));
+            } else {
+                __m512 dd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
+                _mm512_storeu_ps(d + (b + k) * PN, dd);
+                _mm512_storeu_ps(m + (b + k) * PN, _mm512_mul_ps(dd, _mm512_set1_ps(off)));
+            }
             for (int c = 0; c < Q / 4; c++) {
                 __m512i v = _mm512_loadu_si512(qs + 64 * c);
                 if (Q == 32) { _mm512_storeu_si512(o + 64 * c, v); continue; }
@@ -290,7 +297,7 @@ void cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t K, void *panel)
                 _mm512_storeu_si512(o + 64 * (c + 4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
             }
         }
-        p += (size_t)nbb * (32 + PN * Q);
+        p += (size_t)nbb * PN * (D + Q);
     }
 }
 

@@ -42,6 +42,7 @@ typedef struct r16_form {
 
 static const r16_form k_forms[] = {
     { PL_TYPE_Q4_0, 2, 2, { { 0, 2, 2 }, { 2, 16, 4 } }, 1, 0 },
+    { PL_TYPE_Q4_1, 2, 2, { { 0, 4, 4 }, { 4, 16, 4 } }, 1, 0 },   /* d|m pairs */
     { PL_TYPE_Q8_0, 2, 2, { { 0, 2, 2 }, { 2, 32, 4 } }, 1, 0x80 },
     /* d|dmin, the 12 scale bytes as 3 words, qs */
     { PL_TYPE_Q4_K, 1, 3, { { 0, 4, 4 }, { 4, 12, 4 }, { 16, 128, 4 } }, 0, 0 },
