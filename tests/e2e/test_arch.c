@@ -36,6 +36,7 @@
 #include "tests/common/fixture.h"
 
 #define MAX_TOK 2048
+#define GEMMA_TOL 8e-2   /* Q4_K_M: parley's and llama.cpp's logits differ this much (relative) */
 
 /* Greedy steps after the prompt: identical to llama.cpp's up to a near tie. */
 static void arch_check_greedy(pl_ctx *c, int seq, json_t *p, int n_vocab, const char *what,
@@ -116,7 +117,7 @@ Test(gemma_forward, synth_f32_window_8) { arch_check_synth("gemma3-f32", 3e-4); 
 Test(gemma_forward, synth_q8_0_window_16) { arch_check_synth("gemma3-q8_0", 3e-2); }
 Test(gemma_forward, gemma3_270m, .timeout = 300)
 {
-    arch_check_model(fixt_model("PARLEY_GEMMA", "model-gemma"), "gemma3", 8e-2, gemma_prompts, 4);
+    arch_check_model(fixt_model("PARLEY_GEMMA", "model-gemma"), "gemma3", GEMMA_TOL, gemma_prompts, 4);
 }
 
 /* The 682-token prompt in chunks of 64 and of 200 (chunks that straddle the
@@ -159,13 +160,27 @@ static int arch_run(const char *cmd, char *out, size_t len)
 }
 
 /* `parley run --chat` on Gemma (no template in the file: the gemma one) prints
- * llama.cpp's greedy answer. */
+ * llama.cpp's greedy answer, up to llama.cpp's first near tie: this model's
+ * logits move by tenths between kernels that only sum in another order (its
+ * residual stream runs into the hundreds), and its answer has a tie at token 8
+ * (lead 0.5% of the largest logit), so the exact 32 tokens are luck. */
 Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
 {
     const char *bin = getenv("PARLEY_BIN");
     cr_assert(bin && *bin, "PARLEY_BIN is not set (run through `make test-e2e`)");
     json_t *fx = fixt_load("gemma3");
-    const char *want = json_string_value(json_object_get(fixt_prompt(fx, "chat_capital"), "answer"));
+    json_t *p = fixt_prompt(fx, "chat_capital");
+    static int32_t greedy[64];
+    int ng = fixt_ints(json_object_get(p, "greedy"), greedy, 64), sure = 0;
+    while (sure < ng && json_real_value(json_array_get(json_object_get(p, "greedy_margin"), sure)) >= GEMMA_TOL) sure++;
+    pl_status st;
+    pl_model *m = pl_model_load(fixt_model("PARLEY_GEMMA", "model-gemma"), NULL, &st);
+    cr_assert(m, "%s", st.msg);
+    char want[1024];
+    int wl = pl_detokenize(m, greedy, sure, want, sizeof want, true, false);
+    cr_assert(wl > 0 && wl < (int)sizeof want, "detokenize");
+    want[wl] = 0;
+    pl_model_free(m);
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
              "-n 32 --temp 0 -t 2 2>/dev/null", bin, fixt_model("PARLEY_GEMMA", "model-gemma"));
@@ -173,7 +188,8 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
     size_t n = strlen(out);
     cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
     out[n - 1] = 0;
-    cr_expect_str_eq(out, want);
+    cr_expect(sure >= 5 && strncmp(out, want, strlen(want)) == 0,
+              "first %d tokens (llama.cpp's leads >= %g) differ: '%s' vs llama.cpp '%s'", sure, GEMMA_TOL, out, want);
     json_decref(fx);
 }
 
