@@ -29,7 +29,7 @@
 #include "act_avx512.h"
 
 #ifndef R16_PF
-#define R16_PF 512   /* prefetch distance in bytes (one stream per slice) */
+#define R16_PF 2048  /* prefetch distance in bytes (one stream per slice): 512 -> 2048 gave 1.1B q4_0 tg +5% */
 #endif
 
 /* Per activation block, after the cols Q8_0 bytes; s = d * sum(q) as Q8_1 stores it. */
