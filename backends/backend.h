@@ -101,6 +101,15 @@ typedef struct pl_matmul_w {
 } pl_matmul_w;
 void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols,
                          const float *X, int64_t n);
+/* The same, where x_id (nonzero) names X's contents: the caller promises
+ * that every call with this id sees the same X. A thread then prepares X for
+ * the R16 decode kernels once and reuses it for its later calls with the id
+ * (one decode phase cut into row slices: ~2% of a 1B model's token). */
+void pl_cpu_matmul_multi_id(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n,
+                            uint64_t x_id);
+/* The first of n fresh ids for pl_cpu_matmul_multi_id (never 0, never
+ * handed out twice in a process). */
+uint64_t pl_cpu_x_ids_new(int n);
 /* Scalar reference of pl_cpu_matmul (single thread), for tests. */
 void pl_cpu_matmul_ref(const void *W, pl_type wt, int64_t rows, int64_t cols,
                        const float *X, int64_t n, float *Y);

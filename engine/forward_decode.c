@@ -16,10 +16,11 @@
  *
  * Per layer: QKV slices | attention chunks | Wo slices (+ residual) |
  * gate/up slices (+ SwiGLU) | down slices (+ residual); then the output
- * projection. Each slice is a single-threaded pl_cpu_matmul_multi on a run of
- * weight rows (rows are contiguous, so a slice is itself a matrix), which
- * quantizes the activations itself: a few hundred nanoseconds per item,
- * cheaper than sharing them through one more phase.
+ * projection. Each slice is a single-threaded matmul on a run of weight rows
+ * (rows are contiguous, so a slice is itself a matrix; in the 16-row layout
+ * slices start on a multiple of 16). The phase's input gets an id, so a
+ * thread prepares it once for all its slices of the phase (R16 kernels)
+ * instead of once per slice.
  *
  * The numbers are those of forward_llama for nb = 1 (same kernels, same
  * attention chunks, same order per output), so batch and token-by-token
@@ -62,6 +63,7 @@ typedef struct fd_job {
     attn_args      aa[1];      /* this layer's attention (rebuilt in the QKV tail) */
     attn_job       aj[1];
     atomic_int    *next, *done, *ready;   /* (n_phases) each */
+    uint64_t       x_id0;      /* phase p's input is named x_id0 + p: a thread prepares it once */
 } fd_job;
 
 /* Rows of the next item when `left` rows of f remain (guided scheduling):
@@ -79,14 +81,14 @@ static int64_t fd_chunk(const fd_w *f, int64_t left)
 }
 
 /* y_i[r0..r1) = W_i[r0..r1) . x for n weights of one input, on this thread alone. */
-static void fd_slice(const pl_weight *const *w, float *const *y, int n, const float *x, int64_t r0,
-                     int64_t r1)
+static void fd_slice(const pl_weight *const *w, float *const *y, int n, const float *x, uint64_t x_id,
+                     int64_t r0, int64_t r1)
 {
     pl_matmul_w s[2];
     for (int i = 0; i < n; i++)
         s[i] = (pl_matmul_w){ .W = (const uint8_t *)w[i]->data + pl_row_size(w[i]->type, w[i]->cols) * r0,
                               .type = w[i]->type, .rows = r1 - r0, .Y = y[i] + r0, .layout = w[i]->layout };
-    pl_cpu_matmul_multi(NULL, s, n, w[0]->cols, x, 1);
+    pl_cpu_matmul_multi_id(NULL, s, n, w[0]->cols, x, 1, x_id);
 }
 
 /* Item k of a list of sliced weights: which weight and rows. */
@@ -150,11 +152,11 @@ static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw
     if (stage == FD_FFN_UP) {   /* gate and up rows together, then SwiGLU on them */
         const pl_layer *L = &c->m->layers[p / FD_STAGES];
         fd_slice((const pl_weight *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ c->gate, c->up }, 2,
-                 x, r0, r1);
+                 x, j->x_id0 + (uint64_t)p, r0, r1);
         attn_silu_mul(c->gate + r0, c->up + r0, (int)(r1 - r0), c->gate + r0);
         return;
     }
-    fd_slice(&w->w, &w->y, 1, x, r0, r1);
+    fd_slice(&w->w, &w->y, 1, x, j->x_id0 + (uint64_t)p, r0, r1);
     if (stage == FD_WO || stage == FD_FFN_DOWN)   /* residual: x += y on these rows */
         pl_cpu_add(c->x + r0, w->y + r0, (int)(r1 - r0), c->x + r0);
 }
@@ -268,6 +270,7 @@ void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *log
     fd_job j = { .c = c, .s = s, .pos = pos, .logits = logits,
                  .n_phases = n_layer_phases + (logits ? 1 : 0), .out_phase = logits ? n_layer_phases : -1,
                  .next = c->fd_sync, .done = c->fd_sync + c->fd_n, .ready = c->fd_sync + 2 * c->fd_n };
+    j.x_id0 = pl_cpu_x_ids_new(j.n_phases);
     j.aa[0] = (attn_args){ .kv = c->kv, .s = s, .nb = 1, .pos0 = pos, .n_head = (int)hp->n_head,
                            .n_head_kv = (int)hp->n_head_kv, .hd = (int)hp->head_dim, .q = c->q,
                            .out = c->att, .scratch = c->attn_scr, .partial = c->attn_part,

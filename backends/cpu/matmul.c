@@ -104,14 +104,21 @@ typedef struct mm_job {
     size_t       gv_bytes;
     uint8_t     *r16_act;    /* (n, r16_row) X prepared for the R16 decode kernels */
     size_t       r16_row;
+    uint64_t     x_id;       /* nonzero: names X's contents (pl_cpu_matmul_multi_id) */
     size_t       panel_bytes;
 } mm_job;
 
 /* Per-thread scratch: the calling thread's quantized activations, and a
  * thread's unpacked R16 tile (a decode slice runs a whole matmul inside a
  * pool job, so the two must not share a buffer). */
-enum { MM_SCRATCH_ACT, MM_SCRATCH_UNPACK, MM_SCRATCH_N };
-typedef struct mm_tls { void *p[MM_SCRATCH_N]; size_t size[MM_SCRATCH_N]; } mm_tls;
+enum { MM_SCRATCH_ACT, MM_SCRATCH_UNPACK, MM_SCRATCH_R16, MM_SCRATCH_N };
+typedef struct mm_tls {
+    void          *p[MM_SCRATCH_N];
+    size_t         size[MM_SCRATCH_N];
+    const float   *r16_x;     /* what the R16 slot holds: X, cols, n and its id (0: nothing) */
+    int64_t        r16_cols, r16_n;
+    uint64_t       r16_id;
+} mm_tls;
 static _Thread_local mm_tls *t_tls;
 
 /* The key's destructor frees a thread's scratch when the thread exits (the
@@ -255,7 +262,6 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n;
     bool any_quant = total > 0;
     if (j->gv_bytes) total += j->gv_bytes + 64;
-    if (j->r16_row) total += j->r16_row * n + 64;
     if (j->panel_bytes) total += j->panel_bytes * (size_t)pl_pool_size(p) + 64;
     uint8_t *buf = total ? mm_scratch(MM_SCRATCH_ACT, total) : NULL;
     if (total && !buf) return false;
@@ -270,10 +276,16 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         buf = j->gv_act + j->gv_bytes;
         cpu_gemv_act_prep(j->X, j->cols, j->gv_act);
     }
-    if (j->r16_row) {   /* only for n < MM_PANEL_MIN: in the caller */
-        j->r16_act = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
-        buf = j->r16_act + j->r16_row * n;
-        for (int64_t r = 0; r < j->n; r++) cpu_r16_act_prep(j->X + r * j->cols, j->cols, j->r16_act + r * j->r16_row);
+    if (j->r16_row) {   /* only for n < MM_PANEL_MIN: in the caller, or kept from its last call */
+        uint8_t *a = mm_scratch(MM_SCRATCH_R16, j->r16_row * n + 64);
+        if (!a) return false;
+        j->r16_act = (uint8_t *)(((uintptr_t)a + 63) & ~(uintptr_t)63);
+        mm_tls *t = t_tls;
+        if (!j->x_id || t->r16_id != j->x_id || t->r16_x != j->X || t->r16_cols != j->cols || t->r16_n != j->n) {
+            for (int64_t r = 0; r < j->n; r++)
+                cpu_r16_act_prep(j->X + r * j->cols, j->cols, j->r16_act + r * j->r16_row);
+            t->r16_x = j->X, t->r16_cols = j->cols, t->r16_n = j->n, t->r16_id = j->x_id;
+        }
     }
     j->panels = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (j->n == 1) mm_quantize_job(0, 1, j);
@@ -315,10 +327,10 @@ static bool mm_valid(const pl_matmul_w *w, int64_t cols)
 }
 
 /* Several weights applied to the same activations in one dispatch. */
-void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
+static void mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n, uint64_t x_id)
 {
     if (nw <= 0 || nw > MM_MAX_W || n <= 0 || cols <= 0) return;
-    mm_job j = { .X = X, .cols = cols, .n = n };
+    mm_job j = { .X = X, .cols = cols, .n = n, .x_id = x_id };
     for (int k = 0; k < nw; k++) {
         if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
@@ -360,6 +372,23 @@ void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols
     }
     mm_plan(&j, pl_pool_size(p));
     pl_pool_run_items(p, mm_item, j.n_items, &j);
+}
+
+void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
+{
+    mm_multi(p, ws, nw, cols, X, n, 0);
+}
+
+uint64_t pl_cpu_x_ids_new(int n)
+{
+    static atomic_uint_fast64_t next = 1;
+    return atomic_fetch_add(&next, (uint_fast64_t)n);
+}
+
+void pl_cpu_matmul_multi_id(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n,
+                            uint64_t x_id)
+{
+    mm_multi(p, ws, nw, cols, X, n, x_id);
 }
 
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T on the pool (p may be NULL). */

@@ -137,3 +137,33 @@ Test(r16, only_whole_groups_of_supported_types)
             cr_assert(pl_cpu_r16_supported(k_r16_types[k], 64, 256), "%s: no R16 on AVX-512",
                       pl_type_name(k_r16_types[k]));
 }
+
+/* pl_cpu_matmul_multi_id: a thread prepares X once per id; a new id (the
+ * next decode phase) prepares again. Shown by changing X behind an id. */
+Test(r16, prepared_activation_follows_the_id)
+{
+    if (!pl_cpu_r16_supported(PL_TYPE_Q4_0, 32, 256)) return;   /* no R16 kernel here: nothing is cached */
+    const int64_t rows = 32, cols = 256;
+    uint8_t *W = r16_weights(PL_TYPE_Q4_0, rows, cols, 21);
+    float X[256], Xb[256], Ya[32], Yb[32], Y[32];
+    ct_fill_normal(X, cols, 1, 1.0f);
+    ct_fill_normal(Xb, cols, 2, 1.0f);
+    cr_assert(pl_cpu_r16_repack(PL_TYPE_Q4_0, W, rows, cols));
+    pl_matmul_w w = { .W = W, .type = PL_TYPE_Q4_0, .rows = rows, .Y = Ya, .layout = PL_LAYOUT_R16 };
+    pl_cpu_matmul_multi(NULL, &w, 1, cols, X, 1);
+    w.Y = Yb;
+    pl_cpu_matmul_multi(NULL, &w, 1, cols, Xb, 1);
+    uint64_t id = pl_cpu_x_ids_new(2);
+    cr_assert(id != 0);
+    float Xc[256];
+    memcpy(Xc, X, sizeof X);
+    w.Y = Y;
+    pl_cpu_matmul_multi_id(NULL, &w, 1, cols, Xc, 1, id);
+    cr_assert(memcmp(Y, Ya, sizeof Y) == 0, "first call with an id: as without one");
+    memcpy(Xc, Xb, sizeof Xb);   /* breaks the promise on purpose */
+    pl_cpu_matmul_multi_id(NULL, &w, 1, cols, Xc, 1, id);
+    cr_assert(memcmp(Y, Ya, sizeof Y) == 0, "the same id must reuse the preparation");
+    pl_cpu_matmul_multi_id(NULL, &w, 1, cols, Xc, 1, id + 1);
+    cr_assert(memcmp(Y, Yb, sizeof Y) == 0, "a new id must prepare the new X");
+    free(W);
+}
