@@ -83,6 +83,8 @@ bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols);
 bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols);
 /* R16 (rows a multiple of 16) -> ROWS into dst (not overlapping W). */
 void pl_cpu_r16_unpack(pl_type t, const void *W, void *dst, int64_t rows, int64_t cols);
+/* Row r of a weight in either layout, as floats (embedding lookups). */
+void pl_cpu_row_to_float(const void *W, pl_type t, pl_layout layout, int64_t cols, int64_t r, float *out);
 
 /* ---- CPU ops (f32 activations, row-major) ---------------------------- */
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T, W of type wt (rows contiguous).

@@ -56,6 +56,7 @@ void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *log
 
 /* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
 void model_rope_cache(const pl_model *m, float pos, float *cs);
+void model_embed(const pl_model *m, int32_t token, float *out);   /* embedding row as floats */
 /* Rotate a (n_heads, head_dim) f32 row by cs in the architecture's style. */
 void model_rope_apply(const pl_model *m, float *row, int n_heads, const float *cs);
 

@@ -60,15 +60,18 @@ static void fw_matmul_group(pl_ctx *c, const pl_weight *const *w, float *const *
     for (int i = 0; i < n_w; i++) pl_cpu_matmul_multi(c->pool, &ws[i], 1, w[0]->cols, x, n);
 }
 
+/* Row `token` of the embedding table as floats (either layout: a tied output
+ * matrix shares it and may be repacked). */
+void model_embed(const pl_model *m, int32_t token, float *out)
+{
+    const pl_weight *e = &m->tok_embd;
+    pl_cpu_row_to_float(e->data, e->type, e->layout, e->cols, token, out);
+}
+
 /* Rows of the embedding table for the chunk's tokens, as floats. */
 static void fw_embed(pl_ctx *c, const int32_t *tokens, int nb)
 {
-    const pl_weight *e = &c->m->tok_embd;
-    const pl_type_traits *tr = pl_type_traits_get(e->type);
-    const size_t row = pl_row_size(e->type, e->cols);
-    for (int i = 0; i < nb; i++)
-        tr->to_float((const char *)e->data + row * (size_t)tokens[i], c->x + (size_t)i * e->cols,
-                     e->cols);
+    for (int i = 0; i < nb; i++) model_embed(c->m, tokens[i], c->x + (size_t)i * c->m->hp.n_embd);
 }
 
 /* Causal attention of the chunk over the cache (attn_cpu.c). */

@@ -261,9 +261,7 @@ void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *log
     const pl_hparams *hp = &m->hp;
     const int d = (int)hp->n_embd;
     const kv_seq *s = &c->kv->seqs[seq];
-    const pl_weight *e = &m->tok_embd;
-    pl_type_traits_get(e->type)->to_float((const char *)e->data + pl_row_size(e->type, e->cols) *
-                                          (size_t)token, c->x, e->cols);
+    model_embed(m, token, c->x);
     model_rope_cache(m, (float)pos, c->rope_cs);
     pl_cpu_rms_norm(c->x, m->layers[0].attn_norm.data, d, hp->norm_eps, c->fd_norm);
     const int n_layer_phases = (int)hp->n_layer * FD_STAGES;

@@ -21,13 +21,11 @@
 /* Rows of the embedding table for the chunk's tokens, as floats, times scale. */
 void fx_embed(pl_ctx *c, const int32_t *tokens, int nb, float scale)
 {
-    const pl_weight *e = &c->m->tok_embd;
-    const pl_type_traits *tr = pl_type_traits_get(e->type);
-    const size_t row = pl_row_size(e->type, e->cols);
+    const int d = (int)c->m->hp.n_embd;
     for (int i = 0; i < nb; i++) {
-        float *x = c->x + (size_t)i * e->cols;
-        tr->to_float((const char *)e->data + row * (size_t)tokens[i], x, e->cols);
-        if (scale != 1.0f) pl_cpu_scale(x, scale, (int)e->cols);
+        float *x = c->x + (size_t)i * d;
+        model_embed(c->m, tokens[i], x);
+        if (scale != 1.0f) pl_cpu_scale(x, scale, d);
     }
 }
 

@@ -126,12 +126,11 @@ static void model_repack_weight(pl_weight *w)
         w->layout = PL_LAYOUT_R16;
 }
 
-/* The matrices of CPU layers, and the output matrix unless it is the
- * embedding table (whose rows are looked up one by one), into the layout
- * the decode kernels stream fastest (backends/cpu/r16.c: q8_0 +16%, q4_0 +4%
- * per byte on this machine). Only in the resident copy: a file mapping is
- * read-only, and the copy is ours. Each tensor is bound to one view, so none
- * is repacked twice. Costs ~0.1 s per GB at load. */
+/* The matrices of CPU layers and the output matrix into the layout the
+ * decode kernels stream fastest (backends/cpu/r16.c). A tied output is the
+ * embedding table: both views change together, and lookups read a row out
+ * of its group (pl_cpu_row_to_float). Only in the resident copy: a file
+ * mapping is read-only, and the copy is ours. Costs ~0.1 s per GB at load. */
 static void model_repack(pl_model *m)
 {
     if (!gguf_resident_writable(m->gguf, true)) return;
@@ -141,7 +140,8 @@ static void model_repack(pl_model *m)
         pl_weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down };
         for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) model_repack_weight(ws[k]);
     }
-    if (m->output.data != m->tok_embd.data) model_repack_weight(&m->output);
+    model_repack_weight(&m->output);
+    if (m->output.data == m->tok_embd.data) m->tok_embd.layout = m->output.layout;   /* tied */
     gguf_resident_writable(m->gguf, false);
 }
 

@@ -21,6 +21,7 @@
  * low = element j, high = element j + 16) and 32 for q8_0, whose bytes are
  * stored XOR 0x80 (q + 128: the unsigned operand vpdpbusd wants).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,10 @@ bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols)
 }
 
 /* Move one group between its 16 rows (stride rs) and its R16 bytes, either
- * way (the XOR is its own inverse). */
-static void r16_group(const r16_form *F, size_t S, uint8_t *rows, size_t rs, int64_t nb, uint8_t *r16, bool to_r16)
+ * way (the XOR is its own inverse). only >= 0: unpack that row alone, into
+ * rows (an embedding lookup). */
+static void r16_group(const r16_form *F, size_t S, uint8_t *rows, size_t rs, int64_t nb, uint8_t *r16, bool to_r16,
+                      int only)
 {
     uint8_t *o = r16;
     for (int64_t b = 0; b < nb; b += F->unit) {
@@ -77,7 +80,8 @@ static void r16_group(const r16_form *F, size_t S, uint8_t *rows, size_t rs, int
             for (int k = 0; k < nbb; k++)
                 for (int c = 0; c < f->len / f->pw; c++)
                     for (int r = 0; r < 16; r++, o += f->pw) {
-                        uint8_t *at = rows + (size_t)r * rs + (size_t)(b + k) * S + f->off + c * f->pw;
+                        if (only >= 0 && r != only) continue;
+                        uint8_t *at = rows + (size_t)(only >= 0 ? 0 : r) * rs + (size_t)(b + k) * S + f->off + c * f->pw;
                         if (to_r16) memcpy(o, at, f->pw);
                         else memcpy(at, o, f->pw);
                         if (x)
@@ -96,7 +100,7 @@ bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols)
     if (!F || !tmp) { free(tmp); return false; }
     for (int64_t g = 0; g < rows / 16; g++) {
         memcpy(tmp, w + (size_t)g * gb, gb);
-        r16_group(F, tr->type_size, tmp, rs, cols / tr->block_size, w + (size_t)g * gb, true);
+        r16_group(F, tr->type_size, tmp, rs, cols / tr->block_size, w + (size_t)g * gb, true, -1);
     }
     free(tmp);
     return true;
@@ -110,5 +114,25 @@ void pl_cpu_r16_unpack(pl_type t, const void *W, void *dst, int64_t rows, int64_
     if (!F) return;
     for (int64_t g = 0; g < rows / 16; g++)
         r16_group(F, tr->type_size, (uint8_t *)dst + (size_t)g * gb, rs, cols / tr->block_size,
-                  (uint8_t *)W + (size_t)g * gb, false);
+                  (uint8_t *)W + (size_t)g * gb, false, -1);
+}
+
+void pl_cpu_row_to_float(const void *W, pl_type t, pl_layout layout, int64_t cols, int64_t r, float *out)
+{
+    const pl_type_traits *tr = pl_type_traits_get(t);
+    const r16_form *F = r16_form_of(t);
+    size_t rs = pl_row_size(t, cols);
+    if (layout != PL_LAYOUT_R16 || !F) {
+        tr->to_float((const uint8_t *)W + rs * (size_t)r, out, cols);
+        return;
+    }
+    uint8_t small[8192], *row = rs <= sizeof small ? small : malloc(rs);
+    if (!row) {   /* out of memory: a row of NaN says so downstream */
+        for (int64_t i = 0; i < cols; i++) out[i] = NAN;
+        return;
+    }
+    r16_group(F, tr->type_size, row, rs, cols / tr->block_size, (uint8_t *)W + (size_t)(r / 16) * 16 * rs, false,
+              (int)(r % 16));
+    tr->to_float(row, out, cols);
+    if (row != small) free(row);
 }

@@ -167,3 +167,26 @@ Test(r16, prepared_activation_follows_the_id)
     cr_assert(memcmp(Y, Yb, sizeof Y) == 0, "a new id must prepare the new X");
     free(W);
 }
+
+/* An embedding lookup in a repacked (tied) table gives the row's floats. */
+Test(r16, row_lookup_in_either_layout)
+{
+    for (int k = 0; k < N_R16; k++) {
+        pl_type t = k_r16_types[k];
+        int64_t cols[4], rows = 48;
+        r16_cols(t, cols);
+        uint8_t *W = r16_weights(t, rows, cols[2], 31);
+        size_t rs = pl_row_size(t, cols[2]);
+        float *want = malloc(rows * cols[2] * sizeof *want), *got = malloc(cols[2] * sizeof *got);
+        for (int64_t r = 0; r < rows; r++) pl_type_traits_get(t)->to_float(W + r * rs, want + r * cols[2], cols[2]);
+        pl_cpu_row_to_float(W, t, PL_LAYOUT_ROWS, cols[2], 17, got);
+        cr_assert(memcmp(got, want + 17 * cols[2], cols[2] * sizeof *got) == 0, "%s: row 17 (rows)", pl_type_name(t));
+        cr_assert(pl_cpu_r16_repack(t, W, rows, cols[2]));
+        for (int64_t r = 0; r < rows; r += 5) {
+            pl_cpu_row_to_float(W, t, PL_LAYOUT_R16, cols[2], r, got);
+            cr_assert(memcmp(got, want + r * cols[2], cols[2] * sizeof *got) == 0, "%s: row %ld from R16",
+                      pl_type_name(t), (long)r);
+        }
+        free(W), free(want), free(got);
+    }
+}
