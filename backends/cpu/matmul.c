@@ -258,8 +258,8 @@ static mm_act *mm_act_slot(mm_job *j, pl_type t)
 static bool mm_quantize(pl_pool *p, mm_job *j)
 {
     size_t total = 0, n = (size_t)j->n;
-    for (int a = 0; a < j->nact; a++)
-        if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n;
+    for (int a = 0; a < j->nact; a++)   /* each buffer 64-aligned: the panel rows hold floats */
+        if (j->act[a].quant) total += (j->act[a].row + j->act[a].prow[0] + j->act[a].prow[1]) * n + 3 * 64;
     bool any_quant = total > 0;
     if (j->gv_bytes) total += j->gv_bytes + 64;
     if (j->panel_bytes) total += j->panel_bytes * (size_t)pl_pool_size(p) + 64;
@@ -269,7 +269,11 @@ static bool mm_quantize(pl_pool *p, mm_job *j)
         if (!j->act[a].quant) { j->act[a].buf = (uint8_t *)j->X; continue; }
         j->act[a].buf = buf;
         buf += j->act[a].row * n;
-        for (int gi = 0; gi < 2; gi++) j->act[a].pbuf[gi] = buf, buf += j->act[a].prow[gi] * n;
+        for (int gi = 0; gi < 2; gi++) {
+            buf = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+            j->act[a].pbuf[gi] = buf, buf += j->act[a].prow[gi] * n;
+        }
+        buf = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     }
     if (j->gv_bytes) {
         j->gv_act = (uint8_t *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
