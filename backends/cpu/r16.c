@@ -7,19 +7,23 @@
  * layout does that work once, at load:
  *
  *   a group is 16 consecutive rows (16 x row size bytes, the same bytes);
- *   in a group, blocks go in pairs (b, b+1):
- *     f16 d[16] of block b | f16 d[16] of block b+1       (64 bytes)
- *     quants of block b    | quants of block b+1          (16 x Q bytes each)
- *   and an odd last block alone: d[16] | quants.
- *   The quants of a block are Q/4 pieces of 64 bytes; piece c holds bytes
- *   4c..4c+3 of the block's quants for row 0, then row 1, ... row 15.
+ *   a block's bytes are split into fields (scales, quants, ...; k_forms),
+ *   and each field is stored as pieces of pw bytes: piece c of row 0, row 1,
+ *   ... row 15, then piece c + 1. Scale fields of 2 or 4 bytes become 16
+ *   rows' scales in one vector; quant fields (pw 4) become 64-byte vectors
+ *   holding 4 quant bytes of each of the 16 rows.
+ *   The 32-element blocks go in pairs, fields first: d[16] of block b, d[16]
+ *   of b+1 (64 bytes), then quants of b, quants of b+1 (an odd last block
+ *   alone); q4_K and q6_K blocks one at a time.
  *
  * So a 64-byte load is 4 quant bytes of 16 rows: one vpdpbusd with 4
  * activation bytes broadcast advances 16 row dot products, the 16 scales are
  * one vcvtph2ps, and the 16 results land in one vector, one lane per row.
- * Q (quant bytes per block and row) is 16 for q4_0 (nibbles as in GGUF:
- * low = element j, high = element j + 16) and 32 for q8_0, whose bytes are
+ * Nibbles stay as in GGUF (low = one element, high = another); q8_0 bytes are
  * stored XOR 0x80 (q + 128: the unsigned operand vpdpbusd wants).
+ * Kernels: gemv_r16_avx512.c (q4_0, q4_1, q8_0), gemv_r16k_avx512.c (q4_K,
+ * q6_K); prefill packs panels straight from it (panel_avx512.c) for the
+ * 32-blocks and unpacks K-quant tiles first; every other path unpacks.
  */
 #include <math.h>
 #include <stdlib.h>
