@@ -62,12 +62,12 @@ static inline int32_t r16_a4(const int8_t *a)
     return v;
 }
 
-/* One q4_0 block of 16 rows (quants at q, f16 scales at dq) into acc. */
-static inline __attribute__((always_inline)) __m512 r16_q4_0(const uint8_t *q, const uint8_t *dq, const int8_t *a,
-                                                             const r16_act_blk *ab, __m512 acc)
+/* 16 x (the integer dot of one nibble block of 16 rows with the activation),
+ * plus corr (already 16x): low nibbles as they are, high ones as byte & 0xf0. */
+static inline __attribute__((always_inline)) __m512 r16_nibbles(const uint8_t *q, const int8_t *a, int32_t corr)
 {
     const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8((char)0xf0);
-    __m512i sl = _mm512_setzero_si512(), sh = _mm512_set1_epi32(ab->corr);
+    __m512i sl = _mm512_setzero_si512(), sh = _mm512_set1_epi32(corr);
 #pragma GCC unroll 4
     for (int c = 0; c < 4; c++) {
         __m512i v = _mm512_loadu_si512(q + 64 * c);
@@ -75,7 +75,14 @@ static inline __attribute__((always_inline)) __m512 r16_q4_0(const uint8_t *q, c
         sl = _mm512_dpbusd_epi32(sl, _mm512_and_si512(v, lo), _mm512_set1_epi32(r16_a4(a + 4 * c)));
         sh = _mm512_dpbusd_epi32(sh, _mm512_and_si512(v, hi), _mm512_set1_epi32(r16_a4(a + 16 + 4 * c)));
     }
-    __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(sl, 4), sh));
+    return _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(sl, 4), sh));
+}
+
+/* One q4_0 block of 16 rows (quants at q, f16 scales at dq) into acc. */
+static inline __attribute__((always_inline)) __m512 r16_q4_0(const uint8_t *q, const uint8_t *dq, const int8_t *a,
+                                                             const r16_act_blk *ab, __m512 acc)
+{
+    __m512 s = r16_nibbles(q, a, ab->corr);
     __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dq));
     return _mm512_fmadd_ps(_mm512_mul_ps(s, _mm512_set1_ps(ab->d16)), dw, acc);
 }
@@ -85,16 +92,7 @@ static inline __attribute__((always_inline)) __m512 r16_q4_0(const uint8_t *q, c
 static inline __attribute__((always_inline)) __m512 r16_q4_1(const uint8_t *q, const uint8_t *dq, const int8_t *a,
                                                              const r16_act_blk *ab, __m512 acc)
 {
-    const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8((char)0xf0);
-    __m512i sl = _mm512_setzero_si512(), sh = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        __m512i v = _mm512_loadu_si512(q + 64 * c);
-        _mm_prefetch((const char *)q + 64 * c + R16_PF, _MM_HINT_T0);
-        sl = _mm512_dpbusd_epi32(sl, _mm512_and_si512(v, lo), _mm512_set1_epi32(r16_a4(a + 4 * c)));
-        sh = _mm512_dpbusd_epi32(sh, _mm512_and_si512(v, hi), _mm512_set1_epi32(r16_a4(a + 16 + 4 * c)));
-    }
-    __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(sl, 4), sh));
+    __m512 s = r16_nibbles(q, a, 0);
     __m512i dm = _mm512_loadu_si512(dq);
     __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
     __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
