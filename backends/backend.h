@@ -79,7 +79,8 @@ void     pl_pool_run_items(pl_pool *p, void (*item)(int ith, int64_t k, void *ar
  * ones without an R16 kernel unpack a tile to ROWS first). */
 typedef enum pl_layout { PL_LAYOUT_ROWS = 0, PL_LAYOUT_R16 = 1 } pl_layout;
 bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols);
-/* ROWS -> R16 in place; false when out of memory (W unchanged then). */
+/* ROWS -> R16 in place; false (W unchanged) for a type without an R16 form,
+ * rows not a multiple of 16, cols not whole blocks, or out of memory. */
 bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols);
 /* R16 (rows a multiple of 16) -> ROWS into dst (not overlapping W). */
 void pl_cpu_r16_unpack(pl_type t, const void *W, void *dst, int64_t rows, int64_t cols);

@@ -99,9 +99,11 @@ bool pl_cpu_r16_repack(pl_type t, void *W, int64_t rows, int64_t cols)
 {
     const r16_form *F = r16_form_of(t);
     const pl_type_traits *tr = pl_type_traits_get(t);
+    /* only whole groups of whole blocks: a tail left in GGUF rows would be read as R16 */
+    if (!F || rows <= 0 || rows % 16 || cols <= 0 || cols % tr->block_size) return false;
     size_t rs = pl_row_size(t, cols), gb = 16 * rs;
     uint8_t *tmp = malloc(gb), *w = W;
-    if (!F || !tmp) { free(tmp); return false; }
+    if (!tmp) return false;
     for (int64_t g = 0; g < rows / 16; g++) {
         memcpy(tmp, w + (size_t)g * gb, gb);
         r16_group(F, tr->type_size, tmp, rs, cols / tr->block_size, w + (size_t)g * gb, true, -1);

@@ -129,6 +129,11 @@ Test(r16, only_whole_groups_of_supported_types)
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q5_K, 64, 256), "q5_K has no R16 form");
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q4_K, 64, 288), "288 columns are not whole super-blocks");
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_F32, 64, 64));
+    uint8_t junk[40 * 36];
+    memset(junk, 0x5a, sizeof junk);
+    cr_assert(!pl_cpu_r16_repack(PL_TYPE_Q4_0, junk, 40, 64), "repack must refuse a partial group");
+    cr_assert(!pl_cpu_r16_repack(PL_TYPE_Q5_K, junk, 16, 256), "repack must refuse a type without R16");
+    for (size_t i = 0; i < sizeof junk; i++) cr_assert(junk[i] == 0x5a, "a refused repack changed the bytes");
     pl_cpu_force_level(PL_CPU_SCALAR);
     cr_assert(!pl_cpu_r16_supported(PL_TYPE_Q8_0, 64, 64), "the scalar path has no R16 kernel: keep GGUF rows");
     pl_cpu_force_level(-1);
