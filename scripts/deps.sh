@@ -21,6 +21,8 @@ command -v hipcc >/dev/null || missing+=(hipcc libamdhip64-dev)
 # The NEON kernels' tests: cross-compiled for aarch64 and run under qemu-user (make test-neon).
 if [ "$(uname -m)" != aarch64 ]; then
   command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  # Only a Recommends of the compiler, so --no-install-recommends leaves it out.
+  [ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing+=(libc6-dev-arm64-cross)
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 fi
 if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
