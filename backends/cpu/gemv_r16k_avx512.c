@@ -25,7 +25,7 @@
 #include <immintrin.h>
 
 #ifndef RK_PF
-#define RK_PF 2048  /* prefetch distance in bytes (as R16_PF) */
+#define RK_PF 4096  /* prefetch distance in bytes (as R16_PF) */
 #endif
 #define RK_OR_AND 0xEC   /* vpternlogd: (a & c) | b */
 

@@ -3,9 +3,10 @@
  *   bench_matmul [threads] [filter]      (make bench-kernels BENCH_ARGS="2 q4_0")
  *
  * Decode shapes are run "cold": the weights cycle through 640 MB of copies to
- * overflow the last-level cache (480 MB here), so GB/s is real memory
- * bandwidth (compare with scripts/membw: ~34 GB/s for 2 threads here); "hot"
- * repeats one matrix (L2/L3-resident, as a small model's weights are). Prefill shapes
+ * overflow the last-level cache, so GB/s is real memory bandwidth (compare
+ * with scripts/membw, same threads); "hot" repeats one matrix (L2/L3-resident,
+ * as a small model's weights are). Each is timed in the file's row layout and,
+ * for the types that have one, in the 16-row layout (r16.c) the engine uses. Prefill shapes
  * report GFLOP/s (2*rows*cols*n per call) on the best CPU path and, for a ratio taken
  * in the same run, on the AVX2 path. Every figure is the best of many calls: the
  * machine is shared, and the minimum is the least disturbed. Also times an empty
@@ -49,32 +50,55 @@ static uint8_t *make_weights(pl_type t, int64_t rows, int64_t cols, int copies)
     return w;
 }
 
-/* Decode: y = W x for one token, cold weights; prints GB/s and us/call. */
+/* One decode call on W in the given layout. */
+static void decode_call(pl_pool *p, const uint8_t *w, pl_type t, pl_layout lay, int64_t rows, int64_t cols,
+                        const float *x, float *y)
+{
+    pl_matmul_w mw = { w, t, rows, y, lay };
+    pl_cpu_matmul_multi(p, &mw, 1, cols, x, 1);
+}
+
+/* Best seconds per call over all the copies ("cold": from memory) and over
+ * 2000 calls on the first ("hot": cache-resident for small shapes). */
+static void decode_time(pl_pool *p, const uint8_t *w, size_t bytes, int copies, pl_type t, pl_layout lay,
+                        int64_t rows, int64_t cols, const float *x, float *y, double *cold, double *hot)
+{
+    for (int i = 0; i < copies; i++) decode_call(p, w + bytes * i, t, lay, rows, cols, x, y);
+    *cold = *hot = 1e9;
+    for (int pass = 0; pass < 4; pass++) {
+        double t0 = now_s();
+        for (int i = 0; i < copies; i++) decode_call(p, w + bytes * i, t, lay, rows, cols, x, y);
+        double d = (now_s() - t0) / copies;
+        *cold = d < *cold ? d : *cold;
+    }
+    for (int i = 0; i < 2000; i++) {
+        double t1 = now_s();
+        decode_call(p, w, t, lay, rows, cols, x, y);
+        double d = now_s() - t1;
+        *hot = d < *hot ? d : *hot;
+    }
+}
+
+/* Decode: y = W x for one token, cold and hot, in the file's row layout and,
+ * where the type has one, in the 16-row layout the engine loads it into. */
 static void bench_decode(pl_pool *p, pl_type t, int64_t rows, int64_t cols)
 {
     size_t bytes = pl_row_size(t, cols) * rows;
     if (!bytes) return;   /* cols not a multiple of the block */
-    int copies = (int)(640e6 / bytes) + 1;   /* > 640 MB in all: past the 480 MB L3 */
+    int copies = (int)(640e6 / bytes) + 1;   /* > 640 MB in all: past any last-level cache */
     uint8_t *w = make_weights(t, rows, cols, copies);
     float *x = calloc(cols, sizeof *x), *y = calloc(rows, sizeof *y);
     for (int64_t k = 0; k < cols; k++) x[k] = (float)(k % 7) - 3;
-    for (int i = 0; i < copies; i++) pl_cpu_matmul(p, w + bytes * i, t, rows, cols, x, 1, y);
-    double dt = 1e9, dh = 1e9;
-    for (int pass = 0; pass < 4; pass++) {   /* best pass over all the copies */
-        double t0 = now_s();
-        for (int i = 0; i < copies; i++) pl_cpu_matmul(p, w + bytes * i, t, rows, cols, x, 1, y);
-        double d = (now_s() - t0) / copies;
-        dt = d < dt ? d : dt;
+    double dt, dh;
+    decode_time(p, w, bytes, copies, t, PL_LAYOUT_ROWS, rows, cols, x, y, &dt, &dh);
+    printf("decode  %-5s %6ldx%-5ld rows cold %6.1f GB/s hot %6.1f GB/s", pl_type_name(t), (long)rows, (long)cols,
+           bytes / dt / 1e9, bytes / dh / 1e9);
+    if (pl_cpu_r16_supported(t, rows, cols)) {
+        for (int i = 0; i < copies; i++) pl_cpu_r16_repack(t, w + bytes * i, rows, cols);
+        decode_time(p, w, bytes, copies, t, PL_LAYOUT_R16, rows, cols, x, y, &dt, &dh);
+        printf(" | r16 cold %6.1f GB/s %7.1f us hot %6.1f GB/s", bytes / dt / 1e9, dt * 1e6, bytes / dh / 1e9);
     }
-    /* hot: same matrix again and again (cache-resident for small shapes) */
-    for (int i = 0; i < 2000; i++) {
-        double t1 = now_s();
-        pl_cpu_matmul(p, w, t, rows, cols, x, 1, y);
-        double d = now_s() - t1;
-        dh = d < dh ? d : dh;
-    }
-    printf("decode  %-5s %5ldx%-5ld  cold %7.1f us %6.1f GB/s | hot %7.1f us %6.1f GB/s\n",
-           pl_type_name(t), (long)rows, (long)cols, dt * 1e6, bytes / dt / 1e9, dh * 1e6, bytes / dh / 1e9);
+    printf("\n");
     free(w), free(x), free(y);
 }
 
