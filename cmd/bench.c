@@ -7,6 +7,9 @@
  * Each test runs once to warm up (page in the weights, size the buffers),
  * then -r times; the table shows the mean and standard deviation of tok/s.
  * Token ids are arbitrary (speed does not depend on them).
+ * --bench-bw adds one line: generation's read speed against a plain read of
+ * the same weight bytes timed right after each token (scripts/bench.sh turns
+ * it into the "of limit" column).
  */
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +63,50 @@ static int bench_test(pl_ctx *ctx, int seq, const char *label, const int32_t *to
     double mean = sum / reps, var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
     printf("%s | %6s%d | %10.2f ± %.2f |\n", prefix, label, n, mean, sqrt(var > 0 ? var : 0));
     fflush(stdout);
+    return 0;
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --bench-bw: n more tokens, each between two plain reads of the weight
+ * bytes it reads (pl_ctx_read_weights_s), so each token is set against the
+ * memory of its own moment, the faster read of the two (the bandwidth is
+ * never understated); prints both bandwidths and the median per-token share. */
+static int bench_bw(pl_ctx *ctx, int seq, const int32_t *toks, int n, uint64_t wbytes, pl_status *st)
+{
+    double *share = malloc(sizeof *share * (size_t)n);
+    double prev = share ? pl_ctx_read_weights_s(ctx) : -1;
+    if (prev < 0 || pl_seq_truncate(ctx, seq, 0) != 0) {
+        free(share);
+        pl_status_set(st, prev < 0 ? PL_ERR_NOMEM : PL_ERR_ARG, prev < 0 ? "out of memory" : "cannot clear the sequence");
+        return -1;
+    }
+    double td = 0, tr = 0;
+    for (int i = 0; i < n; i++) {
+        double t0 = bench_now();
+        if (pl_decode(ctx, seq, &toks[i], 1, st) != 0) {
+            free(share);
+            return -1;
+        }
+        double d = bench_now() - t0, r = pl_ctx_read_weights_s(ctx);
+        if (r < 0) {
+            free(share);
+            pl_status_set(st, PL_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        double best = r < prev ? r : prev;
+        td += d, tr += best, share[i] = best / d, prev = r;
+    }
+    qsort(share, (size_t)n, sizeof *share, bench_cmp_double);
+    double med = n % 2 ? share[n / 2] : (share[n / 2 - 1] + share[n / 2]) / 2;
+    printf("tg%d bandwidth: generation reads %.1f GB/s, a plain read of the same weights %.1f GB/s, "
+           "median per token %.0f%%\n", n, (double)wbytes * n / td / 1e9, (double)wbytes * n / tr / 1e9, 100 * med);
+    fflush(stdout);
+    free(share);
     return 0;
 }
 
@@ -124,7 +171,9 @@ int cmd_bench(int argc, char **argv)
     printf("| model | size | params | backend | threads | test | t/s |\n");
     printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
     if (bench_test(ctx, seq, "pp", toks, cfg.bench_pp, true, cfg.bench_reps, prefix, &st) < 0 ||
-        bench_test(ctx, seq, "tg", toks, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0) {
+        bench_test(ctx, seq, "tg", toks, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0 ||
+        (cfg.bench_bw && cfg.bench_tg > 0 &&
+         bench_bw(ctx, seq, toks, cfg.bench_tg, pl_model_weight_bytes_per_token(m), &st) < 0)) {
         fprintf(stderr, "parley bench: %s\n", st.msg);
         goto done;
     }

@@ -63,6 +63,7 @@ typedef struct pl_config {
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;
+    bool    bench_bw;       /* bench: pair each generated token with a plain read of the weights */
     bool    weight_bytes;   /* bench: print weight bytes per token */
 } pl_config;
 

@@ -91,6 +91,8 @@ const pl_option pl_options[] = {
      "tokens per generation test (0 = skip)"},
     {"bench-reps",       'r', NULL,                    OPT_INT,  "3",     1, 100, NULL, F(bench_reps), CFG_BENCH, "N",
      "repetitions of each test"},
+    {"bench-bw",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(bench_bw), CFG_BENCH, NULL,
+     "after the tests, generate once more timing a plain read of the weights after each token, and print generation speed as a share of it"},
     {"weight-bytes",     0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(weight_bytes), CFG_BENCH, NULL,
      "print the weight bytes one generated token reads, and exit"},
 };

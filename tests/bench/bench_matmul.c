@@ -4,7 +4,7 @@
  *
  * Decode shapes are run "cold": the weights cycle through 640 MB of copies to
  * overflow the last-level cache, so GB/s is real memory bandwidth (compare
- * with scripts/membw, same threads); "hot" repeats one matrix (L2/L3-resident,
+ * with `parley bench --bench-bw`'s plain read, same threads); "hot" repeats one matrix (L2/L3-resident,
  * as a small model's weights are). Each is timed in the file's row layout and,
  * for the types that have one, in the 16-row layout (r16.c) the engine uses. Prefill shapes
  * report GFLOP/s (2*rows*cols*n per call) on the best CPU path and, for a ratio taken

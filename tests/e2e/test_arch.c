@@ -33,6 +33,7 @@
 
 #include "backends/backend.h"
 #include "engine/engine.h"
+#include "tests/common/cli.h"
 #include "tests/common/fixture.h"
 
 #define MAX_TOK 2048
@@ -148,17 +149,6 @@ Test(gemma_decode, chunked_prefill_across_the_window, .timeout = 300)
     pl_model_free(m);
 }
 
-/* Run a command, capture stdout (up to len-1 bytes); returns the exit status. */
-static int arch_run(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    cr_assert(p, "popen %s", cmd);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* `parley run --chat` on Gemma (no template in the file: the gemma one) prints
  * llama.cpp's greedy answer, up to llama.cpp's first near tie: this model's
  * logits move by tenths between kernels that only sum in another order (its
@@ -166,8 +156,7 @@ static int arch_run(const char *cmd, char *out, size_t len)
  * (lead 0.5% of the largest logit), so the exact 32 tokens are luck. */
 Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
 {
-    const char *bin = getenv("PARLEY_BIN");
-    cr_assert(bin && *bin, "PARLEY_BIN is not set (run through `make test-e2e`)");
+    const char *bin = cli_bin();
     json_t *fx = fixt_load("gemma3");
     json_t *p = fixt_prompt(fx, "chat_capital");
     static int32_t greedy[64];
@@ -184,7 +173,7 @@ Test(gemma_run, chat_answer_matches_llama_cpp, .timeout = 120)
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --chat -p 'What is the capital of France?' "
              "-n 32 --temp 0 -t 2 2>/dev/null", bin, fixt_model("PARLEY_GEMMA", "model-gemma"));
-    cr_assert_eq(arch_run(cmd, out, sizeof out), 0, "%s failed", cmd);
+    cr_assert_eq(cli_run(cmd, false, out, sizeof out), 0, "%s failed", cmd);
     size_t n = strlen(out);
     cr_assert(n > 0 && out[n - 1] == '\n', "output does not end in a newline: '%s'", out);
     out[n - 1] = 0;

@@ -12,14 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char qe_dir[64];
+#include "tests/common/cli.h"
 
-static const char *qe_bin(void)
-{
-    const char *b = getenv("PARLEY_BIN");
-    cr_assert(b && access(b, X_OK) == 0, "PARLEY_BIN is not set to a built parley (run `make test-e2e`)");
-    return b;
-}
+static char qe_dir[64];
 
 static const char *qe_model(void)
 {
@@ -41,53 +36,37 @@ static void qe_teardown(void)
     if (qe_dir[0] && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", qe_dir);
 }
 
-/* Run cmd with stderr folded into stdout; capture up to len-1 bytes; exit status. */
-static int qe_run(const char *cmd, char *out, size_t len)
-{
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    cr_assert(p, "popen %s", full);
-    size_t n = 0, r;
-    char sink[4096];
-    while ((r = fread(n < len - 1 ? out + n : sink, 1, n < len - 1 ? len - 1 - n : sizeof sink, p)) > 0)
-        if (n < len - 1) n += r;
-    out[n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 TestSuite(quant_cmd_e2e, .init = qe_setup, .fini = qe_teardown, .timeout = 180);
 
 Test(quant_cmd_e2e, q4_k_m_output_still_answers)
 {
     static char out[1 << 16];
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/m.gguf' q4_k_m", qe_bin(), qe_model(), qe_dir);
-    cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+    snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/m.gguf' q4_k_m", cli_bin(), qe_model(), qe_dir);
+    cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
     cr_expect(strstr(out, "/ 272] blk.0.attn_v.weight") && strstr(out, "q4_1  -> q8_0"), "progress:\n%.2000s", out);
     cr_expect(strstr(out, "fallback"), "fallbacks are reported");
     cr_expect(strstr(out, "requantiz"), "the requantize note is printed");
     cr_expect(strstr(out, "wrote ") && strstr(out, "272 tensors"), "summary missing:\n%s", out + (strlen(out) > 600 ? strlen(out) - 600 : 0));
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s/m.gguf' --chat -p 'What is the capital of France?' -n 16 "
-             "--temp 0 -t 2 2>/dev/null", qe_bin(), qe_dir);
-    cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+             "--temp 0 -t 2 2>/dev/null", cli_bin(), qe_dir);
+    cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
     cr_expect(strstr(out, "Paris"), "answer from the quantized model: '%s'", out);
 }
 
 Test(quant_cmd_e2e, unknown_type_is_usage_error)
 {
     char out[4096], cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/m.gguf' Q9_9", qe_bin(), qe_model(), qe_dir);
-    cr_expect_eq(qe_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/m.gguf' Q9_9", cli_bin(), qe_model(), qe_dir);
+    cr_expect_eq(cli_run(cmd, true, out, sizeof out), 2);
     cr_expect(strstr(out, "unknown type 'Q9_9'") && strstr(out, "Q4_K_M") && strstr(out, "Q8_0"), "%s", out);
 }
 
 Test(quant_cmd_e2e, missing_output_folder_fails_fast)
 {
     char out[4096], cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/nope/m.gguf' Q8_0", qe_bin(), qe_model(), qe_dir);
-    cr_expect_eq(qe_run(cmd, out, sizeof out), 1);
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s/nope/m.gguf' Q8_0", cli_bin(), qe_model(), qe_dir);
+    cr_expect_eq(cli_run(cmd, true, out, sizeof out), 1);
     cr_expect(strstr(out, "does not exist") && !strstr(out, "[   1/"), "fails before converting: %s", out);
 }
 
@@ -101,20 +80,20 @@ Test(quant_cmd_e2e, repacked_weights_answer_as_the_file_layout_does)
     char cmd[1024];
     const char *types[] = { "q8_0", "q4_0" };
     for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/%s.gguf' %s", qe_bin(), qe_model(), qe_dir, types[k],
+        snprintf(cmd, sizeof cmd, "'%s' quantize -t 2 '%s' '%s/%s.gguf' %s", cli_bin(), qe_model(), qe_dir, types[k],
                  types[k]);
-        cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+        cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
         const char *ask = "run --chat -p 'What is the capital of France?' -n 24 --temp 0 -t 2";
-        snprintf(cmd, sizeof cmd, "{ '%s' %s -m '%s/%s.gguf' -v >/dev/null; }", qe_bin(), ask, qe_dir, types[k]);
-        cr_assert_eq(qe_run(cmd, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+        snprintf(cmd, sizeof cmd, "{ '%s' %s -m '%s/%s.gguf' -v >/dev/null; }", cli_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
         const char *w = strstr(out, "weights: copied into 2 MiB pages, ");
         cr_assert(w, "%s: no 'weights:' line in -v:\n%s", types[k], out);
         cr_expect(atof(w + strlen("weights: copied into 2 MiB pages, ")) >= 50,
                   "%s: the matrices were not repacked: %.120s", types[k], w);
-        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' 2>/dev/null", qe_bin(), ask, qe_dir, types[k]);
-        cr_assert_eq(qe_run(cmd, resident, sizeof resident), 0);
-        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' --mmap 2>/dev/null", qe_bin(), ask, qe_dir, types[k]);
-        cr_assert_eq(qe_run(cmd, mapped, sizeof mapped), 0);
+        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' 2>/dev/null", cli_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(cli_run(cmd, true, resident, sizeof resident), 0);
+        snprintf(cmd, sizeof cmd, "'%s' %s -m '%s/%s.gguf' --mmap 2>/dev/null", cli_bin(), ask, qe_dir, types[k]);
+        cr_assert_eq(cli_run(cmd, true, mapped, sizeof mapped), 0);
         cr_expect(strstr(resident, "Paris"), "%s repacked: '%s'", types[k], resident);
         cr_expect_str_eq(resident, mapped, "%s: repacked '%s' vs file layout '%s'", types[k], resident, mapped);
     }

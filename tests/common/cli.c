@@ -1,0 +1,30 @@
+/* cli.c — see cli.h. */
+#include "cli.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *cli_bin(void)
+{
+    const char *b = getenv("PARLEY_BIN");
+    cr_assert(b && *b && access(b, X_OK) == 0, "PARLEY_BIN is not set to a built parley (run `make test-e2e`)");
+    return b;
+}
+
+int cli_run(const char *cmd, bool with_stderr, char *out, size_t len)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s%s", cmd, with_stderr ? " 2>&1" : "");
+    FILE *p = popen(full, "r");
+    cr_assert(p, "popen %s", full);
+    size_t n = 0, r;
+    char sink[4096];
+    while ((r = fread(n < len - 1 ? out + n : sink, 1, n < len - 1 ? len - 1 - n : sizeof sink, p)) > 0)
+        if (n < len - 1) n += r;
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
