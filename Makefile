@@ -39,6 +39,7 @@ LIB     := $(BUILD)/libparley.a
 ifneq ($(filter x86_64 amd64,$(ARCH)),)
 $(BUILD)/%_avx2.o:   EXTRA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
+$(BUILD)/%_avx512vbmi.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mavx2 -mfma -mf16c
 endif
 
 .PHONY: all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check

@@ -1,5 +1,6 @@
 /* act_avx512.h — quantizing one activation block as Q8_0 would, for the
- * AVX-512 decode kernels (gemv_avx512.c, gemv_r16_avx512.c), which prepare
+ * AVX-512 decode kernels (gemv_avx512.c, gemv_r16_avx512.c,
+ * gemv_r16_q5_avx512vbmi.c), which prepare
  * the activation once per call in layouts of their own. Only included by
  * files compiled with -mavx512f. */
 #ifndef PL_ACT_AVX512_H
@@ -8,6 +9,11 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+
+/* The R16 decode kernels' prepared activation (cpu_r16_act_prep_avx512): the
+ * cols Q8_0 bytes, then per block corr = -128 * sum(q), d/16, d (f16-rounded)
+ * and s = d * sum(q) as Q8_1 stores it. */
+typedef struct r16_act_blk { int32_t corr; float d16, d, s; } r16_act_blk;
 
 /* Quantize 32 floats as Q8_0 (d = amax/127, q = round(x/d)): elements 0..15
  * to lo, 16..31 to hi; *d_out = d (not yet f16-rounded); returns sum(q). */

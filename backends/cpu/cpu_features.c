@@ -6,7 +6,8 @@
  * because running an AVX-512 kernel on a CPU without it is a crash.
  * pl_cpu_force_level does the same for tests and rebuilds the type table.
  * The AVX2 path needs AVX2+FMA+F16C, the AVX-512 path F+BW+VL+DQ+VNNI: those are
- * the flags the Makefile compiles *_avx2.c / *_avx512.c with.
+ * the flags the Makefile compiles *_avx2.c / *_avx512.c with; *_avx512vbmi.c
+ * adds VBMI, and cpu_has_avx512vbmi says whether its kernel may run.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 static const char *const k_level_names[] = { "scalar", "avx2", "avx512", "neon" };
 
 static int g_detected = -1;
+static bool g_vbmi;   /* AVX-512 VBMI too (one kernel needs it: gemv_r16_q5_avx512vbmi.c) */
 static atomic_int g_level = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -44,6 +46,7 @@ static int cpu_detect_x86(void)
     bool avx2 = ymm && (c1 & (1u << 12)) && (c1 & (1u << 29)) && (b7 & (1u << 5));   /* FMA F16C AVX2 */
     bool avx512 = avx2 && zmm && (b7 & (1u << 16)) && (b7 & (1u << 17)) &&             /* F DQ */
                   (b7 & (1u << 30)) && (b7 & (1u << 31)) && (c7 & (1u << 11));         /* BW VL VNNI */
+    g_vbmi = avx512 && (c7 & (1u << 1));
     return avx512 ? PL_CPU_AVX512 : avx2 ? PL_CPU_AVX2 : PL_CPU_SCALAR;
 }
 #endif
@@ -106,6 +109,12 @@ void pl_cpu_force_level(int level)
     if (level < 0) level = g_detected;
     atomic_store(&g_level, cpu_clamp(level));
     cpu_traits_reselect(atomic_load(&g_level));
+}
+
+/* The AVX-512 path is taken and the CPU has VBMI as well. */
+bool cpu_has_avx512vbmi(void)
+{
+    return pl_cpu_level() == PL_CPU_AVX512 && g_vbmi;
 }
 
 /* Best path the CPU has, ignoring PARLEY_CPU and forcing. */

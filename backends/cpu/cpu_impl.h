@@ -101,6 +101,9 @@ void   cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act);
 void   cpu_q4_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 void   cpu_q8_0_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
 void   cpu_q4_1_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+/* q5_0 needs VBMI as well (gemv_r16_q5_avx512vbmi.c): only when cpu_has_avx512vbmi. */
+void   cpu_q5_0_r16_gemv_avx512vbmi(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
+bool   cpu_has_avx512vbmi(void);
 /* q4_K/q6_K (gemv_r16k_avx512.c) read the Q8_K row instead of a prepared one. */
 bool   cpu_r16_uses_prep(pl_type t);
 void   cpu_q4_K_r16_gemv_avx512(int64_t cols, const void *W, int64_t nr, const void *act, float *y);
@@ -118,7 +121,7 @@ size_t cpu_panel_bytes(int64_t cols, int group);       /* one panel + its scratc
 size_t cpu_panel_act_bytes(int64_t cols, int group);   /* one prepared activation row */
 void   cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64_t cols, void *panel);
 void   cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t cols, void *panel);   /* 16 rows in R16 */
-bool   cpu_panel_reads_r16(pl_type t);   /* q4_0, q8_0: the packer above reads them */
+bool   cpu_panel_reads_r16(pl_type t);   /* q4_0, q4_1, q5_0, q8_0: the packer above reads them */
 void   cpu_panel_act_prep_avx512(pl_type at, int group, const void *xq, int64_t cols, void *out);
 void   cpu_panel_run_avx512(const void *panel, int group, int64_t cols, const void *act, size_t act_row,
                             int nc, float *Y, int64_t ldy, int nr);

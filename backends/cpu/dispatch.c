@@ -114,6 +114,7 @@ cpu_r16_fn cpu_r16_gemv_kernel(pl_type t)
         if (t == PL_TYPE_Q4_0) return cpu_q4_0_r16_gemv_avx512;
         if (t == PL_TYPE_Q8_0) return cpu_q8_0_r16_gemv_avx512;
         if (t == PL_TYPE_Q4_1) return cpu_q4_1_r16_gemv_avx512;
+        if (t == PL_TYPE_Q5_0 && cpu_has_avx512vbmi()) return cpu_q5_0_r16_gemv_avx512vbmi;
         if (t == PL_TYPE_Q4_K) return cpu_q4_K_r16_gemv_avx512;
         if (t == PL_TYPE_Q6_K) return cpu_q6_K_r16_gemv_avx512;
     }
@@ -123,10 +124,16 @@ cpu_r16_fn cpu_r16_gemv_kernel(pl_type t)
 }
 
 /* True when t's R16 kernel reads cpu_r16_act_prep's layout (else its Q8_K row). */
-bool cpu_r16_uses_prep(pl_type t) { return t == PL_TYPE_Q4_0 || t == PL_TYPE_Q4_1 || t == PL_TYPE_Q8_0; }
+bool cpu_r16_uses_prep(pl_type t)
+{
+    return t == PL_TYPE_Q4_0 || t == PL_TYPE_Q4_1 || t == PL_TYPE_Q5_0 || t == PL_TYPE_Q8_0;
+}
 
 /* True when the panel packer reads t in R16 itself (else tiles are unpacked first). */
-bool cpu_panel_reads_r16(pl_type t) { return t == PL_TYPE_Q4_0 || t == PL_TYPE_Q4_1 || t == PL_TYPE_Q8_0; }
+bool cpu_panel_reads_r16(pl_type t)
+{
+    return t == PL_TYPE_Q4_0 || t == PL_TYPE_Q4_1 || t == PL_TYPE_Q5_0 || t == PL_TYPE_Q8_0;
+}
 
 /* Prepare one activation row for the R16 decode kernels (x86 AVX-512 only). */
 void cpu_r16_act_prep(const float *x, int64_t cols, void *act)

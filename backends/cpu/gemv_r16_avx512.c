@@ -32,9 +32,6 @@
 #define R16_PF 4096  /* prefetch distance in bytes (one stream per slice): 512 -> 2048 gave 1.1B q4_0 tg +5% (Xeon); 2048 -> 4096 gave 1-thread cold q4_0 35 -> 38 GB/s, q6_K 22 -> 27 (Zen 5) */
 #endif
 
-/* Per activation block, after the cols Q8_0 bytes; s = d * sum(q) as Q8_1 stores it. */
-typedef struct r16_act_blk { int32_t corr; float d16, d, s; } r16_act_blk;
-
 size_t cpu_r16_act_bytes(int64_t cols)
 {
     return ((size_t)cols + sizeof(r16_act_blk) * (size_t)(cols / 32) + 63) & ~(size_t)63;

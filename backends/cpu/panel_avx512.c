@@ -262,22 +262,33 @@ void cpu_panel_pack_avx512(pl_type t, const void *W, size_t w_row, int nr, int64
         _mm512_storeu_si512(q + 64 * c, _mm512_i32gather_epi32(idx, tmp + 4 * c, 1));
 }
 
-/* 16 rows of q4_0/q4_1/q8_0 in R16 (r16.c) into the panel: the layout is
+/* The fifth bits of elements 4c..4c+3 of each row's block as 16 x bit in
+ * bytes 0..3 of its lane, from the rows' qh words (one per lane) shifted
+ * right by 4c (+16 for the high elements): the 4 bits are multiplied apart to
+ * bits 4, 12, 20 and 28 (copies at shifts 4, 11, 18 and 25 never overlap). */
+static inline __m512i panel_q5_bits(__m512i qh, int shift)
+{
+    __m512i x = _mm512_and_si512(_mm512_srl_epi32(qh, _mm_cvtsi32_si128(shift)), _mm512_set1_epi32(0xf));
+    return _mm512_and_si512(_mm512_mullo_epi32(x, _mm512_set1_epi32(0x02040810)), _mm512_set1_epi32(0x10101010));
+}
+
+/* 16 rows of q4_0/q4_1/q5_0/q8_0 in R16 (r16.c) into the panel: the layout is
  * already transposed in pieces of 4 bytes, so this only splits the nibbles
- * (low: pieces 0..3, high: 4..7) and widens the scales (q4_1: and mins);
- * q8_0's bytes are already q + 128. */
+ * (low: pieces 0..3, high: 4..7), adds q5_0's fifth bits and widens the
+ * scales (q4_1: and mins); q8_0's bytes are already q + 128. */
 void cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t K, void *panel)
 {
     const int64_t nb = K / 32;
     const int Q = t == PL_TYPE_Q8_0 ? 32 : 16, D = t == PL_TYPE_Q4_1 ? 4 : 2;   /* bytes per block and row */
-    const float off = t == PL_TYPE_Q4_0 ? -8.0f : -128.0f;
+    const int H = t == PL_TYPE_Q5_0 ? 4 : 0;                                    /* q5_0's qh word */
+    const float off = t == PL_TYPE_Q4_0 ? -8.0f : t == PL_TYPE_Q5_0 ? -16.0f : -128.0f;
     const __m512i low = _mm512_set1_epi8(0x0f);
     uint8_t *q = panel;
     float *d = (float *)(q + PN * K), *m = d + nb * PN;
     const uint8_t *p = W;
     for (int64_t b = 0; b < nb; b += 2) {
         const int nbb = b + 1 < nb ? 2 : 1;
-        const uint8_t *qs = p + PN * D * nbb;
+        const uint8_t *qs = p + PN * (D + H) * nbb;
         for (int k = 0; k < nbb; k++, qs += PN * Q) {
             uint8_t *o = q + (b + k) * 32 * PN;
             const uint8_t *dp = p + PN * D * k;
@@ -290,14 +301,17 @@ void cpu_panel_pack_r16_avx512(pl_type t, const void *W, int64_t K, void *panel)
                 _mm512_storeu_ps(d + (b + k) * PN, dd);
                 _mm512_storeu_ps(m + (b + k) * PN, _mm512_mul_ps(dd, _mm512_set1_ps(off)));
             }
+            const __m512i qh = H ? _mm512_loadu_si512(p + PN * D * nbb + PN * H * k) : _mm512_setzero_si512();
             for (int c = 0; c < Q / 4; c++) {
                 __m512i v = _mm512_loadu_si512(qs + 64 * c);
                 if (Q == 32) { _mm512_storeu_si512(o + 64 * c, v); continue; }
-                _mm512_storeu_si512(o + 64 * c, _mm512_and_si512(v, low));
-                _mm512_storeu_si512(o + 64 * (c + 4), _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+                __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+                if (H) lo = _mm512_or_si512(lo, panel_q5_bits(qh, 4 * c)), hi = _mm512_or_si512(hi, panel_q5_bits(qh, 16 + 4 * c));
+                _mm512_storeu_si512(o + 64 * c, lo);
+                _mm512_storeu_si512(o + 64 * (c + 4), hi);
             }
         }
-        p += (size_t)nbb * PN * (D + Q);
+        p += (size_t)nbb * PN * (D + H + Q);
     }
 }
 

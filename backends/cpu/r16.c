@@ -21,8 +21,8 @@
  * one vcvtph2ps, and the 16 results land in one vector, one lane per row.
  * Nibbles stay as in GGUF (low = one element, high = another); q8_0 bytes are
  * stored XOR 0x80 (q + 128: the unsigned operand vpdpbusd wants).
- * Kernels: gemv_r16_avx512.c (q4_0, q4_1, q8_0), gemv_r16k_avx512.c (q4_K,
- * q6_K); prefill packs panels straight from it (panel_avx512.c) for the
+ * Kernels: gemv_r16_avx512.c (q4_0, q4_1, q8_0), gemv_r16_q5_avx512vbmi.c
+ * (q5_0, where the CPU has VBMI), gemv_r16k_avx512.c (q4_K, q6_K); prefill packs panels straight from it (panel_avx512.c) for the
  * 32-blocks and unpacks K-quant tiles first; every other path unpacks.
  */
 #include <math.h>
@@ -49,6 +49,7 @@ static const r16_form k_forms[] = {
     { PL_TYPE_Q4_0, 2, 2, { { 0, 2, 2 }, { 2, 16, 4 } }, 1, 0 },
     { PL_TYPE_Q4_1, 2, 2, { { 0, 4, 4 }, { 4, 16, 4 } }, 1, 0 },   /* d|m pairs */
     { PL_TYPE_Q8_0, 2, 2, { { 0, 2, 2 }, { 2, 32, 4 } }, 1, 0x80 },
+    { PL_TYPE_Q5_0, 2, 3, { { 0, 2, 2 }, { 2, 4, 4 }, { 6, 16, 4 } }, 2, 0 },   /* d, the qh word, qs */
     /* d|dmin, the 12 scale bytes as 3 words, qs */
     { PL_TYPE_Q4_K, 1, 3, { { 0, 4, 4 }, { 4, 12, 4 }, { 16, 128, 4 } }, 0, 0 },
     /* d, scales, ql, qh */

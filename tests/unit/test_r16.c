@@ -4,7 +4,7 @@
  * token (the R16 decode kernels), 2-3 tokens, and prompts (the panel path),
  * on every CPU path (the lower ones unpack tiles first), threads 1 and 3,
  * and block counts odd and even (an odd last block is stored alone), for
- * q4_0, q4_1, q8_0, q4_K and q6_K; and a weight that cannot take the layout is
+ * q4_0, q4_1, q5_0, q8_0, q4_K and q6_K; and a weight that cannot take the layout is
  * refused. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -13,8 +13,9 @@
 #include "cpu_test_util.h"
 #include "engine/engine.h"
 
-static const pl_type k_r16_types[] = { PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q8_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K };
-#define N_R16 5
+static const pl_type k_r16_types[] = { PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q8_0, PL_TYPE_Q4_K,
+                                       PL_TYPE_Q6_K };
+#define N_R16 6
 
 /* Column counts for type t: 32-blocks 1, 2, 3, 18, 65 blocks; K-quants 1..3 super-blocks. */
 static int r16_cols(pl_type t, int64_t out[4])
