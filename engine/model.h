@@ -134,12 +134,12 @@ const pl_vocab *model_vocab(const pl_model *m);
 const char     *model_chat_template(const pl_model *m);   /* NULL if the GGUF has none */
 const char     *model_default_template(const pl_model *m); /* arch's built-in name, or NULL */
 
-/* Read the hyper-parameters "<arch>.block_count" etc. into hp (arch.c). */
 /* The matrices and norms a decode step reads whole (model_stats.c): fills
  * out (model_token_weights_max entries), returns the count. */
 int      model_token_weights_max(const pl_model *m);
 int      model_token_weights(const pl_model *m, const pl_weight **out);
 uint64_t model_weight_bytes(const pl_weight *w);
+/* Read the hyper-parameters "<arch>.block_count" etc. into hp (arch.c). */
 int model_hparams_load(const gguf_file *f, const char *arch, pl_hparams *hp, pl_status *st);
 /* Llama 3.1 rope divisors (n_rot/2) from rope.scaling.* keys; false unless type "llama3". */
 bool rope_llama3_factors(const gguf_file *f, const char *arch, const pl_hparams *hp, float *out);

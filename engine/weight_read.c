@@ -5,7 +5,7 @@
  * taken by another program at another moment is a poor yardstick on a shared
  * machine, where what memory gives moves by half within seconds; this reads
  * the very bytes a token reads, in the same pages, with the context's own
- * threads, so `parley bench --bw` can time it right after each token and set
+ * threads, so `parley bench --bench-bw` can time it right after each token and set
  * the two side by side. The read is a sum (nothing is written), split into
  * equal byte ranges, one per thread, in one pool job.
  */
@@ -31,7 +31,7 @@ typedef struct wr_job {
     uint64_t          sums[64];     /* per thread, so the reads cannot be dropped */
 } wr_job;
 
-/* Sum of bytes [from, to) of p: unaligned ends word by word, the middle by lines. */
+/* Sum of bytes [from, to) of p: the unaligned ends byte by byte, the middle by 64-byte lines. */
 static uint64_t wr_sum(const uint8_t *p, uint64_t from, uint64_t to)
 {
     uint64_t s = 0;

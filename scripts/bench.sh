@@ -76,6 +76,8 @@ make_models() {
 
 # "| ... | pp512 | 123.45 ± 6.78 |" lines -> "pp512 123.45 6.78"
 rates() { awk -F'|' '/^\|.*(pp|tg)[0-9]+/ { t=$(NF-2); r=$(NF-1); gsub(/ /,"",t); split(r,a,"±"); gsub(/ /,"",a[1]); gsub(/ /,"",a[2]); print t, a[1], a[2] }'; }
+# The rate of test $1 ("pp512") in rates' lines $2.
+pick() { awk -v t="$1" '$1==t {print $2}' <<<"$2"; }
 
 build_llama_cpp
 [ -n "${MODELS:-}" ] || make_models
@@ -99,7 +101,6 @@ for m in $MODELS; do
   read -r bw share <<<"$(awk '/^tg[0-9]+ bandwidth:/ { for (i = 1; i <= NF; i++) if ($i == "GB/s,") y = $(i-1); print y, $NF }' <<<"$out")"
   limit=$(awk -v bw="${bw:-0}" -v w="$wbytes" 'BEGIN { if (bw > 0 && w > 0) printf "%.1f", bw * 1e9 / w; else print "-" }')
   [ -n "${bw:-}" ] && bws+=("$bw")
-  pick() { awk -v t="$1" '$1==t {print $2}' <<<"$2"; }
   rp=$(pick "pp$PP" "$ref"); pp=$(pick "pp$PP" "$our"); rt=$(pick "tg$TG" "$ref"); pt=$(pick "tg$TG" "$our")
   rows+=("$(basename "$m") pp$PP ${rp:--} ${pp:--} - -")
   rows+=("$(basename "$m") tg$TG ${rt:--} ${pt:--} $limit ${share:--}")
