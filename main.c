@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1 && argv[1][0] != '-') {
-        fprintf(stderr, "parley: unknown command '%s' (see parley --help)\n", argv[1]);
+        cmd_term_printf(stderr, false, "parley: unknown command '%s' (see parley --help)\n", argv[1]);
         return 2;
     }
     return cmd_tui(argc, argv);

@@ -7,7 +7,9 @@
  * in one batched prefill, then tokens are sampled and printed as they come.
  * Output is flushed per token; bytes that could still be the start of a stop
  * string or of an unfinished UTF-8 character are held back, so nothing invalid
- * and no part of a stop string is ever printed. Generation ends at an
+ * and no part of a stop string is ever printed. The model's text is made safe
+ * for the terminal (control characters as U+FFFD, see pl_term_stream) unless
+ * --raw asks for its bytes as they are. Generation ends at an
  * end-of-generation token, a stop string, -n tokens or a full context.
  * --verbose reports the model, the prompt tokens and both speeds on stderr.
  */
@@ -21,13 +23,13 @@
 #include "../engine/engine.h"
 #include "cmd.h"
 
-/* Streamed output: the stopper holds back possible stop strings, then bytes
- * of an unfinished UTF-8 character wait in pend until it completes. */
+/* Streamed output: the stopper holds back possible stop strings, then the
+ * terminal stream holds an unfinished UTF-8 character until it completes. */
 typedef struct run_out {
-    pl_stopper *stopper;
-    char        pend[8];
-    size_t      n_pend;
-    bool        stopped;   /* a stop string was generated */
+    pl_stopper    *stopper;
+    pl_term_stream term;
+    bool           raw;       /* --raw: bytes as generated, escapes included */
+    bool           stopped;   /* a stop string was generated */
 } run_out;
 
 /* Seconds on a monotonic clock. */
@@ -41,17 +43,12 @@ static double run_now(void)
 /* Print released bytes, keeping an unfinished character for later. */
 static void run_print(run_out *o, const char *s, size_t n)
 {
-    char buf[1024];
-    while (n > 0) {
-        size_t take = n < sizeof buf - o->n_pend ? n : sizeof buf - o->n_pend;
-        memcpy(buf, o->pend, o->n_pend);
-        memcpy(buf + o->n_pend, s, take);
-        size_t len = o->n_pend + take, ok = pl_utf8_complete_len(buf, len);
-        fwrite(buf, 1, ok, stdout);
-        o->n_pend = len - ok;                   /* < 4: an unfinished character */
-        memcpy(o->pend, buf + ok, o->n_pend);
-        s += take;
-        n -= take;
+    enum { CHUNK = 256 };
+    char buf[PL_TERM_STREAM_MAX(CHUNK)];
+    if (o->raw) fwrite(s, 1, n, stdout);
+    for (size_t i = 0; !o->raw && i < n; i += CHUNK) {
+        size_t take = n - i < CHUNK ? n - i : CHUNK;
+        fwrite(buf, 1, pl_term_stream_feed(&o->term, s + i, take, buf, sizeof buf), stdout);
     }
     fflush(stdout);
 }
@@ -72,11 +69,8 @@ static void run_flush(run_out *o)
     char out[512];
     int k = pl_stopper_flush(o->stopper, out, sizeof out);
     if (k > 0) run_print(o, out, (size_t)k);
-    if (o->n_pend) {
-        char repl[32];
-        size_t n = pl_utf8_sanitize(o->pend, o->n_pend, repl, sizeof repl);
-        fwrite(repl, 1, n < sizeof repl ? n : sizeof repl, stdout);
-    }
+    char repl[PL_TERM_STREAM_MAX(0)];
+    fwrite(repl, 1, pl_term_stream_end(&o->term, repl, sizeof repl), stdout);
     fputc('\n', stdout);
     fflush(stdout);
 }
@@ -121,7 +115,7 @@ static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *to
 {
     pl_model_info mi;
     pl_model_get_info(m, &mi);
-    fprintf(stderr, "model: %s (%s, %s, %.1fM params, %u layers, embd %u, heads %u/%u, "
+    cmd_term_printf(stderr, false, "model: %s (%s, %s, %.1fM params, %u layers, embd %u, heads %u/%u, "
             "vocab %u, template %s), context %d\n", mi.name, mi.arch, mi.ftype,
             mi.n_params / 1e6, mi.n_layer, mi.n_embd, mi.n_head, mi.n_head_kv, mi.n_vocab,
             mi.chat_template, pl_ctx_n_ctx(c));
@@ -183,7 +177,7 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
     if (!toks) return 1;
     if (cfg->verbose) run_print_info(m, c, toks, n);
     int rc = 1, seq = -1, n_gen = 0;
-    run_out o = { 0 };
+    run_out o = { .raw = cfg->raw };
     pl_sampler *smp = NULL;
     if (n == 0) { pl_status_set(st, PL_ERR_ARG, "the prompt is empty"); goto done; }
     if (n >= pl_ctx_n_ctx(c)) {
@@ -226,7 +220,7 @@ int cmd_run(int argc, char **argv)
     int first = argc;
     config_init(&cfg);
     if (config_load(&cfg, argc, argv, &first, err, sizeof err)) {
-        fprintf(stderr, "parley run: %s\n", err);
+        cmd_term_printf(stderr, false, "parley run: %s\n", err);
         config_free(&cfg);
         return 2;
     }
@@ -238,8 +232,8 @@ int cmd_run(int argc, char **argv)
     char *path = config_model_path(&cfg);
     pl_status st = { 0 };
     if (path && (!cfg.model || !cfg.model[0]) && access(path, R_OK) != 0) {
-        fprintf(stderr, "parley run: the default model is not at %s; run `make model` or "
-                "give one with -m FILE\n", path);
+        cmd_term_printf(stderr, false, "parley run: the default model is not at %s; run `make model` or "
+                        "give one with -m FILE\n", path);
         free(path);
         config_free(&cfg);
         return 1;
@@ -260,7 +254,7 @@ int cmd_run(int argc, char **argv)
         c = pl_ctx_new(m, &cp, &st);
     }
     if (c) rc = run_with(m, c, &cfg, &st);
-    if (rc) fprintf(stderr, "parley run: %s\n", st.msg[0] ? st.msg : "failed");
+    if (rc) cmd_term_printf(stderr, false, "parley run: %s\n", st.msg[0] ? st.msg : "failed");
     pl_ctx_free(c);
     pl_model_free(m);
     free(path);

@@ -54,6 +54,7 @@ typedef struct pl_config {
     char   *stop;           /* stop strings, '\n'-separated (--stop repeats) */
     bool    chat;
     bool    verbose;
+    bool    raw;            /* run output, sessions show/export: bytes as they are, escapes included */
     /* sessions */
     char   *resume;         /* session id to resume */
     bool    continue_last;

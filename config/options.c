@@ -75,6 +75,9 @@ const pl_option pl_options[] = {
      "send the prompt as one user turn through the chat template"},
     {"verbose",          'v', "PARLEY_VERBOSE",        OPT_BOOL, "false", 0, 0, NULL, F(verbose), CFG_ALL, NULL,
      "print model details and speed to stderr"},
+    {"raw",              0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(raw), CFG_RUN | CFG_SESSIONS, NULL,
+     "write model output (run) and stored text (sessions show, export to stdout) byte for byte, terminal "
+     "control sequences included; by default control characters show as U+FFFD"},
     {"resume",           'r', NULL,                    OPT_STR,  "",      0, 0, NULL, F(resume), CFG_TUI, "ID",
      "resume session ID (alone: pick one from the sessions sidebar)"},
     {"continue",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(continue_last), CFG_TUI, NULL,
