@@ -44,7 +44,8 @@ typedef enum sess_code {
     SESS_ERR_ARG,       /* bad argument from the caller */
     SESS_ERR_FORMAT,    /* bad import file or snapshot (see sess_snap_reason) */
     SESS_ERR_NOMEM,
-    SESS_ERR_STALE      /* snapshot made for another model or KV types */
+    SESS_ERR_STALE,     /* snapshot made for another model or KV types */
+    SESS_ERR_EXISTS     /* the file to write exists and overwriting was not asked for */
 } sess_code;
 
 typedef struct sess_status {
@@ -200,6 +201,18 @@ char *sess_search_expr(const char *query);
 
 int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st);
 int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st);
+
+enum { SESS_WRITE_FORCE = 1 << 0 };   /* sess_file_write: replace an existing file (or link) */
+/* Write the file's bytes to f; 0 or -1 with st filled. */
+typedef int (*sess_file_fill)(void *ctx, FILE *f, sess_status *st);
+/* The one writer of files a person asked for (exports): a private (0600)
+ * temporary file in the same folder, fsynced, renamed onto path. An existing
+ * path is refused (SESS_ERR_EXISTS) unless SESS_WRITE_FORCE; a symbolic link
+ * at path is replaced, never followed. On any failure path is untouched. */
+int sess_file_write(const char *path, unsigned flags, sess_file_fill fill, void *ctx, sess_status *st);
+/* Session id as Markdown or JSON into path through sess_file_write; the id is
+ * checked before anything is written. */
+int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, unsigned flags, sess_status *st);
 /* Import a JSON export as a new session, all or nothing; returns the new id or -1. */
 int64_t sess_import_json(sess_store *s, const char *text, size_t len, const char *name, sess_status *st);
 int64_t sess_import_json_file(sess_store *s, const char *path, sess_status *st);  /* "-" = stdin */
