@@ -225,7 +225,7 @@ static sess_store *open_for(const verb *v, verb_args *a, int *rc)
     sess_status st;
     sess_store *s = sess_store_open(a->dir, v->writes ? 0 : SESS_OPEN_NO_CREATE, &st);
     if (s) {
-        if (v->writes && sess_store_read_only(s)) fprintf(stderr, "parley sessions: %s\n", sess_store_note(s));
+        if (sess_store_note(s)) fprintf(stderr, "parley sessions: %s\n", sess_store_note(s));   /* once */
         return s;
     }
     if (st.code != SESS_ERR_NOTFOUND) {

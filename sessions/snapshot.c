@@ -184,8 +184,10 @@ int sess_snap_save(const char *path, const sess_snap_meta *meta, sess_payload_wr
     char *tmp = NULL;
     if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
         return sess_status_set(st, SESS_ERR_NOMEM, "out of memory"), -1;
-    FILE *f = fopen(tmp, "w+b");
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);   /* private, whatever the umask */
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
     if (!f) {
+        if (fd >= 0) close(fd);
         sess_status_set(st, SESS_ERR_IO, "%s: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
