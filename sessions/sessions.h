@@ -237,7 +237,8 @@ typedef enum sess_snap_reason {
     SNAP_BAD_CHECKSUM, /* bytes changed since it was written */
     SNAP_STALE_MODEL,  /* written for another model file */
     SNAP_STALE_TYPES,  /* written with other KV cache types */
-    SNAP_PAYLOAD       /* the payload callback failed */
+    SNAP_PAYLOAD,      /* the payload callback failed */
+    SNAP_NOT_FILE      /* a folder (or device...) where the snapshot file should be */
 } sess_snap_reason;
 
 typedef struct sess_snap_meta {

@@ -142,10 +142,14 @@ void tui_sess_restored(tui_app *a, const pl_event *ev)
     tui_status_msg(a, "resumed");
 }
 
-/* STATE_SAVED: a failed snapshot only costs a slower resume; say so. */
+/* STATE_SAVED: a failed snapshot only costs a slower resume; say so once (not after every answer). */
 void tui_sess_state_saved(tui_app *a, const pl_event *ev)
 {
-    if (ev->text) tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode): %s", ev->text);
+    if (!ev->text) { a->snap_fail_said = false; return; }
+    if (a->snap_fail_said) return;
+    a->snap_fail_said = true;
+    tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode; not said again until one works): %s",
+               ev->text);
 }
 
 /* --resume ID / --resume (pick) / --continue, after the model load is queued. */

@@ -218,6 +218,7 @@ struct tui_app {
     uint64_t        snap_fp;         /* the same, for the snapshot callbacks (worker thread only) */
     char            snap_fp_path[1024];
     bool            snap_dirty;      /* the cache changed since the last snapshot */
+    bool            snap_fail_said;  /* a failed snapshot was reported; quiet until one works */
     bool            restoring;       /* the worker is bringing the cache back */
     float           restore_progress;
     uint32_t        restore_id;

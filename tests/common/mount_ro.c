@@ -48,4 +48,15 @@ const char *mount_ro(const char *dir)
     return NULL;
 }
 
+const char *mount_small_tmpfs(const char *dir, const char *size)
+{
+    const char *why = own_namespace();
+    if (why) return why;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return "cannot make the mounts private";
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%s,mode=0700", size);
+    if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0) return "cannot mount a small tmpfs";
+    return NULL;
+}
+
 void mount_ro_undo(const char *dir) { umount2(dir, MNT_DETACH); }

@@ -7,7 +7,9 @@
 
 /* NULL when done, else why not (a sentence saying what the test needs). */
 const char *mount_ro(const char *dir);
-/* Undo mount_ro (so the folder can be removed); harmless when not mounted. */
+/* A tmpfs of size bytes ("64k") over dir, in our own namespace: a disk that fills up. */
+const char *mount_small_tmpfs(const char *dir, const char *size);
+/* Undo mount_ro or mount_small_tmpfs (so the folder can be removed); harmless when not mounted. */
 void mount_ro_undo(const char *dir);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "../common/mount_ro.h"
 #include "sessions/sessions_impl.h"
 #include "sessions_test_util.h"
 
@@ -276,5 +277,46 @@ Test(sess_guard, store_in_a_read_only_folder_is_read_and_says_so)
     cr_assert_neq(WEXITSTATUS(status), 90, "cannot switch to uid 65534 to test permissions as root");
     cr_assert_eq(WEXITSTATUS(status), 0, "a read-only store could not be read (step %d; see stderr)",
                  WEXITSTATUS(status));
+    st_tmpdir_rm(dir);
+}
+
+/* The engine's state writer: plain fwrite of its bytes, like engine/state.c. */
+static int big_state_write(void *ctx, FILE *f)
+{
+    static char chunk[64 * 1024];
+    memset(chunk, 0x42, sizeof chunk);
+    for (int i = 0; i < 32; i++)
+        if (fwrite(chunk, 1, sizeof chunk, f) != sizeof chunk) return -1;
+    return 0;
+}
+
+Test(sess_guard, full_disk_during_a_snapshot_says_disk_full)
+{
+    char *dir = st_tmpdir();
+    const char *why = mount_small_tmpfs(dir, "256k");
+    cr_assert_null(why, "%s", why);
+    char *path = sess_snap_path(dir, 7);
+    sess_snap_meta m = {1, 1, 1, 10, 0};
+    sess_status st = {0};
+    int rc = sess_snap_save(path, &m, big_state_write, NULL, &st);
+    mount_ro_undo(dir);
+    cr_assert_eq(rc, -1, "2 MB fitted into a 256 KiB disk");
+    cr_assert_eq(st.code, SESS_ERR_FULL, "%d %s", st.code, st.msg);
+    cr_assert(strstr(st.msg, "disk full") && !strstr(st.msg, "could not write its state"), "%s", st.msg);
+    free(path);
+    st_tmpdir_rm(dir);
+}
+
+Test(sess_guard, a_folder_in_place_of_a_snapshot_is_named_not_truncated)
+{
+    char *dir = st_tmpdir();
+    char *path = sess_snap_path(dir, 3);
+    cr_assert_eq(mkdir(st_path(dir, "snapshots"), 0700), 0);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    sess_status st = {0};
+    sess_snap_reason r = sess_snap_load(path, NULL, NULL, NULL, NULL, &st);
+    cr_assert_eq(r, SNAP_NOT_FILE, "reason %s: %s", sess_snap_reason_name(r), st.msg);
+    cr_assert(strstr(st.msg, "folder") && !strstr(st.msg, "truncated"), "%s", st.msg);
+    free(path);
     st_tmpdir_rm(dir);
 }
