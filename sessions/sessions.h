@@ -158,6 +158,9 @@ typedef struct sess_msg {
     bool    complete;  /* false: cut off (crash, kill, cancel before finish) */
 } sess_msg;
 
+/* The longest message text (and imported title or prompt) a store takes. */
+#define SESS_MSG_MAX_BYTES (16u << 20)
+
 /* A whole message in one transaction; returns its id or -1. The first user
  * message of an untitled session gives it its title. stats may be NULL. */
 int64_t sess_msg_add(sess_store *s, int64_t sid, const char *role, const char *text, size_t len,

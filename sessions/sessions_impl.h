@@ -27,6 +27,7 @@ struct sess_store {
     bool     damaged;       /* SQLite reported damage: nothing more is written */
     char     note[1024];    /* said once at open: read-only, moved aside, not private */
     int      busy_ms;
+    int64_t  busy_since;    /* when the current wait for the lock began (busy_poll) */
     int      retries;       /* transaction-level retries on SQLITE_BUSY */
     int      ckpt_ms;
     size_t   ckpt_bytes;

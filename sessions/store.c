@@ -3,14 +3,17 @@
  * Why it looks like this: several parley processes (two terminals, an SSH
  * session) may share one store. WAL lets readers run beside one writer; every
  * write is BEGIN IMMEDIATE (take the write lock up front, so a transaction never
- * fails half-way on a lock upgrade), SQLite's busy handler waits up to busy_ms,
- * and the whole transaction is retried a few times before we give up with
- * "session store is busy (another parley?)". synchronous=NORMAL: a commit is in
- * the OS page cache before we return, so kill -9 loses nothing committed; only
- * a power cut may lose the last commits, never the database's integrity.
+ * fails half-way on a lock upgrade), a busy handler polling every 2 ms waits up
+ * to busy_ms, and the whole transaction is retried a few times before we give
+ * up with "session store is busy (another parley?)". synchronous=NORMAL: a
+ * commit is in the OS page cache before we return, so kill -9 loses nothing
+ * committed; only a power cut may lose the last commits, never the database's
+ * integrity.
  *
- * Errors map through one table to messages that name the file. A corrupt file
- * is never deleted or rewritten; sess_store_move_aside() is the explicit way out.
+ * Errors map through one table to messages that name the file. A store found
+ * damaged at open (quick_check, or SQLite says so) is never deleted or written:
+ * it is moved aside whole (sess_store_move_aside) and a new one started; damage
+ * found later stops all writes until the next start. See store_guard.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -173,10 +176,23 @@ char *sess_data_dir(const pl_config *cfg)
     return config_default_data_dir();
 }
 
+/* Busy handler: try for the lock every 2 ms until busy_ms have passed. SQLite's
+ * own handler sleeps up to 100 ms between tries and so misses the short gaps a
+ * long import leaves between its batches. */
+static int busy_poll(void *p, int tries)
+{
+    sess_store *s = p;
+    if (tries == 0) s->busy_since = sess_mono_ms();
+    if (sess_mono_ms() - s->busy_since >= s->busy_ms) return 0;
+    struct timespec t = {0, 2 * 1000000L};
+    nanosleep(&t, NULL);
+    return 1;
+}
+
 /* Per-connection settings: WAL, foreign keys, timeouts. Also detects NOTADB. */
 static int store_configure(sess_store *s, sess_status *st)
 {
-    sqlite3_busy_timeout(s->db, s->busy_ms);
+    sqlite3_busy_handler(s->db, busy_poll, s);
     int rc = sqlite3_exec(s->db, "PRAGMA foreign_keys=ON; SELECT count(*) FROM sqlite_master;",
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK) return sess_sqlite_fail(s, rc, "opening", st);
@@ -336,8 +352,7 @@ const char *sess_store_note(const sess_store *s) { return s->note[0] ? s->note :
 
 void sess_store_set_busy_timeout(sess_store *s, int ms)
 {
-    s->busy_ms = ms < 0 ? 0 : ms;
-    sqlite3_busy_timeout(s->db, s->busy_ms);
+    s->busy_ms = ms < 0 ? 0 : ms;   /* busy_poll reads it */
 }
 
 void sess_store_set_checkpoint(sess_store *s, int ms, size_t bytes)
