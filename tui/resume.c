@@ -88,6 +88,8 @@ int tui_sess_resume(tui_app *a, int64_t sid)
     sess_time_text(info.updated, when, sizeof when);
     tui_notice(a, TR_NOTICE, "session %lld \"%s\" (%d messages, %s)", (long long)sid,
                info.title[0] ? info.title : "untitled", info.n_messages, when);
+    if (sess_store_read_only(a->store))   /* the notice at open went with the old transcript */
+        tui_notice(a, TR_ERROR, "%s. This conversation is shown but nothing new is saved.", a->save_why);
     resume_settings(a, &info);
     sess_info_clear(&info);
     return tui_sess_restore_cache(a);
