@@ -320,3 +320,25 @@ Test(sess_guard, a_folder_in_place_of_a_snapshot_is_named_not_truncated)
     free(path);
     st_tmpdir_rm(dir);
 }
+
+Test(sess_guard, full_disk_message_reads_right)
+{
+    char *dir = st_tmpdir();
+    sess_store *s = st_open(dir);
+    sess_status st = {0};
+    int64_t sid = sess_create(s, NULL, &st);
+    sqlite3_stmt *q = sess_prepare(s, "PRAGMA page_count", &st);
+    sqlite3_step(q);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%d", sqlite3_column_int(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);   /* the disk is now "full" */
+    static char text[64 * 1024];
+    memset(text, 'z', sizeof text);
+    cr_assert_eq(sess_msg_add(s, sid, "assistant", text, sizeof text, NULL, &st), -1);
+    cr_assert_eq(st.code, SESS_ERR_FULL);
+    cr_assert(strstr(st.msg, "disk full") && !strstr(st.msg, "saving was not saved"), "%s", st.msg);
+    cr_assert(strstr(st.msg, "earlier history is intact"), "%s", st.msg);
+    sess_store_close(s);
+    st_tmpdir_rm(dir);
+}
