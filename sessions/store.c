@@ -278,6 +278,11 @@ static int store_recover(sess_store *s, unsigned flags, sess_status *st)
     s->db = NULL;
     s->damaged = false;
     if (sess_store_move_aside(s->path, moved, sizeof moved, st) < 0) return -1;
+    char *snaps = NULL, *snaps_to = NULL;   /* its snapshots belong to its session ids: aside too */
+    if (asprintf(&snaps, "%s/snapshots", s->dir) >= 0 && asprintf(&snaps_to, "%s-snapshots", moved) >= 0)
+        rename(snaps, snaps_to);
+    free(snaps);
+    free(snaps_to);
     sess_note_add(s, "%s was damaged (%s): it was moved to %s, nothing in it was changed, and a new store was "
                   "started", s->path, why, moved);
     return store_ready(s, flags & ~(unsigned)SESS_OPEN_NO_CREATE, st);

@@ -131,12 +131,17 @@ Test(sess_guard, damage_in_the_middle_is_moved_aside_and_a_new_store_starts)
     char *dir = st_tmpdir();
     const char *db = st_path(dir, "sessions.db");
     fill_store(dir, 60);
+    sess_status st = {0};
+    char *snap = sess_snap_path(dir, 1);   /* session 1's snapshot must not meet the new store's session 1 */
+    sess_snap_meta meta = {1, 1, 1, 0, 0};
+    cr_assert_eq(sess_snap_save(snap, &meta, NULL, NULL, &st), 0, "%s", st.msg);
     corrupt_middle_page(db);
     size_t n0;
     char *before = slurp(db, &n0);
-    sess_status st = {0};
     sess_store *s = sess_store_open(dir, 0, &st);
     cr_assert_not_null(s, "a damaged store stopped parley: %s", st.msg);
+    cr_assert_neq(access(snap, F_OK), 0, "the old store's snapshot is still where the new session 1 looks");
+    free(snap);
     const char *note = sess_store_note(s);
     cr_assert(note && strstr(note, "damaged") && strstr(note, "moved to"), "nobody was told: %s", note ? note : "(no note)");
     const char *at = strstr(note, "moved to ") + strlen("moved to ");
