@@ -123,7 +123,10 @@ static int verb_export(sess_store *s, verb_args *a)
     const char *path = a->cfg->output && *a->cfg->output ? a->cfg->output : NULL;
     sess_status st;
     bool json = a->cfg->format && strcmp(a->cfg->format, "json") == 0;
-    if (!path) return (json ? sess_export_json(s, id, stdout, &st) : sess_export_md(s, id, stdout, &st)) < 0 ? fail(&st) : 0;
+    if (!path) {   /* to stdout */
+        int rc = json ? sess_export_json(s, id, stdout, &st) : sess_export_md(s, id, stdout, &st);
+        return rc < 0 ? fail(&st) : 0;
+    }
     if (sess_export_file(s, id, json, path, a->cfg->force ? SESS_WRITE_FORCE : 0, &st) < 0) {
         if (st.code == SESS_ERR_EXISTS) fprintf(stderr, "parley sessions: %s (add --force to replace it)\n", st.msg);
         return st.code == SESS_ERR_EXISTS ? 1 : fail(&st);
