@@ -277,7 +277,12 @@ static int store_recover(sess_store *s, unsigned flags, sess_status *st)
     sqlite3_close_v2(s->db);
     s->db = NULL;
     s->damaged = false;
-    if (sess_store_move_aside(s->path, moved, sizeof moved, st) < 0) return -1;
+    if (sess_store_move_aside(s->path, moved, sizeof moved, st) < 0) {
+        char how[sizeof st->msg];
+        snprintf(how, sizeof how, "%s", st->msg);
+        return sess_status_set(st, SESS_ERR_CORRUPT, "%.200s; it could not be moved aside (%.280s), so nothing "
+                               "will be saved", why, how), -1;
+    }
     char *snaps = NULL, *snaps_to = NULL;   /* its snapshots belong to its session ids: aside too */
     if (asprintf(&snaps, "%s/snapshots", s->dir) >= 0 && asprintf(&snaps_to, "%s-snapshots", moved) >= 0)
         rename(snaps, snaps_to);
@@ -302,7 +307,8 @@ sess_store *sess_store_open_file(const char *db_path, unsigned flags, sess_statu
     st->code = SESS_OK;
     char why[128] = "";
     int rc = store_set_paths(s, db_path, st);
-    if (rc == 0 && !(flags & SESS_OPEN_READONLY) && access(db_path, F_OK) == 0 && sess_cannot_write(s, why, sizeof why)) {
+    bool exists = rc == 0 && access(db_path, F_OK) == 0;
+    if (exists && !(flags & SESS_OPEN_READONLY) && sess_cannot_write(s, why, sizeof why)) {
         flags |= SESS_OPEN_READONLY;   /* history can still be read */
         s->ro = true;
     }
