@@ -2,7 +2,7 @@
  *
  *   parley sessions [ls]                     id, date, message count, title
  *   parley sessions show ID                  the whole conversation
- *   parley sessions export ID [--format md|json] [-o FILE]
+ *   parley sessions export ID [--format md|json] [-o FILE [--force]]
  *   parley sessions rm ID
  *   parley sessions import FILE|-            a JSON export, as a new session
  *   parley sessions search WORDS...          full-text search
@@ -137,22 +137,14 @@ static int verb_export(sess_store *s, verb_args *a)
     int64_t id;
     if (parse_id(a->pos[0], &id)) return 2;
     const char *path = a->cfg->output && *a->cfg->output ? a->cfg->output : NULL;
-    if (!path) return export_to_stdout(s, id, a->cfg->format && strcmp(a->cfg->format, "json") == 0, a->cfg->raw);
-    FILE *out = path ? fopen(path, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "parley sessions: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    sess_status st;
     bool json = a->cfg->format && strcmp(a->cfg->format, "json") == 0;
-    int rc = json ? sess_export_json(s, id, out, &st) : sess_export_md(s, id, out, &st);
-    if (path && fclose(out) != 0 && rc == 0) {
-        rc = -1;
-        sess_status_set(&st, SESS_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!path) return export_to_stdout(s, id, json, a->cfg->raw);
+    sess_status st;
+    if (sess_export_file(s, id, json, path, a->cfg->force ? SESS_WRITE_FORCE : 0, &st) < 0) {
+        if (st.code == SESS_ERR_EXISTS) cmd_term_printf(stderr, false, "parley sessions: %s (add --force to replace it)\n", st.msg);
+        return st.code == SESS_ERR_EXISTS ? 1 : fail(&st);
     }
-    if (rc < 0 && path) unlink(path);
-    if (rc < 0) return fail(&st);
-    if (path) fprintf(stderr, "exported session %lld to %s\n", (long long)id, path);
+    cmd_term_printf(stderr, false, "exported session %lld to %s\n", (long long)id, path);
     return 0;
 }
 
@@ -232,7 +224,7 @@ static int verb_search(sess_store *s, verb_args *a)
 static const verb verbs[] = {
     {"ls",     0,  false, "ls",                                    verb_ls},
     {"show",   1,  false, "show ID",                               verb_show},
-    {"export", 1,  false, "export ID [--format md|json] [-o FILE]", verb_export},
+    {"export", 1,  false, "export ID [--format md|json] [-o FILE [--force]]", verb_export},
     {"rm",     1,  true,  "rm ID",                                 verb_rm},
     {"import", 1,  true,  "import FILE (- for stdin)",             verb_import},
     {"search", -1, false, "search WORDS...",                       verb_search},
@@ -261,8 +253,7 @@ static sess_store *open_for(const verb *v, verb_args *a, int *rc)
     sess_status st;
     sess_store *s = sess_store_open(a->dir, v->writes ? 0 : SESS_OPEN_NO_CREATE, &st);
     if (s) {
-        if (v->writes && sess_store_read_only(s))
-            cmd_term_printf(stderr, false, "parley sessions: %s\n", sess_store_note(s));
+        if (sess_store_note(s)) cmd_term_printf(stderr, false, "parley sessions: %s\n", sess_store_note(s));   /* once */
         return s;
     }
     if (st.code != SESS_ERR_NOTFOUND) {

@@ -60,6 +60,7 @@ typedef struct pl_config {
     bool    continue_last;
     char   *format;         /* parley sessions export: "md" | "json" */
     char   *output;         /* parley sessions export -o FILE ("" = stdout) */
+    bool    force;          /* parley sessions export: overwrite FILE */
     /* ui */
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */

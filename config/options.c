@@ -86,6 +86,8 @@ const pl_option pl_options[] = {
      "parley sessions export: Markdown or JSON"},
     {"output",           'o', NULL,                    OPT_STR,  "",      0, 0, NULL, F(output), CFG_SESSIONS, "FILE",
      "parley sessions export: write to FILE instead of stdout"},
+    {"force",            0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(force), CFG_SESSIONS, NULL,
+     "parley sessions export -o FILE: replace FILE if it exists (a symbolic link is replaced, not followed)"},
     {"color",            0,   "PARLEY_COLOR",          OPT_ENUM, "auto",  0, 0, "auto|always|never", F(color), CFG_TUI, "WHEN",
      "colours (NO_COLOR in the environment means never)"},
     {"bench-pp",         'p', NULL,                    OPT_INT,  "512",   0, 65536, NULL, F(bench_pp), CFG_BENCH, "N",

@@ -150,6 +150,25 @@ int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st)
     return rc != 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
 }
 
+typedef struct export_job { sess_store *s; int64_t id; bool json; } export_job;
+
+/* sess_file_fill for an export. */
+static int export_fill(void *ctx, FILE *f, sess_status *st)
+{
+    export_job *j = ctx;
+    return j->json ? sess_export_json(j->s, j->id, f, st) : sess_export_md(j->s, j->id, f, st);
+}
+
+int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, unsigned flags, sess_status *st)
+{
+    int ex = sess_exists(s, id, st);   /* a missing id never gets as far as the file */
+    if (ex <= 0)
+        return ex < 0 ? -1 : (sess_status_set(st, SESS_ERR_NOTFOUND, "no session %lld (see parley sessions ls)",
+                                              (long long)id), -1);
+    export_job j = {s, id, json};
+    return sess_file_write(path, flags, export_fill, &j, st);
+}
+
 /* ---- settings <-> pl_config ---------------------------------------------- */
 
 /* Options that describe how a session ran (not which files or prompt). */

@@ -124,20 +124,36 @@ void transcript_drop_turns(transcript *t, int n)
 
 static const char *const kind_names[] = {"user", "assistant", "system", "notice", "error"};
 
-/* Write the conversation as Markdown; errors name the file. */
-int transcript_save_md(const transcript *t, const char *path, char *err, size_t len)
+/* The conversation as Markdown, for /export and /load. */
+int transcript_write_md(const transcript *t, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return snprintf(err, len, "%s: %s", path, strerror(errno)), -1;
     fprintf(f, "<!-- parley conversation -->\n");
     for (int i = 0; i < t->n; i++) {
         const tr_msg *m = &t->msgs[i];
         if (m->kind == TR_NOTICE || m->kind == TR_ERROR) continue;
         fprintf(f, "\n### %s\n\n%s\n", kind_names[m->kind], m->text ? m->text : "");
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return snprintf(err, len, "%s: write failed: %s", path, strerror(errno)), -1;
-    return 0;
+    return ferror(f) ? -1 : 0;
+}
+
+/* sess_file_fill over transcript_write_md. */
+static int md_fill(void *ctx, FILE *f, sess_status *st)
+{
+    return transcript_write_md(ctx, f) == 0 ? 0 : (sess_status_set(st, SESS_ERR_IO, "write failed"), -1);
+}
+
+/* Replace path with the conversation (tests and callers that chose the path themselves). */
+int transcript_save_md(const transcript *t, const char *path, char *err, size_t len)
+{
+    sess_status st;
+    if (sess_file_write(path, SESS_WRITE_FORCE, md_fill, (void *)t, &st) == 0) return 0;
+    return snprintf(err, len, "%s", st.msg), -1;
+}
+
+/* The Markdown conversation into path through the store's safe writer (flags: SESS_WRITE_*). */
+int transcript_export_md(const transcript *t, const char *path, unsigned flags, sess_status *st)
+{
+    return sess_file_write(path, flags, md_fill, (void *)t, st);
 }
 
 /* Strip the blank lines save_md put around a message's text. */
