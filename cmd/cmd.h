@@ -4,11 +4,25 @@
 #ifndef PL_CMD_H
 #define PL_CMD_H
 
+#include <stdio.h>
+
 int cmd_run(int argc, char **argv);       /* cmd/run.c */
 int cmd_bench(int argc, char **argv);     /* cmd/bench.c */
 int cmd_models(int argc, char **argv);    /* cmd/models.c */
 int cmd_quantize(int argc, char **argv);  /* cmd/quantize.c */
 int cmd_sessions(int argc, char **argv);  /* cmd/sessions.c */
 int cmd_tui(int argc, char **argv);       /* tui/ */
+
+/* A subcommand as completions list it: its name and a one-line summary. */
+typedef struct cmd_word { const char *name, *summary; } cmd_word;
+
+/* cmd/completion.c: the bash|zsh|fish completion script (-1: unknown shell),
+ * and an example config.ini with every key commented out at its default. */
+int  cmd_completion(FILE *out, const char *shell, const cmd_word *subs, int n_subs);
+void cmd_config_example(FILE *out);
+
+/* cmd/sessions.c: the i-th verb of `parley sessions` (NULL past the last);
+ * *usage, if given, gets its usage line ("show ID"). */
+const char *cmd_sessions_verb(int i, const char **usage);
 
 #endif

@@ -60,6 +60,7 @@ typedef struct pl_config {
     char   *format;         /* parley sessions export: "md" | "json" */
     char   *output;         /* parley sessions export -o FILE ("" = stdout) */
     /* ui */
+    bool    names;          /* models, sessions ls: names / ids alone, one a line */
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;

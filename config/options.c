@@ -83,6 +83,8 @@ const pl_option pl_options[] = {
      "parley sessions export: Markdown or JSON"},
     {"output",           'o', NULL,                    OPT_STR,  "",      0, 0, NULL, F(output), CFG_SESSIONS, "FILE",
      "parley sessions export: write to FILE instead of stdout"},
+    {"names",            0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(names), CFG_MODELS | CFG_SESSIONS, NULL,
+     "parley models and parley sessions ls: print only the model names or session ids, one a line (for scripts and shell completion)"},
     {"color",            0,   "PARLEY_COLOR",          OPT_ENUM, "auto",  0, 0, "auto|always|never", F(color), CFG_TUI, "WHEN",
      "colours (NO_COLOR in the environment means never)"},
     {"bench-pp",         'p', NULL,                    OPT_INT,  "512",   0, 65536, NULL, F(bench_pp), CFG_BENCH, "N",
