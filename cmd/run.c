@@ -247,6 +247,11 @@ int cmd_run(int argc, char **argv)
     pl_model_params mp = pl_model_default_params();
     mp.n_gpu_layers = cfg.n_gpu_layers;
     mp.mmap = cfg.mmap;
+    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
+        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
+        free(path);
+        path = file;
+    }
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *c = NULL;
     int rc = 1;

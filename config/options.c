@@ -15,7 +15,8 @@
 const pl_option pl_options[] = {
     /* name            short env                      kind       default  min   max    choices  field  scope metavar help */
     {"model",            'm', "PARLEY_MODEL",          OPT_STR,  "",      0, 0, NULL, F(model), CFG_ENGINE | CFG_TUI, "PATH",
-     "GGUF model file (default: the SmolLM2-135M-Instruct model `make model` fetches)"},
+     "GGUF model: a file, or a name as `parley models` lists it (an Ollama name such as smollm2:135m, a file name "
+     "with or without .gguf) (default: the SmolLM2-135M-Instruct model `make model` fetches)"},
     {"models-dir",       0,   "PARLEY_MODELS",         OPT_STR,  "",      0, 0, NULL, F(models_dir), CFG_ALL, "DIR",
      "directory of GGUF models (default ~/.local/share/parley/models)"},
     {"model-paths",      0,   "PARLEY_MODEL_PATHS",    OPT_STR,  "",      0, 0, NULL, F(model_paths), CFG_TUI | CFG_MODELS, "DIRS",

@@ -169,11 +169,12 @@ Test(share, zsh_script_parses_and_knows_every_flag, .init = setup, .fini = teard
     snprintf(script, sizeof script,
              "zsh -n '%s' || exit 1\n"
              "eval \"$(sed -n '/^_parley_opts_run=(/,/^)/p' '%s')\"\n"
-             "print -l -- $_parley_opts_run\n",
+             "print -rl -- $_parley_opts_run\n",
              share_file("completions/_parley"), share_file("completions/_parley"));
     const char *o = run_script("zsh", "t.zsh", script);
-    cr_expect(strstr(o, "--context-policy[when the context is full: drop the oldest turns]:POLICY:(shift stop)"), "%s", o);
-    cr_expect(strstr(o, "(-m --model)-m[GGUF model file]:PATH:_parley_models"), "%s", o);
+    cr_expect(strstr(o, "--context-policy[when the context is full\\: drop the oldest turns]:POLICY:(shift stop)"), "%s", o);
+    cr_expect(strstr(o, "(-m --model)-m[GGUF model\\: a file"), "%s", o);
+    cr_expect(strstr(o, "]:PATH:_parley_models\n"), "%s", o);
     cr_expect_null(strstr(o, "--bench-bw"), "a bench flag offered for run:\n%s", o);
 }
 
