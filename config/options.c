@@ -65,7 +65,7 @@ const pl_option pl_options[] = {
     {"n-predict",        'n', "PARLEY_N_PREDICT",      OPT_INT,  "-1",   -1, BIG, NULL, F(n_predict), CFG_RUN | CFG_TUI, "N",
      "tokens to generate at most (-1 = until the end of the answer)"},
     {"prompt",           'p', NULL,                    OPT_STR,  "",      0, 0, NULL, F(prompt), CFG_RUN, "TEXT",
-     "prompt text"},
+     "prompt text (- reads it from stdin; text piped to parley run follows the prompt after a blank line)"},
     {"system",           0,   "PARLEY_SYSTEM",         OPT_STR,  "",      0, 0, NULL, F(system), CFG_GEN, "TEXT",
      "system prompt"},
     {"chat-template",    0,   "PARLEY_CHAT_TEMPLATE",  OPT_STR,  "",      0, 0, NULL, F(chat_template), CFG_GEN, "NAME",
