@@ -143,6 +143,11 @@ int cmd_bench(int argc, char **argv)
     char *path = config_model_path(&cfg);
     pl_model_params mp = pl_model_default_params();
     mp.mmap = cfg.mmap;
+    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
+        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
+        free(path);
+        path = file;
+    }
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *ctx = NULL;
     int32_t *toks = NULL;

@@ -93,6 +93,19 @@ static void models_print_none(FILE *out, const pl_config *cfg)
                  "put .gguf files in the first folder, or add folders with --model-paths DIR:DIR.\n");
 }
 
+/* --names: the names -m takes, one a line, for scripts and shell completion.
+ * Models parley cannot run are left out, and so are names holding control
+ * characters (a file name is not ours: it never reaches a terminal raw). */
+static void models_print_names(FILE *out, const pl_model_entry *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        bool plain = v[i].supported;
+        for (const unsigned char *p = (const unsigned char *)v[i].display; plain && *p; p++)
+            plain = *p >= 0x20 && *p != 0x7f;
+        if (plain) fprintf(out, "%s\n", v[i].display);
+    }
+}
+
 int cmd_models(int argc, char **argv)
 {
     pl_config cfg;
@@ -116,6 +129,8 @@ int cmd_models(int argc, char **argv)
     if (n < 0) {
         cmd_term_printf(stderr, false, "parley models: %s\n", st.msg);
         rc = 1;
+    } else if (cfg.names) {
+        models_print_names(stdout, v, n);
     } else if (n == 0) {
         models_print_none(stdout, &cfg);
     } else {

@@ -12,10 +12,18 @@
  * --raw asks for its bytes as they are. Generation ends at an
  * end-of-generation token, a stop string, -n tokens or a full context.
  * --verbose reports the model, the prompt tokens and both speeds on stderr.
+ *
+ * Piped text is part of the prompt, as with ollama and llm: `-p -` or no -p
+ * reads the whole prompt from stdin; -p TEXT with a pipe or file on stdin
+ * sends TEXT, a blank line, then the piped text (if the pipe says something
+ * within a second: an idle pipe left open is not waited for). A full context ends the run
+ * with a message on stderr and exit status 1, after the text written so far.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +168,9 @@ static int run_generate(pl_ctx *c, const pl_model *m, int seq, pl_sampler *smp, 
         if (len > 0 && run_emit(o, piece, len))
             return pl_status_set(st, PL_ERR_ARG, "stop-string matching failed");
         if (o->stopped || (n_predict >= 0 && *n_gen >= n_predict)) break;
-        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c)) break;   /* context full */
+        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c))
+            return pl_status_set(st, PL_ERR_CONTEXT_FULL, "the context is full (%d tokens): the answer "
+                                 "was cut off; raise --ctx-size", pl_ctx_n_ctx(c));
         if (pl_decode(c, seq, &tok, 1, st)) return st->code;
     }
     return 0;
@@ -197,7 +207,9 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
     o.stopper = pl_stopper_new((const char *const *)stops, n_stops);
     free(stops);
     if (!o.stopper) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); goto done; }
-    if (run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st)) goto done;
+    int gen = run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st);
+    if (gen == PL_ERR_CONTEXT_FULL) run_flush(&o);   /* what was written stays; then the error */
+    if (gen) goto done;
     double t2 = run_now();
     run_flush(&o);
     if (cfg->verbose)
@@ -212,6 +224,83 @@ done:
     return rc;
 }
 
+#define RUN_STDIN_MAX (64u << 20)   /* piped prompt text; more is refused, never cut */
+#define RUN_STDIN_GRACE_MS 1000      /* -p TEXT: how long a pipe may stay silent */
+
+/* Read all of stdin (malloc'd, NUL-terminated, trailing newlines dropped).
+ * A pipe that stays silent gets a note, so a user who did not mean to pipe
+ * anything (ssh without -t, a cron job) sees why parley waits. */
+static char *run_read_stdin(char *err, size_t len)
+{
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    if (!isatty(STDIN_FILENO) && poll(&pfd, 1, 2000) == 0)
+        fprintf(stderr, "parley run: waiting for the text piped on stdin (give </dev/null for none)\n");
+    size_t n = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > RUN_STDIN_MAX) {
+                snprintf(err, len, "the text on stdin is over %u MiB; give less", RUN_STDIN_MAX >> 20);
+                free(buf);
+                return NULL;
+            }
+            char *more = realloc(buf, cap * 2);
+            if (!more) break;
+            buf = more;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - 1 - n, stdin);
+        n += k;
+        if (k == 0) {
+            if (ferror(stdin)) { snprintf(err, len, "cannot read stdin"); free(buf); return NULL; }
+            while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+            buf[n] = 0;
+            return buf;
+        }
+    }
+    free(buf);
+    snprintf(err, len, "out of memory reading stdin");
+    return NULL;
+}
+
+/* True if stdin is a pipe or a file (not a terminal, /dev/null or nothing). */
+static bool run_stdin_piped(void)
+{
+    struct stat sb;
+    return fstat(STDIN_FILENO, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISREG(sb.st_mode));
+}
+
+/* The prompt from -p and stdin into cfg->prompt; -1 with err on failure. */
+static int run_take_stdin(pl_config *cfg, char *err, size_t len)
+{
+    bool dash = cfg->prompt && strcmp(cfg->prompt, "-") == 0;
+    bool none = !cfg->prompt || !cfg->prompt[0];
+    if (!dash && !(run_stdin_piped())) return 0;
+    /* With -p TEXT a pipe adds to the prompt only if it has something to say
+     * soon: an idle pipe left open (a test runner, a subprocess, ssh without
+     * -t) must not hang the run. */
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    if (!dash && !none && poll(&pfd, 1, RUN_STDIN_GRACE_MS) == 0) {
+        if (cfg->verbose) fprintf(stderr, "parley run: nothing on stdin within %d ms; the prompt is -p alone\n",
+                                  RUN_STDIN_GRACE_MS);
+        return 0;
+    }
+    if (dash && isatty(STDIN_FILENO)) fprintf(stderr, "parley run: reading the prompt from the terminal; end it with Ctrl-D\n");
+    char *text = run_read_stdin(err, len);
+    if (!text) return -1;
+    char *prompt = text;
+    if (!dash && !none && *text && asprintf(&prompt, "%s\n\n%s", cfg->prompt, text) < 0) prompt = NULL;
+    if (prompt != text) free(text);
+    if (!prompt) { snprintf(err, len, "out of memory"); return -1; }
+    if (!dash && !none && !*prompt) {   /* an empty pipe: -p alone */
+        free(prompt);
+        return 0;
+    }
+    free(cfg->prompt);
+    cfg->prompt = prompt;
+    return 0;
+}
+
 /* Entry point from main.c (argv[0] == "run"). */
 int cmd_run(int argc, char **argv)
 {
@@ -224,8 +313,13 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    if (run_take_stdin(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "parley run: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
     if (!cfg.prompt || !cfg.prompt[0]) {
-        fprintf(stderr, "parley run: no prompt; give one with -p TEXT\n");
+        fprintf(stderr, "parley run: no prompt; give one with -p TEXT, -p - or on stdin\n");
         config_free(&cfg);
         return 2;
     }
@@ -241,6 +335,11 @@ int cmd_run(int argc, char **argv)
     pl_model_params mp = pl_model_default_params();
     mp.n_gpu_layers = cfg.n_gpu_layers;
     mp.mmap = cfg.mmap;
+    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
+        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
+        free(path);
+        path = file;
+    }
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *c = NULL;
     int rc = 1;

@@ -69,6 +69,11 @@ static int verb_ls(sess_store *s, verb_args *a)
     int n = 0;
     sess_status st;
     if (sess_list(s, &list, &n, &st) < 0) return fail(&st);
+    if (a->cfg->names) {   /* ids alone, for scripts and shell completion */
+        for (int i = 0; i < n; i++) printf("%lld\n", (long long)list[i].id);
+        sess_info_free_list(list, n);
+        return 0;
+    }
     if (n) printf("%6s  %-16s  %5s  %s\n", "ID", "UPDATED", "MSGS", "TITLE");
     for (int i = 0; i < n; i++) {
         char when[32];
@@ -230,6 +235,14 @@ static const verb verbs[] = {
     {"search", -1, false, "search WORDS...",                       verb_search},
 };
 #define N_VERBS (int)(sizeof verbs / sizeof verbs[0])
+
+/* The verbs for shell completions (cmd/completion.c). */
+const char *cmd_sessions_verb(int i, const char **usage)
+{
+    if (i < 0 || i >= N_VERBS) return NULL;
+    if (usage) *usage = verbs[i].usage;
+    return verbs[i].name;
+}
 
 /* The verb named by argv, or NULL after printing usage. */
 static const verb *find_verb(const char *name, int npos)

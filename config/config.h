@@ -62,6 +62,7 @@ typedef struct pl_config {
     char   *output;         /* parley sessions export -o FILE ("" = stdout) */
     bool    force;          /* parley sessions export: overwrite FILE */
     /* ui */
+    bool    names;          /* models, sessions ls: names / ids alone, one a line */
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;

@@ -313,6 +313,14 @@ void pl_catalog_free(pl_model_entry *entries);
  * Returns 0; e->supported == false with e->reason when it cannot be used. */
 int  pl_catalog_inspect(const char *path, pl_model_entry *e);
 
+/* The file behind `-m MODEL` (malloc'd): MODEL itself when it exists or is
+ * written as a path (/, ./, ../), else
+ * the one catalog entry named MODEL as `parley models` lists it (file name
+ * with or without .gguf, Ollama's "model:tag" or "model"). NULL with st when
+ * no model or several have that name, or the one found cannot run. */
+char *pl_catalog_resolve(const char *model, const char *models_dir, const char *extra_paths,
+                         pl_status *st);
+
 /* True if the engine has a forward pass for general.architecture == arch (engine/arch.c). */
 bool pl_arch_supported(const char *arch);
 /* llama.cpp's name of a general.file_type id ("Q4_K_M"), NULL if unknown. */
