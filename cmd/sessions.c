@@ -4,7 +4,7 @@
  *   parley sessions show ID                  the whole conversation
  *   parley sessions export ID [--format md|json] [-o FILE [--force]]
  *   parley sessions rm ID
- *   parley sessions import FILE|-            a JSON export, as a new session
+ *   parley sessions import FILE|-            a JSON or Markdown export, as a new session
  *   parley sessions search WORDS...          full-text search
  * Verbs are a table; each is a small function over the sessions/ API.
  * Stored text (titles, messages, model paths) may come from someone else's
@@ -106,7 +106,7 @@ static int verb_show(sess_store *s, verb_args *a)
     if (*info.model_path) cmd_term_printf(stdout, raw, "model: %s\n", info.model_path);
     if (*info.system_prompt) cmd_term_printf(stdout, raw, "system: %s\n", info.system_prompt);
     for (int i = 0; i < n; i++) {
-        cmd_term_printf(stdout, raw, "\n[%s]%s", m[i].role, m[i].complete ? "" : " (incomplete: cut off)");
+        cmd_term_printf(stdout, raw, "\n[%s]%s", m[i].role, m[i].complete ? "" : " (stopped)");
         if (m[i].complete && m[i].stats.n_tokens && m[i].stats.tok_s > 0)
             printf(" %d tokens, %.1f tok/s", m[i].stats.n_tokens, m[i].stats.tok_s);
         printf("\n");
@@ -173,7 +173,7 @@ static int verb_rm(sess_store *s, verb_args *a)
 static int verb_import(sess_store *s, verb_args *a)
 {
     sess_status st;
-    int64_t id = sess_import_json_file(s, a->pos[0], &st);
+    int64_t id = sess_import_file(s, a->pos[0], &st);
     if (id < 0) return fail(&st);
     sess_info info;
     if (sess_get_info(s, id, &info, &st) < 0) return fail(&st);
@@ -231,7 +231,7 @@ static const verb verbs[] = {
     {"show",   1,  false, "show ID",                               verb_show},
     {"export", 1,  false, "export ID [--format md|json] [-o FILE [--force]]", verb_export},
     {"rm",     1,  true,  "rm ID",                                 verb_rm},
-    {"import", 1,  true,  "import FILE (- for stdin)",             verb_import},
+    {"import", 1,  true,  "import FILE (JSON or Markdown; - for stdin)", verb_import},
     {"search", -1, false, "search WORDS...",                       verb_search},
 };
 #define N_VERBS (int)(sizeof verbs / sizeof verbs[0])

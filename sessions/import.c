@@ -281,16 +281,36 @@ static char *read_all(const char *path, size_t *len, sess_status *st)
     return buf;
 }
 
-int64_t sess_import_json_file(sess_store *s, const char *path, sess_status *st)
+/* JSON if the text starts with '{' (after a BOM and blanks), else Markdown. */
+static json_t *parse_any(const char *text, size_t len, const char *name, sess_status *st)
+{
+    size_t i = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
+    if (i < len && text[i] == '{') return parse(text, len, name, st);
+    return sess_md_parse(text + i, len - i, name, st);
+}
+
+/* Read path whole, parse it (as JSON, or when any as JSON or Markdown), import it. */
+static int64_t import_path(sess_store *s, const char *path, bool any, sess_status *st)
 {
     size_t len = 0;
     char *buf = read_all(path, &len, st);
     if (!buf) return -1;
     const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
-    json_t *doc = parse(buf, len, name, st);
+    json_t *doc = any ? parse_any(buf, len, name, st) : parse(buf, len, name, st);
     free(buf);   /* the parsed document is all we need: do not hold the file twice */
     if (!doc) return -1;
     int64_t id = import_doc(s, doc, name, st);
     json_decref(doc);
     return id;
+}
+
+int64_t sess_import_json_file(sess_store *s, const char *path, sess_status *st)
+{
+    return import_path(s, path, false, st);
+}
+
+int64_t sess_import_file(sess_store *s, const char *path, sess_status *st)
+{
+    return import_path(s, path, true, st);
 }

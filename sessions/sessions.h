@@ -219,6 +219,14 @@ int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, uns
 /* Import a JSON export as a new session, all or nothing; returns the new id or -1. */
 int64_t sess_import_json(sess_store *s, const char *text, size_t len, const char *name, sess_status *st);
 int64_t sess_import_json_file(sess_store *s, const char *path, sess_status *st);  /* "-" = stdin */
+/* A file parley exported, JSON or Markdown (told apart by its first byte),
+ * as a new session; "-" = stdin. Returns the new id or -1. */
+int64_t sess_import_file(sess_store *s, const char *path, sess_status *st);
+/* A conversation that is not in a store (the chat's unsaved one) in the
+ * Markdown form sess_import_file reads: title, system prompt and settings
+ * (JSON object text) may be NULL. */
+int     sess_md_write_msgs(FILE *f, const char *title, const char *system, const char *settings_json,
+                           const sess_msg *m, int n);
 /* The session knobs of cfg (generation and engine options) as a JSON object; caller frees. */
 char   *sess_settings_from_config(const struct pl_config *cfg);
 /* Apply a settings object to cfg (unknown keys are skipped); -1 with err on a bad value. */

@@ -6,6 +6,7 @@
 #ifndef PL_SESSIONS_IMPL_H
 #define PL_SESSIONS_IMPL_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "sessions.h"
@@ -72,5 +73,11 @@ int  sess_quick_check(sess_store *s, int ms, sess_status *st);
 
 /* Known roles; false for anything else. */
 bool sess_role_valid(const char *role);
+
+/* A JSON string of s[0..len), ill-formed UTF-8 as U+FFFD (export.c). */
+json_t *sess_json_text(const char *s, size_t len);
+/* The Markdown form of a JSON export document, and back (markdown.c). */
+int     sess_md_write(FILE *f, json_t *doc, const sess_msg *m, int n);
+json_t *sess_md_parse(const char *text, size_t len, const char *name, sess_status *st);
 
 #endif

@@ -62,29 +62,32 @@ static int c_save(tui_app *a, const char *args)
     return TUI_REDRAW;
 }
 
-/* /load: the sidebar; /load ID: resume a session; /load FILE.md: a Markdown conversation. */
+static void expand_home(const char *in, char *out, size_t len);
+
+/* /load: the sidebar; /load ID: resume a session; /load FILE: a conversation
+ * parley exported (Markdown or JSON), imported as a new session and resumed
+ * with its system prompt and settings. */
 static int c_load(tui_app *a, const char *args)
 {
-    char err[512], *end;
+    char path[1024], *end;
     if (!*args) { tui_sidebar_open(a); return TUI_REDRAW; }
     long long id = strtoll(args, &end, 10);
     if (!*end && id > 0) { tui_sess_resume(a, id); return TUI_REDRAW; }
-    transcript t;
-    transcript_init(&t);
-    if (transcript_load_md(&t, args, err, sizeof err) < 0) {
-        tui_notice(a, TR_ERROR, "cannot load %s (/load takes a session id from Ctrl-B or a Markdown file)", err);
-        transcript_done(&t);
+    if (!a->store || sess_store_read_only(a->store)) {
+        tui_notice(a, TR_ERROR, "cannot load %s: the session store %s", args,
+                   a->store ? "is read-only" : "is not open");
         return TUI_REDRAW;
     }
-    tui_clear(a);
-    for (int i = 0; i < t.n; i++) {
-        int k = transcript_add(&a->tr, t.msgs[i].kind, t.msgs[i].text ? t.msgs[i].text : "");
-        if (k < 0) break;
+    expand_home(args, path, sizeof path);
+    sess_status st;
+    int64_t sid = sess_import_file(a->store, path, &st);
+    if (sid < 0) {
+        tui_notice(a, TR_ERROR, "cannot load %s (/load takes a session id from Ctrl-B, or a file "
+                   "/export wrote)", st.msg);
+        return TUI_REDRAW;
     }
-    transcript_done(&t);
-    tui_notice(a, TR_NOTICE, "loaded %d messages from %s", a->tr.n, args);
-    tui_sess_user(a, -1);   /* a new session holds them */
-    tui_sess_restore_cache(a);
+    tui_sess_resume(a, sid);
+    tui_notice(a, TR_NOTICE, "loaded %s as session %lld", path, (long long)sid);
     return TUI_REDRAW;
 }
 
@@ -181,7 +184,7 @@ const tui_command tui_commands[] = {
     {"set", "[NAME [VALUE]]", "settings panel (F2), show or change one", c_set},
     {"clear", "", "start a new conversation", c_clear},
     {"save", "[TITLE]", "keep this session in the store (saved as you go), name it", c_save},
-    {"load", "[ID|FILE]", "resume session ID (none: the list), or a Markdown file", c_load},
+    {"load", "[ID|FILE]", "resume session ID (none: the list), or import a file /export wrote", c_load},
     {"sessions", "", "saved sessions: resume, rename, delete, search (Ctrl-B)", c_sessions},
     {"export", "md|json [FILE]", "write this session as Markdown or JSON (never over a file)", c_export},
     {"export!", "md|json FILE", "the same, replacing FILE if it exists", c_export_force},

@@ -75,13 +75,10 @@ int  transcript_last(const transcript *t, tr_kind kind);              /* index o
 int  transcript_chat(const transcript *t, const char *system, pl_chat_msg **out);
 /* Mark the oldest n not-yet-dropped user turns (and their answers) dropped. */
 void transcript_drop_turns(transcript *t, int n);
-/* The conversation as Markdown (what /load reads back) to f. */
+/* The conversation as the store's Markdown form (what /load reads back) to f. */
 int  transcript_write_md(const transcript *t, FILE *f);
-/* Into path, replacing it (safe writer: temp file + rename). */
-int  transcript_save_md(const transcript *t, const char *path, char *err, size_t len);
 /* Into path through sess_file_write with flags (SESS_WRITE_FORCE to replace). */
 int  transcript_export_md(const transcript *t, const char *path, unsigned flags, sess_status *st);
-int  transcript_load_md(transcript *t, const char *path, char *err, size_t len);
 
 /* ---- layout.c: wrapping into display lines ---------------------------- */
 

@@ -73,3 +73,19 @@ Test(tui_export, tilde_is_the_home_folder, .timeout = 30)
     parley_stop(t);
     free(home);
 }
+
+Test(tui_export, export_md_then_load_brings_the_session_back, .timeout = 30)
+{
+    char *home;
+    vt_term *t = start_on_a_session(&home);
+    parley_type(t, "/export md ~/trip.md");
+    cr_assert(vt_wait_text(t, "exported session 1 to", 3000), "/export md failed");
+    parley_type(t, "/clear");
+    cr_assert(vt_wait_gone(t, "Dragons fly.", 3000), "/clear left the conversation on screen");
+    parley_type(t, "/load ~/trip.md");
+    cr_assert(vt_wait_text(t, "as session 2", 5000), "/load of the export failed");
+    cr_expect(vt_wait_text(t, "Dragons fly.", 3000), "the loaded session does not show its answer");
+    cr_expect(vt_contains(t, "Tell me about dragons"), "the loaded session does not show the question");
+    parley_stop(t);
+    free(home);
+}
