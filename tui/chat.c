@@ -153,7 +153,7 @@ void tui_edit_last(tui_app *a)
     if (u < 0) { tui_status_msg(a, "no message to edit yet"); return; }
     input_set(&a->in, a->tr.msgs[u].text ? a->tr.msgs[u].text : "");
     a->edit_from = u;
-    tui_status_msg(a, "editing your last message: Enter resends it and replaces the answer");
+    tui_status_msg(a, "editing: Enter resends, Esc cancels");
 }
 
 /* Queue a model load with the current engine settings. */

@@ -134,7 +134,21 @@ WINDOW *render_overlay(tui_app *a, int h, int w, const char *title)
     return a->w_over;
 }
 
-/* The transcript pane: the lines that end `scroll` lines above the bottom. */
+/* Before the first message: what to do, where help is, how to leave (below
+ * any notices, such as the "loaded" one, when there is room). */
+static void draw_first_hint(tui_app *a, WINDOW *w, int row, int cols)
+{
+    if (transcript_last(&a->tr, TR_USER) >= 0 || row + 2 > a->chat_h) return;
+    if (row > 0) row++;
+    bool wide = cols >= 66;
+    render_text(w, row, 0, cols, wide ? "parley - type a message and press Enter. Ctrl-D or /quit leaves."
+                                      : "Enter sends. Ctrl-D or /quit leaves.", ROLE_DIM);
+    render_text(w, row + 1, 0, cols, wide ? "F1 help  Ctrl-O models  F2 settings  Ctrl-B sessions"
+                                          : "F1 help  Ctrl-O models  F2 settings", ROLE_DIM);
+}
+
+/* The transcript pane: the lines that end `scroll` lines above the bottom;
+ * when scrolled, the last row is the "N more below" marker's own. */
 static void draw_chat(tui_app *a)
 {
     WINDOW *w = a->w_chat;
@@ -143,19 +157,17 @@ static void draw_chat(tui_app *a)
     int total = layout_update(&a->lay, &a->tr, cols), h = a->chat_h;
     if (a->scroll > 0 && total > a->last_total) a->scroll += total - a->last_total;   /* reading: hold still */
     a->last_total = total;
-    int max_scroll = total > h ? total - h : 0;
+    int max_scroll = total > h ? total - h + 1 : 0;   /* + 1: the marker's row */
     if (a->scroll > max_scroll) a->scroll = max_scroll;
     if (a->scroll < 0) a->scroll = 0;
-    int first = total - h - a->scroll;
+    int rows = a->scroll > 0 ? h - 1 : h;
+    int first = total - rows - a->scroll;
     if (first < 0) first = 0;
-    for (int r = 0; r < h; r++) {
+    for (int r = 0; r < rows; r++) {
         const lay_line *l = layout_line(&a->lay, first + r);
         if (l) render_line(w, r, 0, cols, l);
     }
-    if (total == 0) {
-        render_text(w, 0, 0, cols, "parley - type a message and press Enter.", ROLE_DIM);
-        render_text(w, 1, 0, cols, "F1 help  Ctrl-O models  F2 settings  Ctrl-B sessions", ROLE_DIM);
-    }
+    draw_first_hint(a, w, total < rows ? total : rows, cols);
     if (a->scroll > 0) {
         char more[64];
         snprintf(more, sizeof more, " %d more below (PgDn) ", a->scroll);
