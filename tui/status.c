@@ -153,6 +153,16 @@ void status_draw(tui_app *a, WINDOW *w)
     if (right_w > width / 2 && a->status_until > 0 && right != a->status_msg) right_w = width / 2;
     if (right == a->status_msg && right_w > width * 2 / 3) right_w = width * 2 / 3;
     items_fit(it, n, width - right_w, form);
+    if (right != a->status_msg && right_w) {   /* the F1 hint yields to speed and knobs (the input box says it too) */
+        int without[16];
+        bool saves = false;
+        items_fit(it, n, width, without);
+        for (int i = 0; i < n; i++) saves |= !form[i] && without[i] && it[i].drop_at >= DROP_SPEED;
+        if (saves) {
+            memcpy(form, without, sizeof without);
+            right_w = 0;
+        }
+    }
     wbkgdset(w, ' ' | render_attr(ROLE_STATUS));
     werase(w);
     int x = 1;
