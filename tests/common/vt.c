@@ -270,3 +270,37 @@ const char *vt_raw(const vt_term *t, size_t *len)
     if (len) *len = t->n_raw;
     return t->raw ? t->raw : "";
 }
+
+typedef struct key_capture { char buf[64]; size_t n; } key_capture;
+
+/* Output callback that keeps the bytes instead of writing them to the child. */
+static void on_capture(const char *s, size_t len, void *user)
+{
+    key_capture *c = user;
+    for (size_t i = 0; i < len && c->n + 1 < sizeof c->buf; i++) c->buf[c->n++] = s[i];
+    c->buf[c->n] = 0;
+}
+
+/* What the terminal would send for key, without sending it. */
+static void key_bytes(vt_term *t, VTermKey key, key_capture *c)
+{
+    c->n = 0;
+    c->buf[0] = 0;
+    vterm_output_set_callback(t->vt, on_capture, c);
+    vterm_keyboard_key(t->vt, key, VTERM_MOD_NONE);
+    vterm_output_set_callback(t->vt, on_output, t);
+}
+
+bool vt_app_cursor_keys(vt_term *t)
+{
+    key_capture c;
+    key_bytes(t, VTERM_KEY_UP, &c);
+    return strcmp(c.buf, "\x1bOA") == 0;
+}
+
+bool vt_app_keypad(vt_term *t)
+{
+    key_capture c;
+    key_bytes(t, VTERM_KEY_KP_0, &c);
+    return strcmp(c.buf, "\x1bOp") == 0;
+}
