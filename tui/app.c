@@ -288,6 +288,7 @@ static void handle_resize(tui_app *a)
     term_winch_drain();
     term_size(&r, &c);
     resizeterm(r, c);
+    a->chat_h = -1;   /* resizeterm moved and clipped our windows: make them anew */
     a->dirty = true;
 }
 
@@ -298,7 +299,7 @@ static int handle_keys(tui_app *a)
     int flags = 0;
     while (!(flags & TUI_QUIT) && read_key(&k)) {
         a->key_at = tui_now();
-        if (k.is_key && k.code == KEY_RESIZE) { a->dirty = true; flags |= TUI_REDRAW; continue; }
+        if (k.is_key && k.code == KEY_RESIZE) { a->chat_h = -1; a->dirty = true; flags |= TUI_REDRAW; continue; }
         flags |= a->overlay ? a->overlay->key(a, k) : chat_key(a, k);
         if (a->in.pasting) a->dirty = true;   /* a paste shows as it arrives, at the frame rate */
     }

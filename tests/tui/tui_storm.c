@@ -27,6 +27,8 @@ static unsigned long long rng;
 #define storm_assert(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
     cr_log_error("storm seed %u (replay: PARLEY_STORM_SEED=%u); screen:\n%s", seed, seed, s_); free(s_); \
     cr_assert_fail(__VA_ARGS__); } } while (0)
+#define screen_assert(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
+    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
 
 static long long ms_now(void)
 {
@@ -164,5 +166,25 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     storm_assert(t, vt_wait_exit(t, 10000, &status), "/quit did not exit after the storm");
     storm_assert(t, WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d after the storm", status);
     cr_log_info("storm %lld ms, recovery and final answer %lld ms", t1 - t0, ms_now() - t1);
+    parley_stop(t);
+}
+
+/* Found by the storm: shrinking below the minimum and growing back to the very
+ * same size left the status line and the input box blank (resizeterm had moved
+ * them; they were not made anew because the layout looked unchanged). */
+Test(tui_storm, too_small_then_the_same_size_again_redraws_everything, .timeout = 20)
+{
+    vt_term *t = parley_start(10, 60, &(parley_opts){.no_model = true});   /* 60: the status line says "F1 help" */
+    parley_wait_ui(t);
+    for (int i = 0; i < 2; i++) {
+        vt_resize(t, i ? 3 : 5, i ? 12 : 20);
+        screen_assert(t, vt_wait_text(t, "need 40x10", 3000), "no 'too small' at %s", i ? "3x12" : "5x20");
+        vt_resize(t, 10, 60);
+        screen_assert(t, vt_wait_gone(t, "need 40x10", 3000), "still 'too small' back at 60x10");
+        pump_for(t, 300);
+        parley_assert_sane(t);
+    }
+    parley_type(t, "/quit");
+    screen_assert(t, vt_wait_exit(t, 5000, NULL), "/quit did not exit");
     parley_stop(t);
 }
