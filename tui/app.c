@@ -299,7 +299,12 @@ static int handle_keys(tui_app *a)
     int flags = 0;
     while (!(flags & TUI_QUIT) && read_key(&k)) {
         a->key_at = tui_now();
-        if (k.is_key && k.code == KEY_RESIZE) { a->chat_h = -1; a->dirty = true; flags |= TUI_REDRAW; continue; }
+        if (k.is_key && k.code == KEY_RESIZE) {   /* resizeterm queues one: curses has resized already */
+            a->chat_h = -1;
+            a->dirty = true;
+            flags |= TUI_REDRAW;
+            continue;
+        }
         flags |= a->overlay ? a->overlay->key(a, k) : chat_key(a, k);
         if (a->in.pasting) a->dirty = true;   /* a paste shows as it arrives, at the frame rate */
     }

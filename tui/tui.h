@@ -176,7 +176,8 @@ struct tui_app {
     bool            too_small;
     int             scroll;          /* lines scrolled up from the bottom */
     int             last_total;      /* layout lines at the last frame (keeps a scrolled view still) */
-    int             chat_h;          /* rows of the transcript pane */
+    int             chat_h;          /* rows of the transcript pane (-1: make the windows anew) */
+    int             painted_rows, painted_cols;   /* the size the screen was last painted whole at */
     const tui_view *overlay;         /* NULL: the chat view has the keys */
     int             ncolors;
     /* engine, as the worker last reported it */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ vt_term *vt_spawn(char *const argv[], char *const env[], int rows, int cols)
     t->pid = forkpty(&t->fd, NULL, NULL, &ws);
     if (t->pid < 0) { free(t); return NULL; }
     if (t->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a test that fails or crashes leaves no program behind */
         for (int i = 0; env && env[i]; i++) putenv(env[i]);
         execv(argv[0], argv);
         _exit(127);

@@ -8,7 +8,9 @@
  * without their end marker), one Ctrl-C at a time. Left out: Ctrl-D, Ctrl-C
  * twice and '/', which quit or run commands on purpose. Sizes go down to
  * 20x5 and below. The seed is fixed (PARLEY_STORM_SEED overrides it) and
- * every failure prints it, so a failing storm can be replayed. */
+ * every failure prints it, so a failing storm can be replayed. Seed 4 found
+ * that a resize could leave the terminal's scroll region at an old size (the
+ * screen then kept a stale status line); seeds 1-10 pass. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +131,7 @@ static void calm_down(vt_term *t)
 Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
 {
     const char *env = getenv("PARLEY_STORM_SEED");
-    seed = env && *env ? (unsigned)strtoul(env, NULL, 10) : 20261207u;
+    seed = env && *env ? (unsigned)strtoul(env, NULL, 10) : 4u;   /* 4 left an old scroll region behind */
     rng = seed * 0x9E3779B97F4A7C15ull + 1;
     const char *model = getenv("PARLEY_MODEL");
     vt_term *t = parley_start(24, 80, &(parley_opts){.args = {"--n-predict", "16", NULL}});
@@ -144,8 +146,11 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     for (int i = 0; setup[i]; i++) { parley_type(t, setup[i]); vt_pump(t, 100); }
     snprintf(cmd, sizeof cmd, "/model %s", model);
     parley_type(t, cmd);
-    vt_pump(t, 300);
-    parley_wait_ready(t);
+    bool loaded = false;
+    char st0[1024];
+    for (long long end = ms_now() + 15000; !loaded && ms_now() < end; vt_pump(t, 50))
+        loaded = strstr(parley_status(t, st0, sizeof st0), "ready") != NULL;
+    storm_assert(t, loaded, "the model did not load again after the storm");
     parley_type(t, "/clear");
     vt_pump(t, 200);
     parley_type(t, "What is the capital of France?");
@@ -160,6 +165,7 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     }
     storm_assert(t, letters >= 3, "the final message got no answer");
     storm_assert(t, ready, "the final answer did not finish");
+    pump_for(t, 300);   /* the rest of the frame */
     parley_assert_sane(t);
     parley_type(t, "/quit");
     int status = -1;
