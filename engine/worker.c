@@ -365,7 +365,7 @@ static void drop_answer_locked(pl_worker *w, wk_req *r)
     r->end = NULL;
     if (!e) return;
     static const pl_event_kind answer[] = {[WK_LOAD] = PL_EV_ERROR, [WK_GENERATE] = PL_EV_DONE,
-                                           [WK_RESTORE] = PL_EV_RESTORED};
+                                           [WK_RESTORE] = PL_EV_RESTORED};   /* the only kinds ever dropped */
     e->ev = (pl_event){.kind = answer[r->kind], .req_id = r->id, .state = w->shown};
     e->ev.stats.cancelled = true;
     if (r->kind == WK_LOAD) {

@@ -17,6 +17,7 @@
 #define PASTE_BEGIN "\x1b[200~"
 #define PASTE_END   "\x1b[201~"
 
+/* Milliseconds on a clock that never jumps. */
 static long long ms_now(void)
 {
     struct timespec ts;
@@ -24,6 +25,7 @@ static long long ms_now(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wait until the status line shows text. */
 static bool wait_status(vt_term *t, const char *text, int timeout_ms)
 {
     char st[1024];

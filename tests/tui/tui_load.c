@@ -21,6 +21,7 @@
 #define ANSWERING "answering (Esc stops)"   /* the empty input box's hint while an answer is awaited */
 #define IDLE      "> Type a message"        /* ... and when none is */
 
+/* Milliseconds on a clock that never jumps. */
 static long long ms_now(void)
 {
     struct timespec ts;
@@ -28,6 +29,7 @@ static long long ms_now(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wait until the status line shows text. */
 static bool wait_status(vt_term *t, const char *text, int timeout_ms)
 {
     char st[1024];

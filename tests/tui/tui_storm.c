@@ -32,6 +32,7 @@ static unsigned long long rng;
 #define screen_assert(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
     cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
 
+/* Milliseconds on a clock that never jumps. */
 static long long ms_now(void)
 {
     struct timespec ts;

@@ -8,6 +8,7 @@
 
 #include "../../tui/tui.h"
 
+/* A character key, and an ncurses KEY_* code. */
 static tui_key ch(int c) { return (tui_key){c, false, false}; }
 static tui_key key(int code) { return (tui_key){code, true, false}; }
 

@@ -17,6 +17,7 @@
 
 #include "../../engine/engine.h"
 
+/* Milliseconds on a clock that never jumps. */
 static long long ms_now(void)
 {
     struct timespec ts;
@@ -41,6 +42,7 @@ static bool wait_event(pl_worker *w, pl_event_kind kind, uint32_t id, int ms, pl
 
 static const pl_chat_msg chat[] = {{"user", "hello"}};
 
+/* Sampling for a short turn (it never runs: no model). */
 static pl_gen_params gen_params(void)
 {
     pl_gen_params g;
@@ -50,6 +52,7 @@ static pl_gen_params gen_params(void)
     return g;
 }
 
+/* Queue a load of path with default settings; its request id. */
 static uint32_t load(pl_worker *w, const char *path)
 {
     pl_load_params p = {.path = path, .model = pl_model_default_params(), .ctx = pl_ctx_default_params()};
