@@ -177,7 +177,9 @@ int tui_load_model(tui_app *a, const char *name)
     int tk = pl_type_from_name(c->cache_type_k), tv = pl_type_from_name(c->cache_type_v);
     if (tk >= 0) p.ctx.type_k = (pl_type)tk;
     if (tv >= 0) p.ctx.type_v = (pl_type)tv;
-    if (!pl_worker_load(a->wk, &p)) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
+    uint32_t id = pl_worker_load(a->wk, &p);
+    if (!id) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
+    a->load_id = id;
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
     free(path);
     a->loading = true;

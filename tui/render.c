@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #include "tui.h"
@@ -176,10 +177,33 @@ static void draw_chat(tui_app *a)
     }
 }
 
+/* Some terminals keep a scroll region set for the old size after a resize
+ * (xterm resets it, libvterm does not); curses assumes the whole screen, so
+ * its line-scrolling moves would shift the wrong rows. Set it to the whole
+ * screen again (queued before the frame's output; the frame that follows
+ * paints everything from the home position). */
+static void scroll_region_reset(int rows)
+{
+    const char *csr = tigetstr("csr");
+    const char *seq = csr && csr != (char *)-1 ? tiparm(csr, 0, rows - 1) : NULL;
+    if (seq && !strstr(seq, "$<")) {   /* written before this frame's bytes, which curses sends at doupdate */
+        ssize_t w = write(STDOUT_FILENO, seq, strlen(seq));
+        (void)w;
+    }
+}
+
 /* One frame: everything off-screen, then a single doupdate. */
 void render_frame(tui_app *a)
 {
     render_resize(a);
+    if (a->rows != a->painted_rows || a->cols != a->painted_cols) {
+        clearok(curscr, TRUE);   /* terminals keep different parts of a resized screen: paint it whole */
+        scroll_region_reset(a->rows);
+        werase(stdscr);          /* resizeterm touched stdscr: wget_wch would repaint its old text */
+        wnoutrefresh(stdscr);
+        a->painted_rows = a->rows;
+        a->painted_cols = a->cols;
+    }
     if (a->too_small) {
         werase(stdscr);
         static const char *const one[] = {"terminal too small (need 40x10)", NULL};
@@ -191,6 +215,7 @@ void render_frame(tui_app *a)
         }
         wnoutrefresh(stdscr);
         doupdate();
+        untouchwin(stdscr);   /* keys are read through stdscr: wget_wch must never repaint this over the chat */
         return;
     }
     draw_chat(a);
