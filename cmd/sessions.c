@@ -269,7 +269,12 @@ static sess_store *open_for(const verb *v, verb_args *a, int *rc)
         if (sess_store_note(s)) cmd_term_printf(stderr, false, "parley sessions: %s\n", sess_store_note(s));   /* once */
         return s;
     }
-    if (st.code != SESS_ERR_NOTFOUND) {
+    bool listing = strcmp(v->name, "ls") == 0 || strcmp(v->name, "search") == 0;
+    if (st.code == SESS_ERR_NOTFOUND && listing && sess_dir_writable(a->dir, &st) < 0) {
+        cmd_term_printf(stderr, false, "parley sessions: %s: no session can be saved there (--data-dir or "
+                        "PARLEY_DATA chooses another folder)\n", st.msg);
+        *rc = 1;
+    } else if (st.code != SESS_ERR_NOTFOUND) {
         *rc = fail(&st);
     } else if (strcmp(v->name, "ls") == 0) {
         cmd_term_printf(stderr, false, "no sessions yet (they will be saved in %s)\n", a->dir);

@@ -73,6 +73,9 @@ char *sess_data_dir(const struct pl_config *cfg);
 /* Open (creating dir and file, migrating an older schema) <data_dir>/sessions.db.
  * A file we may read but not write is opened read-only: sess_store_note() says so. */
 sess_store *sess_store_open(const char *data_dir, unsigned flags, sess_status *st);
+/* 0 if a store can be made in data_dir (a writable folder, or one that can be
+ * created); else -1 with the reason ("/x is not writable (Read-only file system)"). */
+int         sess_dir_writable(const char *data_dir, sess_status *st);
 /* Same with an explicit database file (snapshots go beside it). */
 sess_store *sess_store_open_file(const char *db_path, unsigned flags, sess_status *st);
 void        sess_store_close(sess_store *s);
