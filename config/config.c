@@ -149,6 +149,11 @@ const pl_option *config_find(const char *name)
     return NULL;
 }
 
+bool config_from_cli(const pl_config *c, const pl_option *o)
+{
+    return o >= pl_options && o < pl_options + pl_n_options && (c->from_cli >> (o - pl_options) & 1);
+}
+
 /* Map a subcommand name to its scope bit; anything else is the TUI. */
 int config_scope_of(const char *sub)
 {

@@ -106,3 +106,4 @@ const pl_option pl_options[] = {
 };
 
 const int pl_n_options = (int)(sizeof pl_options / sizeof pl_options[0]);
+_Static_assert(sizeof pl_options / sizeof pl_options[0] <= 64, "pl_config.from_cli has one bit per option");

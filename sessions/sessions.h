@@ -234,6 +234,11 @@ int     sess_md_write_msgs(FILE *f, const char *title, const char *system, const
 char   *sess_settings_from_config(const struct pl_config *cfg);
 /* Apply a settings object to cfg (unknown keys are skipped); -1 with err on a bad value. */
 int     sess_settings_apply(const char *json, struct pl_config *cfg, char *err, size_t errlen);
+/* Each session knob of a settings object, its value as text (unknown keys are
+ * skipped); fn returning -1 stops the walk. -1 with err on a bad object. */
+struct pl_option;
+typedef int (*sess_setting_fn)(void *ctx, const struct pl_option *o, const char *value, char *err, size_t errlen);
+int     sess_settings_each(const char *json, sess_setting_fn fn, void *ctx, char *err, size_t errlen);
 /* True if s[0..len) is valid UTF-8. */
 bool    sess_utf8_valid(const char *s, size_t len);
 /* Local time "YYYY-MM-DD HH:MM" of a unix-ms timestamp. */

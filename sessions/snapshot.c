@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../engine/engine.h"
 #include "sessions_impl.h"
 
 #define SNAP_MAGIC "PLYSNAP"
@@ -254,6 +255,15 @@ static sess_snap_reason snap_verify(FILE *f, const char *path, sess_snap_meta *g
     return SNAP_OK;
 }
 
+/* A KV type by its name ("q8_0"), or "type N" for one this build does not know. */
+static const char *type_text(uint32_t t, char *buf, size_t len)
+{
+    const char *name = t < 1000 ? pl_type_name((pl_type)t) : NULL;   /* no wild value is cast to the enum */
+    if (name) return name;
+    snprintf(buf, len, "type %u", t);
+    return buf;
+}
+
 /* Does the snapshot fit the model and cache it would be loaded into? */
 static sess_snap_reason snap_match(const sess_snap_meta *got, const sess_snap_meta *expect, const char *path,
                                    sess_status *st)
@@ -266,8 +276,10 @@ static sess_snap_reason snap_match(const sess_snap_meta *got, const sess_snap_me
         return snap_reject(SNAP_STALE_MODEL, st, path, detail);
     }
     if (got->type_k != expect->type_k || got->type_v != expect->type_v) {
-        snprintf(detail, sizeof detail, "K/V types %u/%u, cache is %u/%u", got->type_k, got->type_v,
-                 expect->type_k, expect->type_v);
+        char b[4][16];
+        snprintf(detail, sizeof detail, "K/V types %s/%s, the cache is %s/%s", type_text(got->type_k, b[0], 16),
+                 type_text(got->type_v, b[1], 16), type_text(expect->type_k, b[2], 16),
+                 type_text(expect->type_v, b[3], 16));
         return snap_reject(SNAP_STALE_TYPES, st, path, detail);
     }
     return SNAP_OK;

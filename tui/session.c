@@ -120,9 +120,29 @@ void tui_sess_open(tui_app *a)
         snprintf(a->save_why, sizeof a->save_why, "%s", note ? note : "the session store is read-only");
         tui_notice(a, TR_ERROR, "%s. Saved sessions can be read; this conversation will not be saved.", a->save_why);
     }
+    tui_sess_startup_settings(a);   /* before the model loads */
 }
 
 static void sess_sync(tui_app *a);
+
+/* The store gets the settings and system prompt the session runs with now
+ * (resume brings them back); true if they had changed. */
+static bool settings_sync(tui_app *a)
+{
+    if (a->sid <= 0 || !store_try(a)) return false;
+    sess_info info;
+    sess_status st;
+    if (sess_get_info(a->store, a->sid, &info, &st) < 0) return false;
+    char *json = sess_settings_from_config(a->cfg);
+    const char *sys = a->cfg->system ? a->cfg->system : "";
+    bool knobs = json && strcmp(json, info.settings) != 0, prompt = strcmp(sys, info.system_prompt) != 0;
+    int rc = knobs ? sess_set_settings(a->store, a->sid, json, &st) : 0;
+    if (rc == 0 && prompt) rc = sess_set_system(a->store, a->sid, sys, &st);
+    if (rc < 0) store_fail(a, "the session's settings", &st);
+    free(json);
+    sess_info_clear(&info);
+    return rc == 0 && (knobs || prompt);
+}
 
 /* The answer being written is kept as it stands (incomplete); a snapshot for next time. */
 void tui_sess_close(tui_app *a)
@@ -133,6 +153,7 @@ void tui_sess_close(tui_app *a)
     }
     if (a->stream_id && a->store) sess_msg_flush(a->store, a->stream_id, NULL);
     a->stream_id = 0;
+    if (settings_sync(a) && a->es.loaded && a->es.n_ctx_used > 0) a->snap_dirty = true;   /* K/V types may differ now */
     if (a->sid > 0 && a->snap_dirty) tui_sess_snapshot(a);
 }
 
@@ -234,6 +255,7 @@ void tui_sess_answer_end(tui_app *a, int idx, const pl_gen_stats *s)
         sess_sync(a);
     }
     a->sb_stale = true;
+    settings_sync(a);   /* what the snapshot below is made with */
     if (a->sid > 0 && s->n_gen > 0) { a->snap_dirty = true; tui_sess_snapshot(a); }
 }
 

@@ -219,6 +219,7 @@ struct tui_app {
     bool            restoring;       /* the worker is bringing the cache back */
     float           restore_progress;
     uint32_t        restore_id;
+    char            resume_note[800]; /* the session's settings brought back, said with its notice */
     bool            hangup;          /* the terminal is gone: finish, save, leave */
     /* sidebar.c */
     WINDOW         *w_side;
@@ -272,6 +273,11 @@ void tui_sess_restore_progress(tui_app *a, const pl_event *ev);
 void tui_sess_restored(tui_app *a, const pl_event *ev);
 void tui_sess_state_saved(tui_app *a, const pl_event *ev);
 void tui_sess_startup(tui_app *a);               /* --resume / --continue */
+void tui_sess_startup_settings(tui_app *a);      /* before the model loads: that session's settings */
+
+/* sess_settings.c: a session's settings into the config (live: as /set); what
+ * was applied or kept goes to a->resume_note. */
+void tui_sess_settings_restore(tui_app *a, const sess_info *info, bool live);
 
 /* sidebar.c */
 void tui_sidebar_open(tui_app *a);

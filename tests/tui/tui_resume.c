@@ -35,6 +35,20 @@ static bool wait_status(vt_term *t, const char *text, int timeout_ms)
 #define expect_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
     cr_expect_fail(__VA_ARGS__); cr_log_error("screen:\n%s", s_); free(s_); } } while (0)
 
+/* The screen as one line (rows joined, runs of spaces as one): finds text a notice wrapped. */
+static bool screen_has(vt_term *t, const char *needle)
+{
+    char *s = vt_text(t), *o = s;
+    for (char *p = s; *p; p++) {
+        char c = *p == '\n' ? ' ' : *p;
+        if (c != ' ' || (o > s && o[-1] != ' ')) *o++ = c;
+    }
+    *o = 0;
+    bool found = strstr(s, needle) != NULL;
+    free(s);
+    return found;
+}
+
 /* Ctrl-D and a clean exit; the home stays for the next start. */
 static char *quit_keep(vt_term *t)
 {
@@ -62,5 +76,59 @@ Test(tui_resume, answer_cut_inside_a_character_keeps_whole_characters, .timeout 
     cr_expect(!strstr(out, FFFD) && !strstr(out, "\\ufffd"), "the store keeps a cut character: %s", out);
     cr_expect(strstr(out, "\"text\": \"" STAR "\""), "the stored answer is not the one whole star: %s", out);
     parley_rm_home(home);
+    free(home);
+}
+
+/* Send a question and wait until its answer (containing word) has finished. */
+static void ask(vt_term *t, const char *question, const char *word)
+{
+    parley_type(t, question);
+    cr_assert(vt_wait_text(t, word, 15000), "the answer (%s) did not appear", word);
+    cr_assert(wait_status(t, "ready", 15000), "the answer did not finish");
+}
+
+/* A chat whose K cache type was changed to q8_0 between two answers; the kept home. */
+static char *chat_with_q8_0(void)
+{
+    vt_term *t = parley_start(30, 100, NULL);
+    parley_wait_ready(t);
+    ask(t, "What is the capital of France?", "Paris");
+    parley_type(t, "/set cache-type-k q8_0");
+    ask(t, "And of Italy?", "Rome");
+    return quit_keep(t);
+}
+
+Test(tui_resume, continue_brings_back_the_kv_types_and_the_snapshot_fits, .timeout = 60)
+{
+    char *home = chat_with_q8_0();
+    vt_term *t = parley_start(30, 100, &(parley_opts){.home = home, .args = {"--continue", NULL}});
+    cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
+    char st[1024];
+    expect_screen(t, wait_status(t, "kv q8_0/f16", 5000), "the K cache is not q8_0 again: %s",
+                  parley_status(t, st, sizeof st));
+    expect_screen(t, vt_contains(t, "(snapshot") && !vt_contains(t, "snapshot ignored") && !vt_contains(t, "re-decoded"),
+                  "the resume was not instant from the snapshot");
+    expect_screen(t, screen_has(t, "settings are back: cache-type-k q8_0"), "the restored setting is not said");
+    parley_stop(t);
+    free(home);
+}
+
+Test(tui_resume, a_flag_on_the_command_line_wins_and_types_are_named, .timeout = 60)
+{
+    char *home = chat_with_q8_0();
+    vt_term *t = parley_start(30, 100, &(parley_opts){.home = home, .args = {"--continue", "--cache-type-k", "q4_0", NULL}});
+    cr_assert(vt_wait_text(t, "re-decoded", 15000), "the transcript was not re-decoded for the other K type");
+    char st[1024];
+    expect_screen(t, wait_status(t, "kv q4_0/f16", 5000), "the flag did not win: %s", parley_status(t, st, sizeof st));
+    expect_screen(t, screen_has(t, "kept from the command line: cache-type-k q4_0 (the session had q8_0)"),
+                  "the kept flag is not said");
+    expect_screen(t, screen_has(t, "K/V types q8_0/f16, the cache is q4_0/f16"), "the snapshot's types are not named");
+    char *again = quit_keep(t);
+    t = parley_start(30, 100, &(parley_opts){.home = again, .args = {"--continue", NULL}});   /* it now runs with q4_0 */
+    cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
+    expect_screen(t, wait_status(t, "kv q4_0/f16", 5000) && vt_contains(t, "(snapshot"),
+                  "the session did not keep the type it last ran with: %s", parley_status(t, st, sizeof st));
+    parley_stop(t);
+    free(again);
     free(home);
 }

@@ -51,6 +51,9 @@ Test(config, precedence_file_env_flags)
     cr_expect_str_eq(c.prompt, "hello");
     cr_expect_str_eq(argv[first], "extra");
     cr_expect_null(argv[first + 1]);
+    cr_expect(config_from_cli(&c, config_find("threads")), "-t was on the command line");
+    cr_expect(!config_from_cli(&c, config_find("temp")), "temp came from the environment, not a flag");
+    cr_expect(!config_from_cli(&c, config_find("top-k")), "top-k came from the file, not a flag");
     config_free(&c);
     unsetenv("PARLEY_TEMP");
     unlink(ini);
