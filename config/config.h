@@ -24,7 +24,8 @@ enum {
     CFG_ALL = 0xff
 };
 
-typedef enum { OPT_BOOL, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR, OPT_ENUM } cfg_kind;
+typedef enum { OPT_BOOL, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR, OPT_ENUM,
+               OPT_SIZE /* int64_t bytes, written 512M, 2G */ } cfg_kind;
 
 typedef struct pl_config {
     /* model and files */
@@ -32,6 +33,7 @@ typedef struct pl_config {
     char   *models_dir;     /* where `make model` and the picker look */
     char   *model_paths;    /* extra directories, ':'-separated */
     char   *data_dir;       /* sessions.db and snapshots */
+    int64_t snapshot_budget; /* bytes KV snapshots may take on disk (0 = no snapshots) */
     /* engine */
     int     threads;        /* 0 = all cores */
     int     ctx_size;       /* 0 = model's training length, capped at 4096 */

@@ -184,7 +184,7 @@ char *sess_settings_from_config(const pl_config *cfg)
         switch (o->kind) {
         case OPT_BOOL:  v = json_boolean(*(const bool *)f); break;
         case OPT_INT:   v = json_integer(*(const int *)f); break;
-        case OPT_I64:   v = json_integer(*(const int64_t *)f); break;
+        case OPT_I64: case OPT_SIZE: v = json_integer(*(const int64_t *)f); break;
         case OPT_FLOAT: v = json_real(*(const float *)f); break;
         case OPT_STR: case OPT_ENUM: v = json_string(*(char *const *)f ? *(char *const *)f : ""); break;
         }

@@ -146,7 +146,7 @@ void tui_sess_restored(tui_app *a, const pl_event *ev)
 /* STATE_SAVED: a failed snapshot only costs a slower resume; say so once (not after every answer). */
 void tui_sess_state_saved(tui_app *a, const pl_event *ev)
 {
-    if (!ev->text) { a->snap_fail_said = false; return; }
+    if (!ev->text) { tui_sess_snap_written(a); return; }
     if (a->snap_fail_said) return;
     a->snap_fail_said = true;
     tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode; not said again until one works): %s",

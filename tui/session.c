@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tui.h"
 
@@ -93,6 +94,38 @@ static int snap_load_cb(void *ud, const char *key, const pl_state_desc *d, pl_st
     return -1;
 }
 
+/* ---- the snapshot budget (sessions/snap_budget.c) --------------------------------- */
+
+/* Keep the snapshots within --snapshot-budget, least recently used first; true
+ * if the shown session's own snapshot had to go. */
+static bool snap_trim(tui_app *a)
+{
+    if (!store_writable(a)) return false;
+    char *dir = sess_data_dir(a->cfg), *mine = a->sid > 0 ? sess_store_snap_path(a->store, a->sid) : NULL;
+    bool had = mine && access(mine, F_OK) == 0;
+    sess_trim r;
+    sess_status st;
+    if (dir && sess_snap_trim(dir, (uint64_t)a->cfg->snapshot_budget, &r, &st) < 0) tui_status_msg(a, "%s", st.msg);
+    else if (dir && r.n_removed)
+        tui_status_msg(a, "removed %d least recently used snapshot%s (%.0f MB) to stay within snapshot-budget",
+                       r.n_removed, r.n_removed == 1 ? "" : "s", (double)r.bytes_removed / (1 << 20));
+    bool lost = had && access(mine, F_OK) != 0;
+    free(dir);
+    free(mine);
+    return lost;
+}
+
+/* A snapshot was written: trim; say once (until one is kept) if this session's own is over the budget. */
+void tui_sess_snap_written(tui_app *a)
+{
+    if (!snap_trim(a)) { a->snap_fail_said = false; return; }
+    if (a->snap_fail_said) return;
+    char b[32];
+    a->snap_fail_said = true;
+    tui_notice(a, TR_NOTICE, "this session's snapshot does not fit in snapshot-budget %s (--snapshot-budget): "
+               "resuming it will re-decode", config_get(a->cfg, config_find("snapshot-budget"), b, sizeof b));
+}
+
 /* ---- the store ------------------------------------------------------------------ */
 
 /* Open <data dir>/sessions.db; trouble is a notice, never a reason to stop. */
@@ -121,6 +154,7 @@ void tui_sess_open(tui_app *a)
         tui_notice(a, TR_ERROR, "%s. Saved sessions can be read; this conversation will not be saved.", a->save_why);
     }
     tui_sess_startup_settings(a);   /* before the model loads */
+    snap_trim(a);
 }
 
 static void sess_sync(tui_app *a);
@@ -159,6 +193,7 @@ void tui_sess_close(tui_app *a)
 
 void tui_sess_free(tui_app *a)
 {
+    snap_trim(a);   /* the worker has written its last snapshot */
     sess_store_close(a->store);
     a->store = NULL;
     sess_info_free_list(a->sb_list, a->sb_n);
@@ -171,6 +206,7 @@ void tui_sess_free(tui_app *a)
 void tui_sess_snapshot(tui_app *a)
 {
     if (a->sid <= 0 || !store_writable(a) || !a->es.loaded) return;   /* read-only: said once at open */
+    if (a->cfg->snapshot_budget <= 0) { a->snap_dirty = false; return; }   /* --snapshot-budget 0 */
     char *path = sess_store_snap_path(a->store, a->sid);
     if (path && pl_worker_save_state(a->wk, path)) a->snap_dirty = false;
     free(path);

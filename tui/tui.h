@@ -263,6 +263,7 @@ void tui_sess_answer_end(tui_app *a, int idx, const pl_gen_stats *s);
 void tui_sess_truncate(tui_app *a, int idx);     /* messages from idx on are going */
 void tui_sess_new(tui_app *a);                   /* the next message starts a new session */
 void tui_sess_snapshot(tui_app *a);
+void tui_sess_snap_written(tui_app *a);          /* within --snapshot-budget, LRU first */
 int  tui_sess_save(tui_app *a, const char *title);   /* /save [TITLE] */
 void tui_sess_tick(tui_app *a, double now);          /* retry a failing store */
 
