@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -130,5 +131,51 @@ Test(tui_resume, a_flag_on_the_command_line_wins_and_types_are_named, .timeout =
                   "the session did not keep the type it last ran with: %s", parley_status(t, st, sizeof st));
     parley_stop(t);
     free(again);
+    free(home);
+}
+
+Test(tui_resume, the_sidebar_marks_sessions_that_resume_instantly, .timeout = 60)
+{
+    vt_term *t = parley_start(30, 100, NULL);
+    parley_wait_ready(t);
+    ask(t, "What is the capital of France?", "Paris");
+    char *home = quit_keep(t);
+    char path[600], out[2048], args[700];
+    snprintf(path, sizeof path, "%s/other.json", home);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fputs("{\"parley_session\":1,\"title\":\"Imported without a snapshot\",\"messages\":"
+          "[{\"role\":\"user\",\"text\":\"hi\"}]}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "sessions import '%s'", path);
+    cr_assert_eq(parley_cli(home, args, out, sizeof out), 0, "%s", out);
+    t = parley_start(30, 100, &(parley_opts){.home = home});
+    parley_wait_ready(t);
+    vt_send(t, VT_KEY_CTRL('b'));
+    cr_assert(vt_wait_text(t, "Sessions (2)", 3000), "Ctrl-B did not open the sidebar");
+    expect_screen(t, vt_contains(t, "\u00bb instant"), "the header does not explain the marker");
+    int chat = vt_find_row(t, "What is the capital of France?"), other = vt_find_row(t, "Imported without");
+    cr_assert(chat >= 0 && other >= 0, "both sessions should be listed");
+    char row[512];
+    expect_screen(t, strncmp(vt_row(t, chat + 1, row, sizeof row), " \u00bb ", 4) == 0,
+                  "the chat with a snapshot is not marked: '%s'", row);
+    expect_screen(t, strstr(vt_row(t, other + 1, row, sizeof row), "\u00bb") == NULL,
+                  "the session without a snapshot is marked: '%s'", row);
+    parley_stop(t);
+    free(home);
+}
+
+Test(tui_resume, snapshot_budget_zero_keeps_no_snapshot, .timeout = 60)
+{
+    vt_term *t = parley_start(30, 100, &(parley_opts){.args = {"--snapshot-budget", "0", NULL}});
+    parley_wait_ready(t);
+    ask(t, "What is the capital of France?", "Paris");
+    char *home = quit_keep(t);
+    char path[600];
+    snprintf(path, sizeof path, "%s/snapshots/1.snap", home);
+    cr_expect_neq(access(path, F_OK), 0, "a snapshot was written with --snapshot-budget 0");
+    t = parley_start(30, 100, &(parley_opts){.home = home, .args = {"--continue", NULL}});
+    expect_screen(t, vt_wait_text(t, "re-decoded", 15000), "the resume did not re-decode");
+    parley_stop(t);
     free(home);
 }
