@@ -59,6 +59,16 @@ static void store_ok(tui_app *a)
     tui_status_msg(a, "saving again");
 }
 
+/* The fingerprint of the model in use (cached per path). */
+static uint64_t model_fp(tui_app *a)
+{
+    if (strcmp(a->fp_path, a->model_path) != 0) {
+        a->model_fp = a->model_path[0] ? sess_model_fingerprint(a->model_path, NULL) : 0;
+        snprintf(a->fp_path, sizeof a->fp_path, "%s", a->model_path);
+    }
+    return a->model_fp;
+}
+
 /* ---- snapshots: callbacks the worker runs on its thread --------------------- */
 
 /* The model's fingerprint, cached per path (worker thread only). */
@@ -159,8 +169,9 @@ void tui_sess_open(tui_app *a)
 
 static void sess_sync(tui_app *a);
 
-/* The store gets the settings and system prompt the session runs with now
- * (resume brings them back); true if they had changed. */
+/* The store gets the settings, system prompt and model the session runs with
+ * now (resume brings the settings back; ls and the sidebar compare its
+ * snapshot with them); true if they had changed. */
 static bool settings_sync(tui_app *a)
 {
     if (a->sid <= 0 || !store_try(a)) return false;
@@ -170,12 +181,14 @@ static bool settings_sync(tui_app *a)
     char *json = sess_settings_from_config(a->cfg);
     const char *sys = a->cfg->system ? a->cfg->system : "";
     bool knobs = json && strcmp(json, info.settings) != 0, prompt = strcmp(sys, info.system_prompt) != 0;
+    bool model = a->es.loaded && a->model_path[0] && strcmp(a->model_path, info.model_path) != 0;
     int rc = knobs ? sess_set_settings(a->store, a->sid, json, &st) : 0;
     if (rc == 0 && prompt) rc = sess_set_system(a->store, a->sid, sys, &st);
+    if (rc == 0 && model) rc = sess_set_model(a->store, a->sid, a->model_path, model_fp(a), &st);
     if (rc < 0) store_fail(a, "the session's settings", &st);
     free(json);
     sess_info_clear(&info);
-    return rc == 0 && (knobs || prompt);
+    return rc == 0 && (knobs || prompt || model);
 }
 
 /* The answer being written is kept as it stands (incomplete); a snapshot for next time. */
@@ -217,10 +230,7 @@ static bool sess_ensure(tui_app *a)
 {
     if (a->sid > 0) return true;
     if (!store_try(a)) return false;
-    if (strcmp(a->fp_path, a->model_path) != 0) {
-        a->model_fp = a->model_path[0] ? sess_model_fingerprint(a->model_path, NULL) : 0;
-        snprintf(a->fp_path, sizeof a->fp_path, "%s", a->model_path);
-    }
+    model_fp(a);
     char *settings = sess_settings_from_config(a->cfg);
     sess_new p = {NULL, a->model_path, a->model_fp, settings, a->cfg->system};
     sess_status st;
