@@ -17,6 +17,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
@@ -35,7 +36,10 @@ typedef struct restore_job {
     bool      live;       /* as /set (a model is loaded or loading), else into the config only */
     pl_config want;       /* the session's values, checked through the options table */
     char      set[400], kept[400], bad[300];
+    char     *v_want, *v_have;   /* values as text, VALUE_MAX each (stop strings can be long) */
 } restore_job;
+
+#define VALUE_MAX (64 << 10)
 
 /* Append one item to a ", "-separated list (cut, never overflowing). */
 static void list_add(char *list, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -60,11 +64,11 @@ static int restore_set(restore_job *j, const pl_option *o, const char *value, ch
 static int restore_one(void *ctx, const pl_option *o, const char *value, char *err, size_t errlen)
 {
     restore_job *j = ctx;
-    char want[256], have[256], msg[256];
+    char *want = j->v_want, *have = j->v_have, msg[256];
     if (machine_knob(o) || !(o->scope & CFG_TUI)) return 0;
     if (config_set(&j->want, o, value, msg, sizeof msg) < 0) { list_add(j->bad, sizeof j->bad, "%s", msg); return 0; }
-    config_get(&j->want, o, want, sizeof want);
-    config_get(j->a->cfg, o, have, sizeof have);
+    config_get(&j->want, o, want, VALUE_MAX);
+    config_get(j->a->cfg, o, have, VALUE_MAX);
     if (strcmp(want, have) == 0) return 0;
     if (config_from_cli(j->a->cfg, o)) {
         list_add(j->kept, sizeof j->kept, "%s %.40s (the session had %.40s)", o->name, have, want);
@@ -89,13 +93,16 @@ static void restore_system(restore_job *j, const char *system)
 
 void tui_sess_settings_restore(tui_app *a, const sess_info *info, bool live)
 {
-    restore_job j = {.a = a, .live = live};
+    restore_job j = {.a = a, .live = live, .v_want = malloc(VALUE_MAX), .v_have = malloc(VALUE_MAX)};
     char err[256];
     config_init(&j.want);
-    if (sess_settings_each(info->settings, restore_one, &j, err, sizeof err) < 0)
+    if (!j.v_want || !j.v_have) snprintf(j.bad, sizeof j.bad, "out of memory");
+    else if (sess_settings_each(info->settings, restore_one, &j, err, sizeof err) < 0)
         list_add(j.bad, sizeof j.bad, "%s", err);
     restore_system(&j, info->system_prompt);
     config_free(&j.want);
+    free(j.v_want);
+    free(j.v_have);
     const char *const parts[][2] = {{"this session's settings are back: ", j.set},
                                     {"kept from the command line: ", j.kept}, {"not applied: ", j.bad}};
     char *note = a->resume_note;

@@ -179,3 +179,21 @@ Test(tui_resume, snapshot_budget_zero_keeps_no_snapshot, .timeout = 60)
     parley_stop(t);
     free(home);
 }
+
+Test(tui_resume, the_sidebar_brings_back_the_kv_types_live, .timeout = 60)
+{
+    char *home = chat_with_q8_0();
+    vt_term *t = parley_start(30, 100, &(parley_opts){.home = home});
+    parley_wait_ready(t);
+    char st[1024];
+    cr_assert(wait_status(t, "kv f16/f16", 5000), "a new chat starts with the defaults: %s", parley_status(t, st, sizeof st));
+    vt_send(t, VT_KEY_CTRL('b'));
+    cr_assert(vt_wait_text(t, "Sessions (1)", 3000), "Ctrl-B did not open the sidebar");
+    vt_send(t, VT_KEY_ENTER);
+    cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
+    expect_screen(t, wait_status(t, "kv q8_0/f16", 5000), "the K cache type did not come back: %s",
+                  parley_status(t, st, sizeof st));
+    expect_screen(t, vt_contains(t, "(snapshot") && !vt_contains(t, "snapshot ignored"), "the snapshot did not fit");
+    parley_stop(t);
+    free(home);
+}
