@@ -110,35 +110,36 @@ static json_t *session_json(const sess_info *info, const sess_msg *m, int n)
                      "messages", msgs);
 }
 
-int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st)
+/* Session id as its document, written to out as Markdown or JSON. */
+static int export_as(sess_store *s, int64_t id, bool json, FILE *out, sess_status *st)
 {
     sess_info info;
     sess_msg *m = NULL;
     int n = 0;
     if (load_session(s, id, &info, &m, &n, st) < 0) return -1;
     json_t *doc = session_json(&info, m, n);
-    int rc = doc ? sess_md_write(out, doc, m, n) : -1;
+    int rc = -1;
+    if (doc && json) {
+        rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (rc == 0) fputc('\n', out);
+    } else if (doc) {
+        rc = sess_md_write(out, doc, m, n);
+    }
     json_decref(doc);
     sess_msg_free_list(m, n);
     sess_info_clear(&info);
     if (!doc) return sess_status_set(st, SESS_ERR_NOMEM, "out of memory building the export"), -1;
-    return rc < 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
+    return rc != 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
+}
+
+int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st)
+{
+    return export_as(s, id, false, out, st);
 }
 
 int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st)
 {
-    sess_info info;
-    sess_msg *m = NULL;
-    int n = 0;
-    if (load_session(s, id, &info, &m, &n, st) < 0) return -1;
-    json_t *doc = session_json(&info, m, n);
-    sess_msg_free_list(m, n);
-    sess_info_clear(&info);
-    if (!doc) return sess_status_set(st, SESS_ERR_NOMEM, "out of memory building the JSON export"), -1;
-    int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (rc == 0) fputc('\n', out);
-    return rc != 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
+    return export_as(s, id, true, out, st);
 }
 
 typedef struct export_job { sess_store *s; int64_t id; bool json; } export_job;
@@ -147,7 +148,7 @@ typedef struct export_job { sess_store *s; int64_t id; bool json; } export_job;
 static int export_fill(void *ctx, FILE *f, sess_status *st)
 {
     export_job *j = ctx;
-    return j->json ? sess_export_json(j->s, j->id, f, st) : sess_export_md(j->s, j->id, f, st);
+    return export_as(j->s, j->id, j->json, f, st);
 }
 
 int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, unsigned flags, sess_status *st)
