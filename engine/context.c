@@ -157,7 +157,8 @@ int pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st)
     return 0;
 }
 
-void pl_ctx_set_abort(pl_ctx *c, volatile int *flag) { c->abort_flag = flag; }
+/* The flag another thread sets to stop a decode between chunks. */
+void pl_ctx_set_abort(pl_ctx *c, atomic_int *flag) { c->abort_flag = flag; }
 
 /* ---- sequences ---------------------------------------------------------- */
 
@@ -278,7 +279,7 @@ int pl_decode(pl_ctx *c, int seq, const int32_t *tokens, int n, pl_status *st)
     if (ctx_decode_check(c, seq, tokens, n, st)) return st ? st->code : PL_ERR_ARG;
     c->has_logits[seq] = false;
     for (int done = 0; done < n;) {
-        if (c->abort_flag && *c->abort_flag)
+        if (c->abort_flag && atomic_load(c->abort_flag))
             return pl_status_set(st, PL_ERR_CANCELLED, "cancelled after %d of %d tokens", done, n);
         int nb = n - done < c->n_batch ? n - done : c->n_batch;
         if (kv_seq_reserve(c->kv, seq, nb, st)) return st ? st->code : PL_ERR_CONTEXT_FULL;

@@ -25,7 +25,7 @@ struct pl_ctx {
     float        **logits;     /* (n_seq_cap) each (n_vocab) or NULL */
     bool          *has_logits; /* (n_seq_cap) */
     int            n_logits_cap;
-    volatile int  *abort_flag;
+    atomic_int    *abort_flag;  /* set by another thread (the worker's cancel) */
 
     /* scratch for one chunk of nb <= n_batch tokens */
     float *x;       /* (n_batch, n_embd) residual stream */

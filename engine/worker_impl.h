@@ -38,7 +38,8 @@ struct pl_worker {
     int             pipe_r, pipe_w;
     bool            wake_pending;
     uint32_t        next_id;
-    volatile int    cancel;      /* set by the UI, read between tokens */
+    atomic_int      cancel;      /* set by the UI, read between tokens */
+    struct wk_req  *quit;        /* the QUIT pl_worker_free sends, allocated up front */
     /* worker thread only */
     uint32_t        cur_id;
     pl_model       *model;

@@ -1,6 +1,6 @@
 /* tui.h — the door of tui/, parley's ncurses chat app.
  *
- * Outside the room only cmd_tui() (cmd/cmd.h) is used. Inside, the layers go
+ * Outside the room only tui_run() is used (by cmd/tui.c). Inside, the layers go
  * like tmux's: transcript (the messages, a model) -> layout (wrapped display
  * lines with styled spans, cached per message) -> render (ncurses windows,
  * one doupdate per frame) -> the terminal. app.c owns the poll() loop over
