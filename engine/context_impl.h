@@ -27,6 +27,13 @@ struct pl_ctx {
     int            n_logits_cap;
     atomic_int    *abort_flag;  /* set by another thread (the worker's cancel) */
 
+    /* the last pl_decode_batch (engine/batch.c): grown on demand, kept */
+    int            batch_n;       /* its rows (0 after a pl_decode) */
+    int           *batch_slot;    /* (batch_cap) row -> logits slot, -1: not asked for */
+    int            batch_cap;
+    float         *batch_logits;  /* (batch_slots, n_vocab) logits of the rows asked for */
+    int            batch_slots;
+
     /* scratch for one chunk of nb <= n_batch tokens */
     float *x;       /* (n_batch, n_embd) residual stream */
     float *xb;      /* (n_batch, n_embd) normed input / projection output */
@@ -53,6 +60,11 @@ struct pl_ctx {
 void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
 /* forward_llama for one token, the whole step in one pool dispatch (forward_decode.c). */
 void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits);
+
+/* Append n tokens to seq (validated, in chunks of n_batch); the logits of
+ * rows want[0..n_want) (ascending indices into tokens) go to out[i] (context.c). */
+int  ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int *want,
+                     float *const *out, int n_want, pl_status *st);
 
 /* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
 void model_rope_cache(const pl_model *m, float pos, float *cs);

@@ -91,6 +91,35 @@ int  pl_seq_shift(pl_ctx *c, int seq, int n_keep, int n_discard, pl_status *st);
 int pl_decode(pl_ctx *c, int seq, const int32_t *tokens, int n, pl_status *st);
 const float *pl_logits(const pl_ctx *c, int seq);
 
+/* Batched decode: rows from several sequences in one call (engine/batch.c).
+ * Each row is a token of one sequence at that sequence's next position: its
+ * length before the call plus the rows of it earlier in the batch (no gaps,
+ * no rewrites; rows of different sequences may interleave). Rows with
+ * logits = true keep theirs, readable with pl_logits_row until the next
+ * decode; afterwards pl_logits(c, seq) holds the logits of seq's last row
+ * if that row asked for them (else NULL).
+ * Everything is checked before anything runs: an empty batch, an unknown
+ * sequence, a token outside the vocabulary, a position gap or a position past
+ * the context is refused with st and changes nothing. A failure while running
+ * (cancelled, cache pool full) leaves the sequences decoded so far advanced:
+ * pl_seq_len says how far. */
+typedef struct pl_batch_row {
+    int32_t token;
+    int     seq;
+    int     pos;
+    bool    logits;   /* keep this row's logits */
+} pl_batch_row;
+
+typedef struct pl_batch {
+    const pl_batch_row *rows;
+    int                 n;
+} pl_batch;
+
+int pl_decode_batch(pl_ctx *c, const pl_batch *b, pl_status *st);
+/* Logits (n_vocab) of row i of the last pl_decode_batch; NULL if that row did
+ * not ask for them, i is out of range, or another decode ran since. */
+const float *pl_logits_row(const pl_ctx *c, int i);
+
 /* Checked between chunks/tokens; set from another thread to cancel pl_decode. */
 void pl_ctx_set_abort(pl_ctx *c, atomic_int *flag);
 
