@@ -298,12 +298,13 @@ extern const int tui_n_bindings;
 /* knobs.c: which settings the panel shows and when they take effect. */
 typedef struct tui_knob {
     const char *name;
-    const char *when;     /* "live", "next message", "next load", "not supported yet" */
     bool        engine;   /* also sent to the worker (pl_worker_set_knob) */
 } tui_knob;
 extern const tui_knob tui_knobs[];
 extern const int tui_n_knobs;
 const tui_knob *tui_knob_find(const char *name);
+/* "live", "next load", ...: config_live_text of the knob's option. */
+const char     *tui_knob_when(const tui_knob *k);
 
 /* picker.c, knobs.c: state lives in the views; these reset it. */
 void tui_picker_open(tui_app *a);
