@@ -2,9 +2,10 @@
  *
  * pl_ctx owns the thread pool, the paged KV cache, per-sequence logits and
  * every scratch buffer the forward pass needs for a chunk of up to n_batch
- * tokens. All of it is allocated in pl_ctx_new: decoding never mallocs
- * (KV blocks excepted: one per KV_BLOCK positions, recycled).
- * context.c orchestrates (sequences, chunking); forward.c is the math.
+ * tokens. All of it is allocated in pl_ctx_new: pl_decode never mallocs
+ * (KV blocks excepted: one per KV_BLOCK positions, recycled); pl_decode_batch
+ * allocates its row lists per call and grows its logits slots on demand.
+ * context.c orchestrates (sequences, chunking), batch.c batches; forward.c is the math.
  */
 #ifndef PL_CONTEXT_IMPL_H
 #define PL_CONTEXT_IMPL_H
