@@ -65,8 +65,9 @@ TUI_SRC  := $(wildcard tests/tui/*.c)
 E2E_SRC  := $(wildcard tests/e2e/*.c)
 TEST_HELPERS := $(wildcard tests/common/*.c)
 
+# --wrap=calloc: tests/unit/test_worker.c injects allocation failures.
 $(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) -Wl,--wrap=calloc -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 $(BUILD)/test-tui: $(TUI_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS) -lutil
 $(BUILD)/test-e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)

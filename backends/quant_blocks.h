@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "types.h"
+
 #ifdef __cplusplus
 #define PL_STATIC_ASSERT static_assert
 #else
@@ -18,25 +20,7 @@
 typedef uint16_t pl_f16;   /* IEEE half, stored as bits */
 typedef uint16_t pl_bf16;  /* bfloat16, stored as bits */
 
-/* GGUF tensor type ids (ggml_type). Gaps are types parley does not read. */
-typedef enum pl_type {
-    PL_TYPE_F32  = 0,
-    PL_TYPE_F16  = 1,
-    PL_TYPE_Q4_0 = 2,
-    PL_TYPE_Q4_1 = 3,
-    PL_TYPE_Q5_0 = 6,
-    PL_TYPE_Q5_1 = 7,
-    PL_TYPE_Q8_0 = 8,
-    PL_TYPE_Q8_1 = 9,
-    PL_TYPE_Q2_K = 10,
-    PL_TYPE_Q3_K = 11,
-    PL_TYPE_Q4_K = 12,
-    PL_TYPE_Q5_K = 13,
-    PL_TYPE_Q6_K = 14,
-    PL_TYPE_Q8_K = 15,
-    PL_TYPE_BF16 = 30,
-    PL_TYPE_COUNT = 31
-} pl_type;
+/* pl_type (the GGUF type ids) lives in types.h. */
 
 #define QK4_0 32
 typedef struct { pl_f16 d; uint8_t qs[QK4_0 / 2]; } block_q4_0;            /* 4.5 bpw */

@@ -19,7 +19,7 @@
 
 #include "backend.h"
 #include "cpu/cpu_impl.h"
-#include "../engine/engine.h"
+#include "types.h"
 
 /* SIMD kernel names where the ISA exists in this build, else NULL. */
 #if defined(__x86_64__) || defined(__i386__)

@@ -12,7 +12,7 @@ int cmd_bench(int argc, char **argv);     /* cmd/bench.c */
 int cmd_models(int argc, char **argv);    /* cmd/models.c */
 int cmd_quantize(int argc, char **argv);  /* cmd/quantize.c */
 int cmd_sessions(int argc, char **argv);  /* cmd/sessions.c */
-int cmd_tui(int argc, char **argv);       /* tui/ */
+int cmd_tui(int argc, char **argv);       /* cmd/tui.c */
 
 /* Printing text parley did not write (cmd/term_out.c): control characters
  * and ill-formed UTF-8 shown as U+FFFD, or the bytes as they are when raw. */

@@ -27,6 +27,17 @@ enum {
 typedef enum { OPT_BOOL, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR, OPT_ENUM,
                OPT_SIZE /* int64_t bytes, written 512M, 2G */ } cfg_kind;
 
+/* When a change made in the chat (/set, the settings panel) takes effect: the
+ * one statement of it that --help, the man page, the panel and the README show. */
+typedef enum {
+    LIVE_NONE = 0,      /* not a knob of the chat */
+    LIVE_NOW,           /* "live": between two tokens, mid-answer */
+    LIVE_CONVERTS,      /* "live, converts the cache": in place, the context kept */
+    LIVE_NEXT_MESSAGE,  /* "next message" */
+    LIVE_NEXT_LOAD,     /* "next load": kept, used when a model is loaded */
+    LIVE_NOT_YET        /* "not supported yet": accepted and kept, the engine ignores it */
+} cfg_live;
+
 typedef struct pl_config {
     /* model and files */
     char   *model;          /* path to a .gguf; NULL/"" = default model */
@@ -85,6 +96,7 @@ typedef struct pl_option {
     unsigned    scope;      /* CFG_* */
     const char *metavar;    /* "N", "PATH" */
     const char *help;
+    cfg_live    live;       /* when a change in the chat applies (LIVE_NONE: not a knob) */
 } pl_option;
 
 extern const pl_option pl_options[];
@@ -124,6 +136,9 @@ char *config_default_model_path(void); /* models_dir/SmolLM2-135M-Instruct.Q4_1.
 char *config_model_path(const pl_config *c);
 /* Split cfg->stop into a NULL-terminated array (one allocation; free() it). */
 char **config_stop_list(const pl_config *c, int *n);
+
+/* The words for o->live ("live", "next load", ...); NULL for LIVE_NONE. */
+const char *config_live_text(const pl_option *o);
 
 /* --help for a scope; the man page's OPTIONS section as roff. */
 void config_print_help(FILE *out, unsigned scope);

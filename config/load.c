@@ -140,5 +140,9 @@ int config_load(pl_config *c, int argc, char **argv, int *first_pos, char *err, 
     if (rc == 0) {
         if (config_parse_args(c, scope, argc, argv, first_pos, err, len) < 0) return -1;
     }
+    if (rc == 0 && !(c->models_dir && *c->models_dir)) {   /* the engine is handed a real dir */
+        char *def = config_default_models_dir();
+        if (def) { free(c->models_dir); c->models_dir = def; }
+    }
     return rc;
 }

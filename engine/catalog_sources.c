@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../config/config.h"
 #include "catalog_impl.h"
 
 #define CAT_PATH 1024
@@ -107,13 +106,7 @@ int pl_catalog_roots(const char *models_dir, const char *extra_paths,
 {
     int n = 0;
     if (!out || max <= 0) return 0;
-    if (models_dir && *models_dir) {
-        cat_root_push(out, max, &n, "parley", models_dir);
-    } else {
-        char *def = config_default_models_dir();
-        cat_root_push(out, max, &n, "parley", def);
-        free(def);
-    }
+    if (models_dir && *models_dir) cat_root_push(out, max, &n, "parley", models_dir);
     cat_roots_extra(out, max, &n, extra_paths);
     cat_roots_tools(out, max, &n);
     return n;

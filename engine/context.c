@@ -117,6 +117,8 @@ void pl_ctx_free(pl_ctx *c)
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
     free(c->has_logits);
+    free(c->batch_slot);
+    free(c->batch_logits);
     free(c->attn_pending);
     free(c->fd_sync);
     if (c->pool) pl_pool_free(c->pool);
@@ -157,7 +159,8 @@ int pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st)
     return 0;
 }
 
-void pl_ctx_set_abort(pl_ctx *c, volatile int *flag) { c->abort_flag = flag; }
+/* The flag another thread sets to stop a decode between chunks. */
+void pl_ctx_set_abort(pl_ctx *c, atomic_int *flag) { c->abort_flag = flag; }
 
 /* ---- sequences ---------------------------------------------------------- */
 
@@ -271,23 +274,43 @@ static int ctx_decode_check(pl_ctx *c, int seq, const int32_t *tokens, int n, pl
     return 0;
 }
 
+/* Append tokens to seq in chunks of n_batch (each chunk one batched forward);
+ * logits of row want[i] (ascending) into out[i]. The last row of a chunk gets
+ * them from the forward pass itself (the fused decode step for one token);
+ * an earlier row from the residual stream the chunk leaves in c->x. Shared by
+ * pl_decode (only the last row wanted) and pl_decode_batch. */
+int ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int *want,
+                    float *const *out, int n_want, pl_status *st)
+{
+    int w = 0;
+    for (int done = 0; done < n;) {
+        if (c->abort_flag && atomic_load(c->abort_flag))
+            return pl_status_set(st, PL_ERR_CANCELLED, "cancelled after %d of %d tokens", done, n);
+        int nb = n - done < c->n_batch ? n - done : c->n_batch;
+        if (kv_seq_reserve(c->kv, seq, nb, st)) return st ? st->code : PL_ERR_CONTEXT_FULL;
+        int w_end = w;
+        while (w_end < n_want && want[w_end] < done + nb) w_end++;
+        const bool last = w_end > w && want[w_end - 1] == done + nb - 1;
+        forward_fns[c->m->arch->family](c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos,
+                                        last ? out[w_end - 1] : NULL);
+        for (; w < w_end - (last ? 1 : 0); w++) fx_logits_row(c, want[w] - done, out[w]);
+        w = w_end;
+        kv_seq_commit(c->kv, seq, tokens + done, nb);
+        done += nb;
+    }
+    return 0;
+}
+
 /* Append tokens to seq in chunks of n_batch; logits of the last one. */
 int pl_decode(pl_ctx *c, int seq, const int32_t *tokens, int n, pl_status *st)
 {
     pl_status_ok(st);
     if (ctx_decode_check(c, seq, tokens, n, st)) return st ? st->code : PL_ERR_ARG;
     c->has_logits[seq] = false;
-    for (int done = 0; done < n;) {
-        if (c->abort_flag && *c->abort_flag)
-            return pl_status_set(st, PL_ERR_CANCELLED, "cancelled after %d of %d tokens", done, n);
-        int nb = n - done < c->n_batch ? n - done : c->n_batch;
-        if (kv_seq_reserve(c->kv, seq, nb, st)) return st ? st->code : PL_ERR_CONTEXT_FULL;
-        const bool last = done + nb == n;
-        forward_fns[c->m->arch->family](c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos,
-                      last ? c->logits[seq] : NULL);
-        kv_seq_commit(c->kv, seq, tokens + done, nb);
-        done += nb;
-    }
+    c->batch_n = 0;   /* rows of an earlier pl_decode_batch are gone */
+    const int last = n - 1;
+    int rc = ctx_decode_rows(c, seq, tokens, n, &last, &c->logits[seq], 1, st);
+    if (rc) return rc;
     c->has_logits[seq] = true;
     return 0;
 }

@@ -2,9 +2,10 @@
  *
  * pl_ctx owns the thread pool, the paged KV cache, per-sequence logits and
  * every scratch buffer the forward pass needs for a chunk of up to n_batch
- * tokens. All of it is allocated in pl_ctx_new: decoding never mallocs
- * (KV blocks excepted: one per KV_BLOCK positions, recycled).
- * context.c orchestrates (sequences, chunking); forward.c is the math.
+ * tokens. All of it is allocated in pl_ctx_new: pl_decode never mallocs
+ * (KV blocks excepted: one per KV_BLOCK positions, recycled); pl_decode_batch
+ * allocates its row lists per call and grows its logits slots on demand.
+ * context.c orchestrates (sequences, chunking), batch.c batches; forward.c is the math.
  */
 #ifndef PL_CONTEXT_IMPL_H
 #define PL_CONTEXT_IMPL_H
@@ -25,7 +26,14 @@ struct pl_ctx {
     float        **logits;     /* (n_seq_cap) each (n_vocab) or NULL */
     bool          *has_logits; /* (n_seq_cap) */
     int            n_logits_cap;
-    volatile int  *abort_flag;
+    atomic_int    *abort_flag;  /* set by another thread (the worker's cancel) */
+
+    /* the last pl_decode_batch (engine/batch.c): grown on demand, kept */
+    int            batch_n;       /* its rows (0 after a pl_decode) */
+    int           *batch_slot;    /* (batch_cap) row -> logits slot, -1: not asked for */
+    int            batch_cap;
+    float         *batch_logits;  /* (batch_slots, n_vocab) logits of the rows asked for */
+    int            batch_slots;
 
     /* scratch for one chunk of nb <= n_batch tokens */
     float *x;       /* (n_batch, n_embd) residual stream */
@@ -53,6 +61,11 @@ struct pl_ctx {
 void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
 /* forward_llama for one token, the whole step in one pool dispatch (forward_decode.c). */
 void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits);
+
+/* Append n tokens to seq (validated, in chunks of n_batch); the logits of
+ * rows want[0..n_want) (ascending indices into tokens) go to out[i] (context.c). */
+int  ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int *want,
+                     float *const *out, int n_want, pl_status *st);
 
 /* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
 void model_rope_cache(const pl_model *m, float pos, float *cs);

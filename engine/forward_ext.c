@@ -167,11 +167,14 @@ void fx_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, int wind
 }
 
 /* Final norm of the last row, the output projection, the optional soft cap. */
-void fx_logits(pl_ctx *c, int nb, float *logits)
+void fx_logits(pl_ctx *c, int nb, float *logits) { fx_logits_row(c, nb - 1, logits); }
+
+/* The same for any row of the chunk just run (a batch asks for several). */
+void fx_logits_row(pl_ctx *c, int row, float *logits)
 {
     const pl_model *m = c->m;
     const int d = (int)m->hp.n_embd, nv = (int)m->hp.n_vocab;
-    pl_cpu_rms_norm(c->x + (size_t)(nb - 1) * d, m->output_norm.data, d, m->hp.norm_eps, c->out_row);
+    pl_cpu_rms_norm(c->x + (size_t)row * d, m->output_norm.data, d, m->hp.norm_eps, c->out_row);
     const pl_weight *w = &m->output;
     fx_matmul(c, &w, &logits, 1, c->out_row, 1);
     const float cap = m->hp.final_softcap;

@@ -43,5 +43,8 @@ void fx_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, int wind
                   float score_scale);
 /* logits (n_vocab) = Wout . RMSNorm(x[nb - 1]), soft-capped when hp.final_softcap > 0. */
 void fx_logits(pl_ctx *c, int nb, float *logits);
+/* logits of row `row` of the chunk the forward pass just ran: every family
+ * leaves the final residual stream of its rows in c->x (n_batch, n_embd). */
+void fx_logits_row(pl_ctx *c, int row, float *logits);
 
 #endif

@@ -9,6 +9,7 @@
 #define PL_GGUF_H
 
 #include "engine.h"
+#include "../backends/quant_blocks.h"
 
 typedef enum gguf_vtype {
     GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3,

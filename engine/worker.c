@@ -107,7 +107,7 @@ static wk_req *queue_pop(pl_worker *w, bool block)
     if (r) {
         w->rq_head = r->next;
         if (!w->rq_head) w->rq_tail = NULL;
-        if (r->kind == WK_GENERATE || r->kind == WK_RESTORE) __atomic_store_n(&w->cancel, 0, __ATOMIC_SEQ_CST);
+        if (r->kind == WK_GENERATE || r->kind == WK_RESTORE) atomic_store(&w->cancel, 0);
     }
     pthread_mutex_unlock(&w->mu);
     return r;
@@ -207,10 +207,18 @@ static void *worker_main(void *arg)
 pl_worker *pl_worker_new(pl_status *st)
 {
     pl_worker *w = calloc(1, sizeof *w);
-    if (!w) { pl_status_set(st, PL_ERR_NOMEM, "worker: out of memory"); return NULL; }
+    wk_req *quit = w ? calloc(1, sizeof *quit) : NULL;
+    if (!quit) {
+        free(w);
+        pl_status_set(st, PL_ERR_NOMEM, "worker: out of memory");
+        return NULL;
+    }
+    quit->kind = WK_QUIT;
+    w->quit = quit;   /* so pl_worker_free can always stop and join the thread */
     int fds[2];
     if (pipe(fds) < 0) {
         pl_status_set(st, PL_ERR_IO, "worker: pipe: %s", strerror(errno));
+        free(quit);
         free(w);
         return NULL;
     }
@@ -227,6 +235,7 @@ pl_worker *pl_worker_new(pl_status *st)
         pl_status_set(st, PL_ERR_NOMEM, "worker: cannot start the thread");
         close(fds[0]);
         close(fds[1]);
+        free(quit);
         free(w);
         return NULL;
     }
@@ -242,12 +251,9 @@ void pl_worker_free(pl_worker *w)
     if (!w) return;
     pl_worker_cancel(w);
     queue_drop(w, 1u << WK_LOAD | 1u << WK_GENERATE | 1u << WK_RESTORE);   /* the queued snapshot still runs */
-    wk_req *q = calloc(1, sizeof *q);   /* QUIT needs no answer */
-    if (q) {
-        q->kind = WK_QUIT;
-        queue_push(w, q);
-        pthread_join(w->thread, NULL);
-    }
+    queue_push(w, w->quit);   /* allocated by pl_worker_new: the join never depends on memory */
+    w->quit = NULL;
+    pthread_join(w->thread, NULL);
     for (wk_req *r = w->rq_head, *n; r; r = n) { n = r->next; wk_req_free(r); }
     pl_event ev;
     while (pl_worker_next_event(w, &ev)) pl_event_free(&ev);
@@ -402,7 +408,7 @@ static void queue_drop(pl_worker *w, unsigned kinds)
 void pl_worker_cancel(pl_worker *w)
 {
     queue_drop(w, 1u << WK_GENERATE | 1u << WK_RESTORE);
-    __atomic_store_n(&w->cancel, 1, __ATOMIC_SEQ_CST);
+    atomic_store(&w->cancel, 1);
 }
 
 /* Pop one event; when none are left, drain the wake-up pipe. */

@@ -189,7 +189,7 @@ static int prompt_prefill(gen_turn *g, pl_status *st)
     if (g->restore && batch > 128) batch = 128;   /* a moving progress bar, a prompt cancel */
     double t0 = now_s();
     for (int i = k; i < g->n_toks; i += batch) {
-        if (__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST))
+        if (atomic_load(&w->cancel))
             return pl_status_set(st, PL_ERR_CANCELLED, "cancelled"), -1;
         int n = g->n_toks - i < batch ? g->n_toks - i : batch;
         if (g->restore) {
@@ -250,7 +250,7 @@ static void generate_loop(gen_turn *g, pl_status *st)
     double t0 = now_s();
     char piece[256];
     for (;;) {
-        if (__atomic_load_n(&w->cancel, __ATOMIC_SEQ_CST)) { g->stats.cancelled = true; break; }
+        if (atomic_load(&w->cancel)) { g->stats.cancelled = true; break; }
         knobs_between_tokens(w);
         if (w->gp.n_predict >= 0 && g->stats.n_gen >= w->gp.n_predict) { g->stats.hit_limit = true; break; }
         const float *logits = pl_logits(w->ctx, w->seq);

@@ -44,7 +44,8 @@ struct pl_worker {
     bool            wake_pending;
     pl_engine_state shown;       /* the state the last event carried (a dropped request's answer) */
     uint32_t        next_id;
-    volatile int    cancel;      /* set by the UI, read between tokens */
+    atomic_int      cancel;      /* set by the UI, read between tokens */
+    struct wk_req  *quit;        /* the QUIT pl_worker_free sends, allocated up front */
     /* worker thread only */
     uint32_t        cur_id;
     pl_model       *model;

@@ -203,7 +203,7 @@ int tui_set_option(tui_app *a, const char *name, const char *value, char *err, s
     config_get(a->cfg, o, v, sizeof v);
     const tui_knob *k = tui_knob_find(name);
     if (k && k->engine) pl_worker_set_knob(a->wk, name, v);
-    tui_status_msg(a, "%s = %s (%s)", name, v, k ? k->when : "this session");
+    tui_status_msg(a, "%s = %s (%s)", name, v, k ? tui_knob_when(k) : "this session");
     return 0;
 }
 

@@ -1,9 +1,9 @@
 /* knobs.c — the settings panel (F2, /set with no arguments).
  *
  * Rows are settings from the one options table (config/options.c); this file
- * only says which ones the panel shows and, honestly, when a change takes
- * effect: live (between two tokens), from the next message, on the next model
- * load, or not supported by the engine yet. Left/Right step numbers and
+ * only says which ones the panel shows; when a change takes effect (live,
+ * next message, next load, not supported yet) is the table's pl_option.live,
+ * the same words --help, the man page and the README show. Left/Right step numbers and
  * cycle choices; Enter edits the value as text. Every change goes through
  * tui_set_option, the same path as /set.
  */
@@ -13,22 +13,29 @@
 
 #include "tui.h"
 
+/* Which settings the panel shows, in its order. When a change applies comes
+ * from the options table (pl_option.live), not from here: tui_knob_when. */
 const tui_knob tui_knobs[] = {
-    {"temp", "live", true},              {"top-k", "live", true},
-    {"top-p", "live", true},             {"min-p", "live", true},
-    {"seed", "live", true},              {"repeat-penalty", "live", true},
-    {"repeat-last-n", "live", true},     {"frequency-penalty", "live", true},
-    {"presence-penalty", "live", true},  {"n-predict", "live", true},
-    {"threads", "live", true},           {"context-policy", "live", true},
-    {"system", "next message", false},   {"chat-template", "next message", false},
-    {"stop", "next message", false},     {"ctx-size", "next load", true},
-    {"batch-size", "next load", true},   {"n-gpu-layers", "next load", true},
-    {"mmap", "next load", true},
-    {"cache-type-k", "live", true},      {"cache-type-v", "live", true},
-    {"draft-model", "not supported yet", true}, {"draft-max", "not supported yet", true},
+    {"temp", true},           {"top-k", true},          {"top-p", true},
+    {"min-p", true},          {"seed", true},           {"repeat-penalty", true},
+    {"repeat-last-n", true},  {"frequency-penalty", true}, {"presence-penalty", true},
+    {"n-predict", true},      {"threads", true},        {"context-policy", true},
+    {"system", false},        {"chat-template", false}, {"stop", false},
+    {"ctx-size", true},       {"batch-size", true},     {"n-gpu-layers", true},
+    {"mmap", true},           {"cache-type-k", true},   {"cache-type-v", true},
+    {"draft-model", true},    {"draft-max", true},
 };
 const int tui_n_knobs = (int)(sizeof tui_knobs / sizeof tui_knobs[0]);
 
+/* The panel's words for when a change of k applies: the options table's. */
+const char *tui_knob_when(const tui_knob *k)
+{
+    const pl_option *o = config_find(k->name);
+    const char *t = o ? config_live_text(o) : NULL;
+    return t ? t : "this session";
+}
+
+/* The panel row of a setting, NULL if the panel does not show it. */
 const tui_knob *tui_knob_find(const char *name)
 {
     for (int i = 0; i < tui_n_knobs; i++)
@@ -58,9 +65,10 @@ static void knobs_draw(tui_app *a)
             snprintf(val, sizeof val, "%d (0: all cores)", a->es.n_threads);   /* what runs, not "0" */
         bool sel = i == a->kb_sel;
         if (sel && a->kb_editing) snprintf(val, sizeof val, "%.200s_", a->kb_buf);
-        snprintf(buf, sizeof buf, "%-18s %-24.24s %s", o->name, val[0] ? val : "-", tui_knobs[i].when);
+        const char *when = tui_knob_when(&tui_knobs[i]);
+        snprintf(buf, sizeof buf, "%-18s %-24.24s %s", o->name, val[0] ? val : "-", when);
         if (sel) mvwhline(win, 1 + r, 1, ' ' | render_attr(ROLE_SELECT), getmaxx(win) - 2);
-        render_text(win, 1 + r, 2, iw, buf, sel ? ROLE_SELECT : strstr(tui_knobs[i].when, "not") ? ROLE_DIM : ROLE_NORMAL);
+        render_text(win, 1 + r, 2, iw, buf, sel ? ROLE_SELECT : o->live == LIVE_NOT_YET ? ROLE_DIM : ROLE_NORMAL);
     }
     const pl_option *o = config_find(tui_knobs[a->kb_sel].name);
     render_text(win, getmaxy(win) - 2, 2, iw, o ? o->help : "", ROLE_DIM);

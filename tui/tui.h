@@ -1,6 +1,6 @@
 /* tui.h — the door of tui/, parley's ncurses chat app.
  *
- * Outside the room only cmd_tui() (cmd/cmd.h) is used. Inside, the layers go
+ * Outside the room only tui_run() is used (by cmd/tui.c). Inside, the layers go
  * like tmux's: transcript (the messages, a model) -> layout (wrapped display
  * lines with styled spans, cached per message) -> render (ncurses windows,
  * one doupdate per frame) -> the terminal. app.c owns the poll() loop over
@@ -313,12 +313,13 @@ extern const int tui_n_bindings;
 /* knobs.c: which settings the panel shows and when they take effect. */
 typedef struct tui_knob {
     const char *name;
-    const char *when;     /* "live", "next message", "next load", "not supported yet" */
     bool        engine;   /* also sent to the worker (pl_worker_set_knob) */
 } tui_knob;
 extern const tui_knob tui_knobs[];
 extern const int tui_n_knobs;
 const tui_knob *tui_knob_find(const char *name);
+/* "live", "next load", ...: config_live_text of the knob's option. */
+const char     *tui_knob_when(const tui_knob *k);
 
 /* picker.c, knobs.c: state lives in the views; these reset it. */
 void tui_picker_open(tui_app *a);

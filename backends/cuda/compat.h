@@ -2,7 +2,8 @@
  *
  * Kernels are written in CUDA's dialect; this header maps it for hipcc
  * (ROCm HIP, from Debian's packages) and for g++ running the kernels on the
- * CPU (tests/gpu/emu.h). Rules for kernel code:
+ * CPU (the test build passes -DPL_GPU_EMU -include tests/gpu/emu.h).
+ * Rules for kernel code:
  *   - launch only through GPU_LAUNCH(kernel, grid, block, smem, stream, args...)
  *     (g++ cannot parse <<<>>>);
  *   - dynamic shared memory through DYN_SHMEM(type, name);
@@ -17,7 +18,11 @@
 #include <stdint.h>
 
 #if defined(PL_GPU_EMU)
-#  include "../../tests/gpu/emu.h"
+/* The test build brings its CPU emulation in (g++ -include tests/gpu/emu.h):
+ * production headers never include tests. */
+#  ifndef PL_GPU_EMU_H
+#    error "PL_GPU_EMU builds must -include the emulation header (tests/gpu/Makefile.inc)"
+#  endif
 /* fp16 bits to float on the CPU: GCC's _Float16 */
 static inline float pl_h2f(uint16_t b) { _Float16 h; memcpy(&h, &b, 2); return (float)h; }
 #elif defined(__HIPCC__)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "engine/engine.h"
 #include "engine/gguf.h"
 
@@ -153,7 +154,9 @@ static int scan_home(const char *models_dir, const char *extra, pl_model_entry *
 {
     pl_status st;
     pl_model_entry *all = NULL;
-    int n = pl_catalog_scan(models_dir, extra, &all, &st);
+    char *def = models_dir ? NULL : config_default_models_dir();   /* what config_load fills */
+    int n = pl_catalog_scan(models_dir ? models_dir : def, extra, &all, &st);
+    free(def);
     cr_assert_geq(n, 0, "scan failed: %s", st.msg);
     int k = 0;
     for (int i = 0; i < n; i++)
@@ -343,7 +346,9 @@ Test(catalog_scan, env_overrides_and_extra_paths)
     pl_catalog_free(v);
 
     pl_catalog_root roots[PL_CATALOG_MAX_ROOTS];
-    int nr = pl_catalog_roots(NULL, extra, roots, PL_CATALOG_MAX_ROOTS);
+    char *def = config_default_models_dir();
+    int nr = pl_catalog_roots(def, extra, roots, PL_CATALOG_MAX_ROOTS);
+    free(def);
     cr_assert_geq(nr, 6);
     cr_expect_str_eq(roots[0].source, "parley");
     cr_expect_str_eq(roots[0].dir, hp(p, "mine"));
@@ -357,7 +362,9 @@ Test(catalog_scan, empty_machine)
     cr_expect_eq(scan_home(NULL, NULL, &v), 0);
     pl_catalog_free(v);
     pl_catalog_root roots[PL_CATALOG_MAX_ROOTS];
-    int nr = pl_catalog_roots(NULL, NULL, roots, PL_CATALOG_MAX_ROOTS);
+    char *def = config_default_models_dir();
+    int nr = pl_catalog_roots(def, NULL, roots, PL_CATALOG_MAX_ROOTS);
+    free(def);
     char p[1024];
     cr_assert_geq(nr, 5);
     cr_expect_str_eq(roots[0].dir, hp(p, ".local/share/parley/models"));
@@ -367,6 +374,23 @@ Test(catalog_scan, empty_machine)
     for (int i = 0; i < nr; i++)
         for (int k = 0; k < 4; k++) seen[k] |= strcmp(roots[i].source, want[k]) == 0;
     for (int k = 0; k < 4; k++) cr_expect(seen[k], "no %s root", want[k]);
+}
+
+/* The engine does not reach into config/: config_load resolves parley's
+ * models dir and hands it in; without one the catalog invents none. */
+Test(catalog_scan, models_dir_comes_from_the_caller)
+{
+    pl_catalog_root roots[PL_CATALOG_MAX_ROOTS];
+    int nr = pl_catalog_roots(NULL, NULL, roots, PL_CATALOG_MAX_ROOTS);
+    cr_assert_geq(nr, 4);
+    for (int i = 0; i < nr; i++) cr_expect_str_neq(roots[i].source, "parley");
+    pl_config cfg;
+    config_init(&cfg);
+    char err[256], p[1024], *argv[] = { "models", NULL };
+    int first = 0;
+    cr_assert_eq(config_load(&cfg, 1, argv, &first, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(cfg.models_dir, hp(p, ".local/share/parley/models"));
+    config_free(&cfg);
 }
 
 /* ---- the real default model -------------------------------------------- */

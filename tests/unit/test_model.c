@@ -390,7 +390,7 @@ Test(model_ctx, abort_flag_cancels_between_chunks)
     pl_model *m = load_fixture_model("synth-f16.gguf");
     pl_ctx *c = tc_ctx(m, 128, 8);
     pl_status st;
-    volatile int flag = 1;
+    atomic_int flag = 1;
     pl_ctx_set_abort(c, &flag);
     int a = pl_seq_new(c, &st);
     int32_t toks[20] = { 0 };

@@ -1,4 +1,4 @@
-/* cmd_tui.c — `parley [options]`: the chat. Options come from the one
+/* tui.c — `parley [options]`: the chat. Options come from the one
  * table (config/) in the TUI's scope; the chat needs a terminal, scripts
  * are pointed at `parley run`. `--resume` takes an optional ID: alone (last
  * argument, or followed by another option) it opens the session list. */
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cmd/cmd.h"
-#include "tui.h"
+#include "../tui/tui.h"
+#include "cmd.h"
 
 /* "--resume" / "-r" without an ID becomes "--resume=pick" (the sidebar opens). */
 static void resume_default(int argc, char **argv)
@@ -20,6 +20,7 @@ static void resume_default(int argc, char **argv)
     }
 }
 
+/* The chat's entry: its options, then the TUI room's one door (tui_run). */
 int cmd_tui(int argc, char **argv)
 {
     pl_config cfg;
