@@ -93,6 +93,7 @@ void wk_do_load(pl_worker *w, wk_req *r)
     wk_state_refresh(w);
     pl_event ev = {.kind = PL_EV_LOADED, .req_id = w->cur_id, .state = w->state};
     wk_emit(w, &ev);
+    if (w->state.info.warning[0]) wk_emitf(w, PL_EV_NOTICE, "%s", w->state.info.warning);
 }
 
 /* ---- knob handlers: return 0 and fill msg (a NOTICE) if not applied live */
