@@ -283,7 +283,8 @@ void pl_model_get_info(const pl_model *m, pl_model_info *out)
     if (m->chat_template_skipped)
         snprintf(out->warning, sizeof out->warning, "the model's chat template is %llu bytes, over the %u MiB "
                  "parley reads: it was ignored and %s is used (override with --chat-template NAME)",
-                 (unsigned long long)m->chat_template_skipped, MODEL_TEMPLATE_MAX >> 20, out->chat_template);
+                 (unsigned long long)m->chat_template_skipped, MODEL_TEMPLATE_MAX >> 20,
+                 pl_chat_template_name(m, NULL));
 }
 
 const pl_vocab *model_vocab(const pl_model *m) { return m->vocab; }
