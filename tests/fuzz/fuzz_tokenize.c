@@ -6,15 +6,22 @@
  * token id must be one the model has, and the tokens must spell the text back:
  * detokenizing gives exactly the input with ill-formed UTF-8 replaced (the
  * promise pl_tokenize makes), once with special-token text as plain text and
- * once parsed into control tokens and rendered back.
+ * once parsed into control tokens and rendered back. Except where the
+ * vocabulary cannot spell a byte at all: SmolLM2 has no token for 21 bytes
+ * (controls 04 06 13 14 16 1d, and lead bytes f1 f2 and those that never occur
+ * in UTF-8); such a byte is dropped, as llama.cpp drops it, so texts holding
+ * one are only checked for valid ids.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/model.h"
+#include "engine/vocab.h"
 
 static pl_model *fz_model;
+static bool fz_spellable[256];   /* the vocabulary has a token for this byte */
 
 /* Load the default model's vocabulary once; without it there is nothing to fuzz. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -34,6 +41,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_tokenize: %s\n", st.msg);
         abort();
     }
+    const pl_vocab *v = model_vocab(fz_model);
+    for (int b = 0; b < 256; b++) fz_spellable[b] = v->byte_tok[b] >= 0;
     return 0;
 }
 
@@ -51,7 +60,10 @@ static void fz_round_trip(const char *text, size_t len, const char *want, size_t
     char *out = malloc((size_t)out_cap);
     if (!out) { free(toks); return; }
     int got = pl_detokenize(fz_model, toks, n, out, out_cap, false, special);
-    if (got < 0 || (size_t)got != want_len || memcmp(out, want, want_len) != 0) {
+    bool spellable = true;
+    for (size_t i = 0; i < want_len && spellable; i++) spellable = fz_spellable[(uint8_t)want[i]];
+    if (got < 0 || got > out_cap) abort();
+    if (spellable && ((size_t)got != want_len || memcmp(out, want, want_len) != 0)) {
         fprintf(stderr, "round trip (special=%d): %zu bytes in, %d back\n", special, want_len, got);
         abort();
     }
