@@ -135,15 +135,18 @@ endif
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    LDFLAGS="-fsanitize=address,undefined" build-asan/test-unit
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/test-unit $(FUZZ_TARGETS:%=build-asan/fuzz-replay/%)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    $(TEST_ENV) build-asan/test-unit --jobs=1
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(MAKE) --no-print-directory BUILD=build-asan test-fuzz-replay
 
 # ---- fuzzing ------------------------------------------------------------
 # One libFuzzer harness per parser (tests/fuzz/fuzz_<target>.c), linked against
 # the library itself (built again with clang, coverage and sanitizers under
 # build-fuzz/), so a new source file can never be missing from a fuzzer again.
-# `make fuzz` runs each for FUZZ_SECONDS from its committed seeds and past
+# `make fuzz` runs each for FUZZ_SECONDS from its committed seeds (and words in
+# tests/fuzz/<target>.dict) and past
 # crashes; a crash it finds goes to build-fuzz/crash-<target>-*: fix it, then
 # keep the file in tests/fuzz/regress/<target>/. `make test-fuzz-replay` (part
 # of make test) feeds every seed and regression file to the same harnesses
@@ -159,7 +162,8 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build-fuzz/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
 	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
-	    $(TEST_ENV) build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    d=; [ -f tests/fuzz/$$t.dict ] && d=-dict=tests/fuzz/$$t.dict; \
+	    $(TEST_ENV) build-fuzz/fuzz_$$t $$d -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
 	        -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t tests/fuzz/corpus_$$t \
 	        tests/fuzz/regress/$$t || exit 1; \
 	done
