@@ -145,10 +145,10 @@ check-asan:
 # One libFuzzer harness per parser (tests/fuzz/fuzz_<target>.c), linked against
 # the library itself (built again with clang, coverage and sanitizers under
 # build-fuzz/), so a new source file can never be missing from a fuzzer again.
-# `make fuzz` runs each for FUZZ_SECONDS from its committed seeds (and words in
-# tests/fuzz/<target>.dict) and past
-# crashes; a crash it finds goes to build-fuzz/crash-<target>-*: fix it, then
-# keep the file in tests/fuzz/regress/<target>/. `make test-fuzz-replay` (part
+# `make fuzz` runs each for FUZZ_SECONDS from its committed seeds and past
+# crashes (with the words in tests/fuzz/<target>.dict where there is one); a
+# crash it finds goes to build-fuzz/crash-<target>-*: fix it, then keep the
+# file in tests/fuzz/regress/<target>/. `make test-fuzz-replay` (part
 # of make test) feeds every seed and regression file to the same harnesses
 # through a plain main built with $(CC) (tests/fuzz/replay.c): no clang needed.
 # The tokenizer harness reads the default model from PARLEY_MODEL.
