@@ -42,7 +42,7 @@ $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq 
 $(BUILD)/%_avx512vbmi.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz test-fuzz-replay gpu install man-check
+.PHONY: all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
 # The binary links the objects themselves (the archive is for the test binaries).
@@ -177,6 +177,7 @@ $(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(wildcard tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/fuzz/replay.c $< $(LIB) $(LDLIBS)
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay/%)
+.PHONY: test-fuzz-replay
 test-fuzz-replay: $(FUZZ_REPLAY)
 	@for t in $(FUZZ_TARGETS); do \
 	    $(TEST_ENV) $(BUILD)/fuzz-replay/$$t tests/fuzz/corpus_$$t tests/fuzz/regress/$$t || exit 1; \
