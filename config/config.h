@@ -54,12 +54,15 @@ typedef struct pl_config {
     char   *stop;           /* stop strings, '\n'-separated (--stop repeats) */
     bool    chat;
     bool    verbose;
+    bool    raw;            /* run output, sessions show/export: bytes as they are, escapes included */
     /* sessions */
     char   *resume;         /* session id to resume */
     bool    continue_last;
     char   *format;         /* parley sessions export: "md" | "json" */
     char   *output;         /* parley sessions export -o FILE ("" = stdout) */
+    bool    force;          /* parley sessions export: overwrite FILE */
     /* ui */
+    bool    names;          /* models, sessions ls: names / ids alone, one a line */
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;

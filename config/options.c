@@ -15,7 +15,8 @@
 const pl_option pl_options[] = {
     /* name            short env                      kind       default  min   max    choices  field  scope metavar help */
     {"model",            'm', "PARLEY_MODEL",          OPT_STR,  "",      0, 0, NULL, F(model), CFG_ENGINE | CFG_TUI, "PATH",
-     "GGUF model file (default: the SmolLM2-135M-Instruct model `make model` fetches)"},
+     "GGUF model: a file, or a name as `parley models` lists it (an Ollama name such as smollm2:135m, a file name "
+     "with or without .gguf) (default: the SmolLM2-135M-Instruct model `make model` fetches)"},
     {"models-dir",       0,   "PARLEY_MODELS",         OPT_STR,  "",      0, 0, NULL, F(models_dir), CFG_ALL, "DIR",
      "directory of GGUF models (default ~/.local/share/parley/models)"},
     {"model-paths",      0,   "PARLEY_MODEL_PATHS",    OPT_STR,  "",      0, 0, NULL, F(model_paths), CFG_TUI | CFG_MODELS, "DIRS",
@@ -64,7 +65,7 @@ const pl_option pl_options[] = {
     {"n-predict",        'n', "PARLEY_N_PREDICT",      OPT_INT,  "-1",   -1, BIG, NULL, F(n_predict), CFG_RUN | CFG_TUI, "N",
      "tokens to generate at most (-1 = until the end of the answer)"},
     {"prompt",           'p', NULL,                    OPT_STR,  "",      0, 0, NULL, F(prompt), CFG_RUN, "TEXT",
-     "prompt text"},
+     "prompt text (- reads it from stdin; text piped to parley run follows the prompt after a blank line)"},
     {"system",           0,   "PARLEY_SYSTEM",         OPT_STR,  "",      0, 0, NULL, F(system), CFG_GEN, "TEXT",
      "system prompt"},
     {"chat-template",    0,   "PARLEY_CHAT_TEMPLATE",  OPT_STR,  "",      0, 0, NULL, F(chat_template), CFG_GEN, "NAME",
@@ -75,6 +76,9 @@ const pl_option pl_options[] = {
      "send the prompt as one user turn through the chat template"},
     {"verbose",          'v', "PARLEY_VERBOSE",        OPT_BOOL, "false", 0, 0, NULL, F(verbose), CFG_ALL, NULL,
      "print model details and speed to stderr"},
+    {"raw",              0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(raw), CFG_RUN | CFG_SESSIONS, NULL,
+     "write model output (run) and stored text (sessions show, export to stdout) byte for byte, terminal "
+     "control sequences included; by default control characters show as U+FFFD"},
     {"resume",           'r', NULL,                    OPT_STR,  "",      0, 0, NULL, F(resume), CFG_TUI, "ID",
      "resume session ID (alone: pick one from the sessions sidebar)"},
     {"continue",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(continue_last), CFG_TUI, NULL,
@@ -83,6 +87,10 @@ const pl_option pl_options[] = {
      "parley sessions export: Markdown or JSON"},
     {"output",           'o', NULL,                    OPT_STR,  "",      0, 0, NULL, F(output), CFG_SESSIONS, "FILE",
      "parley sessions export: write to FILE instead of stdout"},
+    {"force",            0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(force), CFG_SESSIONS, NULL,
+     "parley sessions export -o FILE: replace FILE if it exists (a symbolic link is replaced, not followed)"},
+    {"names",            0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(names), CFG_MODELS | CFG_SESSIONS, NULL,
+     "parley models and parley sessions ls: print only the model names or session ids, one a line (for scripts and shell completion)"},
     {"color",            0,   "PARLEY_COLOR",          OPT_ENUM, "auto",  0, 0, "auto|always|never", F(color), CFG_TUI, "WHEN",
      "colours (NO_COLOR in the environment means never)"},
     {"bench-pp",         'p', NULL,                    OPT_INT,  "512",   0, 65536, NULL, F(bench_pp), CFG_BENCH, "N",

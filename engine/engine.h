@@ -117,6 +117,33 @@ size_t pl_utf8_complete_len(const char *s, size_t len);
  * output length (<= 3 * len), so (NULL, 0) measures. */
 size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap);
 
+/* ---- text bound for a terminal ------------------------------------------ */
+
+/* True for the characters a terminal acts on instead of showing: C0 controls
+ * other than '\n' and '\t', DEL, and C1 U+0080..U+009F. */
+bool   pl_cp_is_control(uint32_t cp);
+/* pl_utf8_sanitize that also turns each control character (pl_cp_is_control)
+ * into U+FFFD: use it on every text parley did not write before it reaches a
+ * terminal. Writes at most cap bytes (no NUL); returns the full length. */
+size_t pl_term_sanitize(const char *in, size_t len, char *out, size_t cap);
+/* The same for a C string, NUL-terminated in out and cut at a character
+ * boundary if it does not fit; returns the length written. */
+size_t pl_term_sanitize_str(const char *in, char *out, size_t cap);
+
+/* Streamed text (model output in token pieces): a character split across two
+ * pieces is held, not replaced. Zero-initialise; feed each piece, then end. */
+typedef struct pl_term_stream {
+    char   held[4];
+    size_t n_held;
+} pl_term_stream;
+/* Output needs at most PL_TERM_STREAM_MAX(len) bytes for a piece of len. */
+#define PL_TERM_STREAM_MAX(len) (3 * ((len) + 4))
+/* Sanitized complete characters of held + in into out (at most cap bytes);
+ * returns their full length. The bytes of an unfinished character are kept. */
+size_t pl_term_stream_feed(pl_term_stream *s, const char *in, size_t len, char *out, size_t cap);
+/* Flush at the end: an unfinished character becomes U+FFFD. */
+size_t pl_term_stream_end(pl_term_stream *s, char *out, size_t cap);
+
 /* ---- chat templates ---------------------------------------------------- */
 
 typedef struct pl_chat_msg {
@@ -287,6 +314,14 @@ void pl_catalog_free(pl_model_entry *entries);
 /* One file's entry (metadata only), e.g. to tell why `-m FILE` cannot run.
  * Returns 0; e->supported == false with e->reason when it cannot be used. */
 int  pl_catalog_inspect(const char *path, pl_model_entry *e);
+
+/* The file behind `-m MODEL` (malloc'd): MODEL itself when it exists or is
+ * written as a path (/, ./, ../), else
+ * the one catalog entry named MODEL as `parley models` lists it (file name
+ * with or without .gguf, Ollama's "model:tag" or "model"). NULL with st when
+ * no model or several have that name, or the one found cannot run. */
+char *pl_catalog_resolve(const char *model, const char *models_dir, const char *extra_paths,
+                         pl_status *st);
 
 /* True if the engine has a forward pass for general.architecture == arch (engine/arch.c). */
 bool pl_arch_supported(const char *arch);

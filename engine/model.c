@@ -258,12 +258,13 @@ static void model_count(const pl_model *m, uint64_t *n_params, pl_type *dominant
         if (per_type[t] > per_type[*dominant]) *dominant = (pl_type)t;
 }
 
-/* What the UI and `parley run --verbose` show about a model. */
+/* What the UI and `parley run --verbose` show about a model (general.name
+ * comes from the file: made safe for a terminal). */
 void pl_model_get_info(const pl_model *m, pl_model_info *out)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->arch, sizeof out->arch, "%s", m->arch->name);
-    snprintf(out->name, sizeof out->name, "%s", m->name);
+    pl_term_sanitize_str(m->name, out->name, sizeof out->name);
     pl_type dom;
     model_count(m, &out->n_params, &dom);
     const char *tn = pl_type_name(dom);

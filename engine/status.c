@@ -1,4 +1,6 @@
-/* status.c — filling pl_status messages; the one place errors get their text. */
+/* status.c — filling pl_status messages; the one place errors get their text.
+ * Messages quote file contents (an architecture, a pre-tokenizer, a token), so
+ * they are made safe for a terminal here, once, whoever prints them. */
 #include <stdarg.h>
 
 #include "engine.h"
@@ -8,9 +10,11 @@ pl_code pl_status_set(pl_status *st, pl_code code, const char *fmt, ...)
 {
     if (!st) return code;
     st->code = code;
+    char raw[sizeof st->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    pl_term_sanitize_str(raw, st->msg, sizeof st->msg);
     return code;
 }

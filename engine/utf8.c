@@ -9,7 +9,17 @@
  * A token stream can end in the middle of a character (byte-level BPE and
  * byte-fallback tokens split characters), so the TUI shows only the
  * pl_utf8_complete_len prefix of what it has and keeps the rest buffered.
+ *
+ * Text bound for a terminal (model output, stored sessions, GGUF strings, file
+ * names) goes through pl_term_sanitize: besides ill-formed bytes, every control
+ * character a terminal would act on (C0 but newline and tab, DEL, C1) becomes
+ * U+FFFD, the same mark the chat screen shows, so no escape sequence from text
+ * parley did not write reaches the terminal. pl_term_stream does the same for
+ * a stream cut in arbitrary pieces without breaking a character split between
+ * two of them.
  */
+#include <string.h>
+
 #include "vocab.h"
 
 /* Sequence length a lead byte announces and the allowed range of the byte
@@ -95,20 +105,80 @@ size_t pl_utf8_complete_len(const char *s, size_t len)
     return len;
 }
 
-/* Copy in to out with each ill-formed byte replaced by U+FFFD. Writes at most
- * cap bytes (no NUL); returns the full sanitized length (may exceed cap). */
-size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap)
+/* Does a terminal act on cp instead of showing it? C0 controls other than
+ * newline and tab, DEL, and the C1 controls U+0080..U+009F (CSI, OSC, ...). */
+bool pl_cp_is_control(uint32_t cp)
+{
+    return (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp < 0xa0);
+}
+
+/* The one sanitizing loop: ill-formed bytes, and controls when asked, become
+ * U+FFFD. Writes at most cap bytes; returns the full output length. */
+static size_t utf8_clean(const char *in, size_t len, char *out, size_t cap, bool controls)
 {
     static const char repl[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
     const unsigned char *u = (const unsigned char *)in;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         int n = utf8_seq_len(u + i, len - i);
-        const char *src = n ? in + i : repl;
-        size_t sl = n ? (size_t)n : 3;
+        bool keep = n && !(controls && pl_cp_is_control(utf8_decode(u + i, n)));
+        const char *src = keep ? in + i : repl;
+        size_t sl = keep ? (size_t)n : 3;
         for (size_t k = 0; k < sl; k++, o++)
             if (o < cap) out[o] = src[k];
         i += n ? (size_t)n : 1;
     }
+    return o;
+}
+
+/* Copy in to out with each ill-formed byte replaced by U+FFFD. Writes at most
+ * cap bytes (no NUL); returns the full sanitized length (may exceed cap). */
+size_t pl_utf8_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+    return utf8_clean(in, len, out, cap, false);
+}
+
+/* Text bound for a terminal: ill-formed bytes and control characters (one
+ * U+FFFD per character, so ESC ] 0 ; shows as U+FFFD ] 0 ;). */
+size_t pl_term_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+    return utf8_clean(in, len, out, cap, true);
+}
+
+/* pl_term_sanitize of a C string into a NUL-terminated buffer, cut at a
+ * character boundary when it does not fit; returns the length written. */
+size_t pl_term_sanitize_str(const char *in, char *out, size_t cap)
+{
+    if (cap == 0) return 0;
+    size_t n = pl_term_sanitize(in, strlen(in), out, cap - 1);
+    if (n > cap - 1) n = pl_utf8_complete_len(out, cap - 1);   /* drop a cut U+FFFD or character */
+    out[n] = 0;
+    return n;
+}
+
+/* Next piece of a stream (a model's tokens): every character completed so far,
+ * sanitized; an unfinished one waits in s for the bytes that finish it. */
+size_t pl_term_stream_feed(pl_term_stream *s, const char *in, size_t len, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    while (s->n_held > 0 && i < len) {                 /* finish the held character first */
+        s->held[s->n_held++] = in[i++];
+        if (pl_utf8_complete_len(s->held, s->n_held) == s->n_held) {
+            o += pl_term_sanitize(s->held, s->n_held, out + (o < cap ? o : cap), o < cap ? cap - o : 0);
+            s->n_held = 0;
+        }
+    }
+    size_t rest = len - i, ok = pl_utf8_complete_len(in + i, rest);
+    o += pl_term_sanitize(in + i, ok, out + (o < cap ? o : cap), o < cap ? cap - o : 0);
+    memcpy(s->held + s->n_held, in + i + ok, rest - ok);   /* < 4 bytes: a character's start */
+    s->n_held += rest - ok;
+    return o;
+}
+
+/* End of a stream: a character left unfinished shows as U+FFFD per byte. */
+size_t pl_term_stream_end(pl_term_stream *s, char *out, size_t cap)
+{
+    size_t o = pl_term_sanitize(s->held, s->n_held, out, cap);
+    s->n_held = 0;
     return o;
 }

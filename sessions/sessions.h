@@ -44,7 +44,8 @@ typedef enum sess_code {
     SESS_ERR_ARG,       /* bad argument from the caller */
     SESS_ERR_FORMAT,    /* bad import file or snapshot (see sess_snap_reason) */
     SESS_ERR_NOMEM,
-    SESS_ERR_STALE      /* snapshot made for another model or KV types */
+    SESS_ERR_STALE,     /* snapshot made for another model or KV types */
+    SESS_ERR_EXISTS     /* the file to write exists and overwriting was not asked for */
 } sess_code;
 
 typedef struct sess_status {
@@ -157,6 +158,9 @@ typedef struct sess_msg {
     bool    complete;  /* false: cut off (crash, kill, cancel before finish) */
 } sess_msg;
 
+/* The longest message text (and imported title or prompt) a store takes. */
+#define SESS_MSG_MAX_BYTES (16u << 20)
+
 /* A whole message in one transaction; returns its id or -1. The first user
  * message of an untitled session gives it its title. stats may be NULL. */
 int64_t sess_msg_add(sess_store *s, int64_t sid, const char *role, const char *text, size_t len,
@@ -200,9 +204,29 @@ char *sess_search_expr(const char *query);
 
 int sess_export_md(sess_store *s, int64_t id, FILE *out, sess_status *st);
 int sess_export_json(sess_store *s, int64_t id, FILE *out, sess_status *st);
+
+enum { SESS_WRITE_FORCE = 1 << 0 };   /* sess_file_write: replace an existing file (or link) */
+/* Write the file's bytes to f; 0 or -1 with st filled. */
+typedef int (*sess_file_fill)(void *ctx, FILE *f, sess_status *st);
+/* The one writer of files a person asked for (exports): a private (0600)
+ * temporary file in the same folder, fsynced, renamed onto path. An existing
+ * path is refused (SESS_ERR_EXISTS) unless SESS_WRITE_FORCE; a symbolic link
+ * at path is replaced, never followed. On any failure path is untouched. */
+int sess_file_write(const char *path, unsigned flags, sess_file_fill fill, void *ctx, sess_status *st);
+/* Session id as Markdown or JSON into path through sess_file_write; the id is
+ * checked before anything is written. */
+int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, unsigned flags, sess_status *st);
 /* Import a JSON export as a new session, all or nothing; returns the new id or -1. */
 int64_t sess_import_json(sess_store *s, const char *text, size_t len, const char *name, sess_status *st);
 int64_t sess_import_json_file(sess_store *s, const char *path, sess_status *st);  /* "-" = stdin */
+/* A file parley exported, JSON or Markdown (told apart by its first byte),
+ * as a new session; "-" = stdin. Returns the new id or -1. */
+int64_t sess_import_file(sess_store *s, const char *path, sess_status *st);
+/* A conversation that is not in a store (the chat's unsaved one) in the
+ * Markdown form sess_import_file reads: title, system prompt and settings
+ * (JSON object text) may be NULL. */
+int     sess_md_write_msgs(FILE *f, const char *title, const char *system, const char *settings_json,
+                           const sess_msg *m, int n);
 /* The session knobs of cfg (generation and engine options) as a JSON object; caller frees. */
 char   *sess_settings_from_config(const struct pl_config *cfg);
 /* Apply a settings object to cfg (unknown keys are skipped); -1 with err on a bad value. */
@@ -224,7 +248,8 @@ typedef enum sess_snap_reason {
     SNAP_BAD_CHECKSUM, /* bytes changed since it was written */
     SNAP_STALE_MODEL,  /* written for another model file */
     SNAP_STALE_TYPES,  /* written with other KV cache types */
-    SNAP_PAYLOAD       /* the payload callback failed */
+    SNAP_PAYLOAD,      /* the payload callback failed */
+    SNAP_NOT_FILE      /* a folder (or device...) where the snapshot file should be */
 } sess_snap_reason;
 
 typedef struct sess_snap_meta {

@@ -6,6 +6,7 @@
 #ifndef PL_SESSIONS_IMPL_H
 #define PL_SESSIONS_IMPL_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "sessions.h"
@@ -24,8 +25,10 @@ struct sess_store {
     char    *path;          /* .../sessions.db */
     char    *dir;           /* its directory (snapshots/ lives here) */
     bool     ro;
-    char     note[256];
+    bool     damaged;       /* SQLite reported damage: nothing more is written */
+    char     note[1024];    /* said once at open: read-only, moved aside, not private */
     int      busy_ms;
+    int64_t  busy_since;    /* when the current wait for the lock began (busy_poll) */
     int      retries;       /* transaction-level retries on SQLITE_BUSY */
     int      ckpt_ms;
     size_t   ckpt_bytes;
@@ -56,7 +59,25 @@ int sess_exists(sess_store *s, int64_t id, sess_status *st);
 int sess_msg_insert_tx(sess_store *s, int64_t sid, const char *role, const char *text, size_t len,
                        const sess_msg_stats *stats, int64_t created, bool complete, int64_t *id_out,
                        sess_status *st);
+/* ---- store_guard.c: privacy, read-only and damage checks at open ---- */
+/* Add a sentence to the note shown at open. */
+void sess_note_add(sess_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The data folder 0700 (tightened when ours, else a note). */
+void sess_guard_folder(sess_store *s, const char *dir);
+/* sessions.db (made here 0600 when create and missing), -wal, -shm: 0600. */
+int  sess_guard_files(sess_store *s, bool create, sess_status *st);
+/* True (and why) when this process cannot write the store's folder or file. */
+bool sess_cannot_write(const sess_store *s, char *why, size_t len);
+/* PRAGMA quick_check stopped after ms; SESS_ERR_CORRUPT with the first problem. */
+int  sess_quick_check(sess_store *s, int ms, sess_status *st);
+
 /* Known roles; false for anything else. */
 bool sess_role_valid(const char *role);
+
+/* A JSON string of s[0..len), ill-formed UTF-8 as U+FFFD (export.c). */
+json_t *sess_json_text(const char *s, size_t len);
+/* The Markdown form of a JSON export document, and back (markdown.c). */
+int     sess_md_write(FILE *f, json_t *doc, const sess_msg *m, int n);
+json_t *sess_md_parse(const char *text, size_t len, const char *name, sess_status *st);
 
 #endif

@@ -38,7 +38,7 @@ static const char *const reason_names[] = {
     [SNAP_BAD_MAGIC] = "not a parley snapshot", [SNAP_BAD_VERSION] = "unknown snapshot version",
     [SNAP_TRUNCATED] = "truncated", [SNAP_BAD_CHECKSUM] = "checksum mismatch (corrupt)",
     [SNAP_STALE_MODEL] = "made for another model", [SNAP_STALE_TYPES] = "made with other KV cache types",
-    [SNAP_PAYLOAD] = "engine could not read the state",
+    [SNAP_PAYLOAD] = "engine could not read the state", [SNAP_NOT_FILE] = "not a snapshot file",
 };
 
 const char *sess_snap_reason_name(sess_snap_reason r)
@@ -158,8 +158,15 @@ static int snap_write_file(FILE *f, const char *tmp, const sess_snap_meta *meta,
     m.payload_size = 0;
     header_encode(h, &m);
     if (fwrite(h, 1, SNAP_HDR, f) != SNAP_HDR) goto io;
-    if (fn && fn(ctx, f) != 0)
+    if (fn && fn(ctx, f) != 0) {
+        int e = errno;
+        bool refused = ferror(f);
+        if (refused || fflush(f) != 0) {   /* the file would not take the bytes: say why (disk full) */
+            if (refused) errno = e;
+            goto io;
+        }
         return sess_status_set(st, SESS_ERR_IO, "%s: the engine could not write its state", tmp), -1;
+    }
     if (fflush(f) != 0) goto io;
     off_t end = ftello(f);
     if (end < SNAP_HDR) goto io;
@@ -172,8 +179,9 @@ static int snap_write_file(FILE *f, const char *tmp, const sess_snap_meta *meta,
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) goto io;
     return 0;
 io:
-    return sess_status_set(st, errno == ENOSPC ? SESS_ERR_FULL : SESS_ERR_IO, "%s: writing snapshot: %s", tmp,
-                           strerror(errno)), -1;
+    if (errno == ENOSPC || errno == EDQUOT)
+        return sess_status_set(st, SESS_ERR_FULL, "disk full: snapshot %s not written (%s)", tmp, strerror(errno)), -1;
+    return sess_status_set(st, SESS_ERR_IO, "%s: writing snapshot: %s", tmp, strerror(errno)), -1;
 }
 
 int sess_snap_save(const char *path, const sess_snap_meta *meta, sess_payload_write fn, void *ctx,
@@ -184,8 +192,10 @@ int sess_snap_save(const char *path, const sess_snap_meta *meta, sess_payload_wr
     char *tmp = NULL;
     if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
         return sess_status_set(st, SESS_ERR_NOMEM, "out of memory"), -1;
-    FILE *f = fopen(tmp, "w+b");
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);   /* private, whatever the umask */
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
     if (!f) {
+        if (fd >= 0) close(fd);
         sess_status_set(st, SESS_ERR_IO, "%s: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
@@ -217,6 +227,8 @@ static sess_snap_reason snap_verify(FILE *f, const char *path, sess_snap_meta *g
     char detail[160];
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) return snap_reject(SNAP_IO, st, path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return snap_reject(SNAP_NOT_FILE, st, path, S_ISDIR(sb.st_mode) ? "it is a folder" : "it is not a regular file");
     size_t n = fread(h, 1, SNAP_HDR, f);
     if (n >= 8 && memcmp(h, SNAP_MAGIC, 8) != 0) return snap_reject(SNAP_BAD_MAGIC, st, path, NULL);
     if (n < SNAP_HDR) return snap_reject(SNAP_TRUNCATED, st, path, "header cut short");

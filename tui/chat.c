@@ -157,9 +157,12 @@ void tui_edit_last(tui_app *a)
 }
 
 /* Queue a model load with the current engine settings. */
-int tui_load_model(tui_app *a, const char *path)
+int tui_load_model(tui_app *a, const char *name)
 {
     pl_config *c = a->cfg;
+    pl_status st;
+    char *path = pl_catalog_resolve(name, c->models_dir, c->model_paths, &st);   /* -m smollm2:135m */
+    if (!path) { tui_notice(a, TR_ERROR, "%s", st.msg); return -1; }
     if (a->generating) tui_cancel(a);
     pl_load_params p;
     memset(&p, 0, sizeof p);
@@ -174,8 +177,9 @@ int tui_load_model(tui_app *a, const char *path)
     int tk = pl_type_from_name(c->cache_type_k), tv = pl_type_from_name(c->cache_type_v);
     if (tk >= 0) p.ctx.type_k = (pl_type)tk;
     if (tv >= 0) p.ctx.type_v = (pl_type)tv;
-    if (!pl_worker_load(a->wk, &p)) { tui_notice(a, TR_ERROR, "out of memory"); return -1; }
+    if (!pl_worker_load(a->wk, &p)) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
+    free(path);
     a->loading = true;
     a->load_progress = -1;
     a->es.loaded = false;

@@ -4,7 +4,6 @@
  * setting names from the knobs table and the options table.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,58 +62,73 @@ static int c_save(tui_app *a, const char *args)
     return TUI_REDRAW;
 }
 
-/* /load: the sidebar; /load ID: resume a session; /load FILE.md: a Markdown conversation. */
+static void expand_home(const char *in, char *out, size_t len);
+
+/* /load: the sidebar; /load ID: resume a session; /load FILE: a conversation
+ * parley exported (Markdown or JSON), imported as a new session and resumed
+ * with its system prompt and settings. */
 static int c_load(tui_app *a, const char *args)
 {
-    char err[512], *end;
+    char path[1024], *end;
     if (!*args) { tui_sidebar_open(a); return TUI_REDRAW; }
     long long id = strtoll(args, &end, 10);
     if (!*end && id > 0) { tui_sess_resume(a, id); return TUI_REDRAW; }
-    transcript t;
-    transcript_init(&t);
-    if (transcript_load_md(&t, args, err, sizeof err) < 0) {
-        tui_notice(a, TR_ERROR, "cannot load %s (/load takes a session id from Ctrl-B or a Markdown file)", err);
-        transcript_done(&t);
+    if (!a->store || sess_store_read_only(a->store)) {
+        tui_notice(a, TR_ERROR, "cannot load %s: the session store %s", args,
+                   a->store ? "is read-only" : "is not open");
         return TUI_REDRAW;
     }
-    tui_clear(a);
-    for (int i = 0; i < t.n; i++) {
-        int k = transcript_add(&a->tr, t.msgs[i].kind, t.msgs[i].text ? t.msgs[i].text : "");
-        if (k < 0) break;
+    expand_home(args, path, sizeof path);
+    sess_status st;
+    int64_t sid = sess_import_file(a->store, path, &st);
+    if (sid < 0) {
+        tui_notice(a, TR_ERROR, "cannot load %s (/load takes a session id from Ctrl-B, or a file "
+                   "/export wrote)", st.msg);
+        return TUI_REDRAW;
     }
-    transcript_done(&t);
-    tui_notice(a, TR_NOTICE, "loaded %d messages from %s", a->tr.n, args);
-    tui_sess_user(a, -1);   /* a new session holds them */
-    tui_sess_restore_cache(a);
+    tui_sess_resume(a, sid);
+    tui_notice(a, TR_NOTICE, "loaded %s as session %lld", path, (long long)sid);
     return TUI_REDRAW;
 }
 
-/* /export md|json [FILE]: the session as Markdown or JSON (Markdown also unsaved). */
-static int c_export(tui_app *a, const char *args)
+/* "~" or "~/x" typed in a command means the home folder, as in a shell. */
+static void expand_home(const char *in, char *out, size_t len)
+{
+    const char *home = getenv("HOME");
+    if (in[0] == '~' && (in[1] == '/' || !in[1]) && home && *home) snprintf(out, len, "%s%s", home, in + 1);
+    else snprintf(out, len, "%s", in);
+}
+
+/* /export md|json [FILE] (flags 0) and /export! (SESS_WRITE_FORCE): the session as
+ * Markdown or JSON (Markdown also unsaved), through the store's safe writer. */
+static int export_run(tui_app *a, const char *args, unsigned flags)
 {
     char fmt[8] = "", path[1024];
     int n = 0;
     sscanf(args, "%7s %n", fmt, &n);
     bool md = strcmp(fmt, "md") == 0, json = strcmp(fmt, "json") == 0;
-    if (!md && !json) { tui_notice(a, TR_ERROR, "usage: /export md|json [FILE]"); return TUI_REDRAW; }
-    if (args[n]) snprintf(path, sizeof path, "%s", args + n);
+    if (!md && !json) { tui_notice(a, TR_ERROR, "usage: /export md|json [FILE], /export! md|json FILE"); return TUI_REDRAW; }
+    if (args[n]) expand_home(args + n, path, sizeof path);
     else default_export_path(a, fmt, path, sizeof path);
-    if (a->sid <= 0 || !a->store) {
-        char err[512];
-        if (json) tui_notice(a, TR_ERROR, "JSON export needs a saved session (this one is not in the store)");
-        else if (transcript_save_md(&a->tr, path, err, sizeof err) < 0) tui_notice(a, TR_ERROR, "cannot export: %s", err);
-        else tui_notice(a, TR_NOTICE, "exported to %s", path);
+    bool saved = a->sid > 0 && a->store;
+    if (!saved && json) {
+        tui_notice(a, TR_ERROR, "JSON export needs a saved session (this one is not in the store)");
         return TUI_REDRAW;
     }
-    FILE *f = fopen(path, "w");
     sess_status st;
-    if (!f) { tui_notice(a, TR_ERROR, "cannot export: %s: %s", path, strerror(errno)); return TUI_REDRAW; }
-    int rc = md ? sess_export_md(a->store, a->sid, f, &st) : sess_export_json(a->store, a->sid, f, &st);
-    if (fclose(f) != 0 && rc == 0) rc = (sess_status_set(&st, SESS_ERR_IO, "%s: %s", path, strerror(errno)), -1);
-    if (rc < 0) tui_notice(a, TR_ERROR, "cannot export: %s", st.msg);
-    else tui_notice(a, TR_NOTICE, "exported session %lld to %s", (long long)a->sid, path);
+    int rc = saved ? sess_export_file(a->store, a->sid, json, path, flags, &st)
+                   : transcript_export_md(&a->tr, path, flags, &st);
+    if (rc == 0 && saved) tui_notice(a, TR_NOTICE, "exported session %lld to %s", (long long)a->sid, path);
+    else if (rc == 0) tui_notice(a, TR_NOTICE, "exported to %s", path);
+    else if (st.code == SESS_ERR_EXISTS)
+        tui_notice(a, TR_ERROR, "%s exists - not overwritten; /export! %s %s replaces it", path, fmt,
+                   args[n] ? args + n : path);
+    else tui_notice(a, TR_ERROR, "cannot export: %s", st.msg);
     return TUI_REDRAW;
 }
+
+static int c_export(tui_app *a, const char *args) { return export_run(a, args, 0); }
+static int c_export_force(tui_app *a, const char *args) { return export_run(a, args, SESS_WRITE_FORCE); }
 
 static int c_sessions(tui_app *a, const char *args) { tui_sidebar_open(a); return TUI_REDRAW; }
 
@@ -170,9 +184,10 @@ const tui_command tui_commands[] = {
     {"set", "[NAME [VALUE]]", "settings panel (F2), show or change one", c_set},
     {"clear", "", "start a new conversation", c_clear},
     {"save", "[TITLE]", "keep this session in the store (saved as you go), name it", c_save},
-    {"load", "[ID|FILE]", "resume session ID (none: the list), or a Markdown file", c_load},
+    {"load", "[ID|FILE]", "resume session ID (none: the list), or import a file /export wrote", c_load},
     {"sessions", "", "saved sessions: resume, rename, delete, search (Ctrl-B)", c_sessions},
-    {"export", "md|json [FILE]", "write this session as Markdown or JSON", c_export},
+    {"export", "md|json [FILE]", "write this session as Markdown or JSON (never over a file)", c_export},
+    {"export!", "md|json FILE", "the same, replacing FILE if it exists", c_export_force},
     {"system", "[TEXT]", "show or set the system prompt", c_system},
     {"stats", "", "tokens, speed and context of the last answer", c_stats},
     {"regen", "", "regenerate the last answer (Ctrl-R)", c_regen},

@@ -88,6 +88,8 @@ int tui_sess_resume(tui_app *a, int64_t sid)
     sess_time_text(info.updated, when, sizeof when);
     tui_notice(a, TR_NOTICE, "session %lld \"%s\" (%d messages, %s)", (long long)sid,
                info.title[0] ? info.title : "untitled", info.n_messages, when);
+    if (sess_store_read_only(a->store))   /* the notice at open went with the old transcript */
+        tui_notice(a, TR_ERROR, "%s. This conversation is shown but nothing new is saved.", a->save_why);
     resume_settings(a, &info);
     sess_info_clear(&info);
     return tui_sess_restore_cache(a);
@@ -142,10 +144,14 @@ void tui_sess_restored(tui_app *a, const pl_event *ev)
     tui_status_msg(a, "resumed");
 }
 
-/* STATE_SAVED: a failed snapshot only costs a slower resume; say so. */
+/* STATE_SAVED: a failed snapshot only costs a slower resume; say so once (not after every answer). */
 void tui_sess_state_saved(tui_app *a, const pl_event *ev)
 {
-    if (ev->text) tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode): %s", ev->text);
+    if (!ev->text) { a->snap_fail_said = false; return; }
+    if (a->snap_fail_said) return;
+    a->snap_fail_said = true;
+    tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode; not said again until one works): %s",
+               ev->text);
 }
 
 /* --resume ID / --resume (pick) / --continue, after the model load is queued. */

@@ -112,6 +112,8 @@ void tui_sess_open(tui_app *a)
         return;
     }
     sess_store_set_busy_timeout(a->store, BUSY_MS);
+    if (!sess_store_read_only(a->store) && sess_store_note(a->store))   /* moved aside, not private: said once */
+        tui_notice(a, TR_ERROR, "sessions: %s", sess_store_note(a->store));
     if (sess_store_read_only(a->store)) {
         a->save_off = true;
         const char *note = sess_store_note(a->store);
@@ -147,7 +149,7 @@ void tui_sess_free(tui_app *a)
 /* Queue a KV snapshot of the current session (the worker writes it). */
 void tui_sess_snapshot(tui_app *a)
 {
-    if (a->sid <= 0 || !a->store || !a->es.loaded) return;
+    if (a->sid <= 0 || !store_writable(a) || !a->es.loaded) return;   /* read-only: said once at open */
     char *path = sess_store_snap_path(a->store, a->sid);
     if (path && pl_worker_save_state(a->wk, path)) a->snap_dirty = false;
     free(path);

@@ -4,8 +4,8 @@
  * bumps the message's version so layout.c re-wraps only what changed — while
  * an answer streams, that is the one message at the end. Notices and errors
  * live here too (so nothing is reported silently), but never go to the model.
- * /save and /load use a plain Markdown file with one "### role" header per
- * message, readable by a person and by transcript_load_md.
+ * /export of a conversation not in the store writes the store's Markdown form
+ * (sessions/markdown.c), which /load and `parley sessions import` read back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,61 +122,37 @@ void transcript_drop_turns(transcript *t, int n)
     }
 }
 
-static const char *const kind_names[] = {"user", "assistant", "system", "notice", "error"};
-
-/* Write the conversation as Markdown; errors name the file. */
-int transcript_save_md(const transcript *t, const char *path, char *err, size_t len)
+/* The conversation (not yet in a store) as the store's Markdown form, so
+ * /load and `parley sessions import` read it back. */
+int transcript_write_md(const transcript *t, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return snprintf(err, len, "%s: %s", path, strerror(errno)), -1;
-    fprintf(f, "<!-- parley conversation -->\n");
+    sess_msg *m = calloc((size_t)t->n + 1, sizeof *m);
+    if (!m) return -1;
+    const char *system = NULL;
+    int n = 0;
     for (int i = 0; i < t->n; i++) {
-        const tr_msg *m = &t->msgs[i];
-        if (m->kind == TR_NOTICE || m->kind == TR_ERROR) continue;
-        fprintf(f, "\n### %s\n\n%s\n", kind_names[m->kind], m->text ? m->text : "");
+        const tr_msg *x = &t->msgs[i];
+        if (x->kind == TR_SYSTEM && !system) system = x->text;
+        if (x->kind != TR_USER && x->kind != TR_ASSISTANT) continue;
+        m[n].role = x->kind == TR_USER ? "user" : "assistant";
+        m[n].text = x->text ? x->text : "";
+        m[n].len = x->text ? x->len : 0;
+        m[n].complete = !x->stopped && !x->incomplete;
+        n++;
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return snprintf(err, len, "%s: write failed: %s", path, strerror(errno)), -1;
-    return 0;
+    int rc = sess_md_write_msgs(f, NULL, system, NULL, m, n);
+    free(m);   /* the strings are the transcript's */
+    return rc;
 }
 
-/* Strip the blank lines save_md put around a message's text. */
-static void msg_trim(transcript *t, int i)
+/* sess_file_fill over transcript_write_md. */
+static int md_fill(void *ctx, FILE *f, sess_status *st)
 {
-    if (i < 0) return;
-    tr_msg *m = &t->msgs[i];
-    while (m->len && m->text[m->len - 1] == '\n') m->text[--m->len] = 0;
-    size_t k = 0;
-    while (k < m->len && m->text[k] == '\n') k++;
-    memmove(m->text, m->text + k, m->len - k + 1);
-    m->len -= k;
+    return transcript_write_md(ctx, f) == 0 ? 0 : (sess_status_set(st, SESS_ERR_IO, "write failed"), -1);
 }
 
-/* Read a file written by transcript_save_md, replacing the conversation. */
-int transcript_load_md(transcript *t, const char *path, char *err, size_t len)
+/* The Markdown conversation into path through the store's safe writer (flags: SESS_WRITE_*). */
+int transcript_export_md(const transcript *t, const char *path, unsigned flags, sess_status *st)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return snprintf(err, len, "%s: %s", path, strerror(errno)), -1;
-    transcript_truncate(t, 0);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int cur = -1;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        int kind = -1;
-        for (int k = 0; k < 3 && strncmp(line, "### ", 4) == 0; k++)
-            if (strncmp(line + 4, kind_names[k], strlen(kind_names[k])) == 0 &&
-                (line[4 + strlen(kind_names[k])] == '\n' || line[4 + strlen(kind_names[k])] == 0)) kind = k;
-        if (kind >= 0) {
-            msg_trim(t, cur);
-            cur = transcript_add(t, (tr_kind)kind, "");
-        } else if (cur >= 0) {
-            transcript_append(t, cur, line, (size_t)n);
-        }
-    }
-    msg_trim(t, cur);
-    free(line);
-    fclose(f);
-    if (t->n == 0) return snprintf(err, len, "%s: no '### user' / '### assistant' messages found", path), -1;
-    return 0;
+    return sess_file_write(path, flags, md_fill, (void *)t, st);
 }

@@ -75,8 +75,10 @@ int  transcript_last(const transcript *t, tr_kind kind);              /* index o
 int  transcript_chat(const transcript *t, const char *system, pl_chat_msg **out);
 /* Mark the oldest n not-yet-dropped user turns (and their answers) dropped. */
 void transcript_drop_turns(transcript *t, int n);
-int  transcript_save_md(const transcript *t, const char *path, char *err, size_t len);
-int  transcript_load_md(transcript *t, const char *path, char *err, size_t len);
+/* The conversation as the store's Markdown form (what /load reads back) to f. */
+int  transcript_write_md(const transcript *t, FILE *f);
+/* Into path through sess_file_write with flags (SESS_WRITE_FORCE to replace). */
+int  transcript_export_md(const transcript *t, const char *path, unsigned flags, sess_status *st);
 
 /* ---- layout.c: wrapping into display lines ---------------------------- */
 
@@ -213,6 +215,7 @@ struct tui_app {
     uint64_t        snap_fp;         /* the same, for the snapshot callbacks (worker thread only) */
     char            snap_fp_path[1024];
     bool            snap_dirty;      /* the cache changed since the last snapshot */
+    bool            snap_fail_said;  /* a failed snapshot was reported; quiet until one works */
     bool            restoring;       /* the worker is bringing the cache back */
     float           restore_progress;
     uint32_t        restore_id;

@@ -17,7 +17,9 @@ const char *cli_bin(void)
 int cli_run(const char *cmd, bool with_stderr, char *out, size_t len)
 {
     char full[4096];
-    snprintf(full, sizeof full, "%s%s", cmd, with_stderr ? " 2>&1" : "");
+    /* stdin from /dev/null unless cmd pipes into parley itself: `parley run`
+     * reads a piped stdin, and the runner's own stdin may be an open pipe. */
+    snprintf(full, sizeof full, "( %s )%s </dev/null", cmd, with_stderr ? " 2>&1" : "");
     FILE *p = popen(full, "r");
     cr_assert(p, "popen %s", full);
     size_t n = 0, r;

@@ -88,11 +88,10 @@ Test(sess_export, markdown_reads_like_the_chat)
     cr_assert_eq(sess_export_md(s, sid, f, &st), 0, "%s", st.msg);
     fclose(f);
     cr_assert(strstr(buf, "# Write \"hello\" in C\n"), "%s", buf);
-    cr_assert(strstr(buf, "**System:** Be terse."));
-    cr_assert(strstr(buf, "## User\n\nWrite \"hello\" in C\nwith a tab"));
-    cr_assert(strstr(buf, "## Assistant\n\n```c\nputs(\"hello\");\n```"));
-    cr_assert(strstr(buf, "12 tokens, 50.0 tok/s"));
-    cr_assert(strstr(buf, "incomplete"));
+    cr_assert(strstr(buf, "## System\n\nBe terse.\n"), "%s", buf);
+    cr_assert(strstr(buf, "## User\n\nWrite \"hello\" in C\nwith a tab"), "%s", buf);
+    cr_assert(strstr(buf, "## Assistant · 12 tokens, 50.0 tok/s\n\n```c\nputs(\"hello\");\n```"), "%s", buf);
+    cr_assert(strstr(buf, "## Assistant · stopped\n\npartial "), "a stopped answer is labelled as in the chat:\n%s", buf);
     free(buf);
     cr_assert_eq(sess_export_md(s, 999, stdout, &st), -1);
     cr_assert(strstr(st.msg, "no session 999"), "%s", st.msg);
@@ -204,4 +203,96 @@ Test(sess_export, settings_carry_the_knobs)
     free(json);
     config_free(&a);
     config_free(&b);
+}
+
+/* Export session id as Markdown into dir/name; returns the path (static). */
+static const char *export_md_file(sess_store *s, int64_t id, const char *dir, const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    sess_status st = {0};
+    cr_assert_eq(sess_export_file(s, id, false, path, SESS_WRITE_FORCE, &st), 0, "%s", st.msg);
+    return path;
+}
+
+/* Text that looks like our own headers, blank lines at both ends, a comment
+ * closer in the settings: what parley exports in Markdown, it reads back. */
+Test(sess_export, markdown_round_trip_is_identical)
+{
+    char *dir = st_tmpdir();
+    sess_store *s = st_open(dir);
+    int64_t sid = rich_session(s);
+    sess_status st = {0};
+    sess_new p = {"Tricky: # not a header", "/m.gguf", 1, "{\"stop\":\"--> <!--\",\"cache-type-k\":\"q8_0\"}",
+                  "Line one\n## User\nstill the system prompt"};
+    int64_t t = sess_create(s, &p, &st);
+    cr_assert_gt(t, 0, "%s", st.msg);
+    const char *texts[] = {
+        "\n\nstarts with blank lines", "## Assistant\n### user\n\\## User\n\\\\### system\nend\n\n",
+        "## Summary (an ordinary heading stays as it is)\n<!-- parley session: {} -->", "x",
+    };
+    for (int i = 0; i < 4; i++)
+        cr_assert_gt(sess_msg_add(s, t, i % 2 ? "assistant" : "user", texts[i], strlen(texts[i]), NULL, &st), 0);
+    int64_t ids[] = {sid, t};
+    for (int k = 0; k < 2; k++) {
+        int64_t copy = sess_import_file(s, export_md_file(s, ids[k], dir, "x.md"), &st);
+        cr_assert_gt(copy, 0, "%s", st.msg);
+        char *one = export_json(s, ids[k]), *two = export_json(s, copy);
+        cr_expect_str_eq(two, one, "Markdown export -> import changed session %lld", (long long)ids[k]);
+        free(one);
+        free(two);
+    }
+    sess_store_close(s);
+    st_tmpdir_rm(dir);
+}
+
+/* Files written by hand or by older parleys: "### user" headers, the old
+ * "**System:**" line and stats lines, no comment. */
+Test(sess_export, older_and_hand_written_markdown_imports)
+{
+    char *dir = st_tmpdir();
+    sess_store *s = st_open(dir);
+    static const char *const files[][2] = {
+        {"tui.md", "<!-- parley conversation -->\n\n### user\n\nhi there\n\n### assistant\n\nhello\n"},
+        {"cli.md", "# hi there\n\n_session 3, 2026-12-07 10:00, model `m.gguf`_\n\n**System:** Be terse.\n\n"
+                   "## User\n\nhi there\n\n## Assistant\n\nhello\n\n_(3 tokens, 30.0 tok/s)_\n\n"
+                   "## Assistant\n\ncut\n\n_(incomplete: the answer was cut off)_\n\n"},
+    };
+    for (int k = 0; k < 2; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, files[k][0]);
+        FILE *f = fopen(path, "w");
+        fputs(files[k][1], f);
+        fclose(f);
+        sess_status st = {0};
+        int64_t id = sess_import_file(s, path, &st);
+        cr_assert_gt(id, 0, "%s: %s", files[k][0], st.msg);
+        sess_msg *m = NULL;
+        int n = 0;
+        cr_assert_eq(sess_msg_list(s, id, &m, &n, &st), 0);
+        cr_assert_geq(n, 2, "%s", files[k][0]);
+        cr_expect_str_eq(m[0].role, "user");
+        cr_expect_str_eq(m[0].text, "hi there");
+        cr_expect_str_eq(m[1].text, "hello", "%s: stats line left in the text", files[k][0]);
+        if (k == 1) {
+            cr_expect_eq(m[1].stats.n_tokens, 3);
+            cr_expect_not(m[2].complete);
+            cr_expect_str_eq(m[2].text, "cut");
+            sess_info info;
+            cr_assert_eq(sess_get_info(s, id, &info, &st), 0);
+            cr_expect_str_eq(info.system_prompt, "Be terse.");
+            sess_info_clear(&info);
+        }
+        sess_msg_free_list(m, n);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/notes.md", dir);
+    FILE *f = fopen(path, "w");
+    fputs("# Shopping\n\n- eggs\n", f);
+    fclose(f);
+    sess_status st = {0};
+    cr_expect_eq(sess_import_file(s, path, &st), -1);
+    cr_expect(strstr(st.msg, "not a parley conversation"), "%s", st.msg);
+    sess_store_close(s);
+    st_tmpdir_rm(dir);
 }

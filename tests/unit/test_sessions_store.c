@@ -306,31 +306,3 @@ Test(sess_store, busy_store_says_so)
     sess_store_close(s);
     st_tmpdir_rm(dir);
 }
-
-Test(sess_store, corrupt_file_is_named_and_left_alone)
-{
-    char *dir = st_tmpdir();
-    const char *path = st_path(dir, "sessions.db");
-    char junk[4096];
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)('a' + i % 26);
-    FILE *f = fopen(path, "wb");
-    fwrite(junk, 1, sizeof junk, f);
-    fclose(f);
-    sess_status st = {0};
-    cr_assert_null(sess_store_open(dir, 0, &st));
-    cr_assert_eq(st.code, SESS_ERR_CORRUPT, "%d %s", st.code, st.msg);
-    cr_assert(strstr(st.msg, path), "message does not name the file: %s", st.msg);
-    char back[4096];
-    f = fopen(path, "rb");
-    cr_assert_eq(fread(back, 1, sizeof back, f), sizeof back);
-    fclose(f);
-    cr_assert_eq(memcmp(back, junk, sizeof junk), 0, "the corrupt file was modified");
-    char moved[512];
-    cr_assert_eq(sess_store_move_aside(path, moved, sizeof moved, &st), 0, "%s", st.msg);
-    struct stat sb;
-    cr_assert_eq(stat(moved, &sb), 0);
-    cr_assert_eq(sb.st_size, (off_t)sizeof junk);
-    sess_store *s = st_open(dir);   /* a fresh store now */
-    sess_store_close(s);
-    st_tmpdir_rm(dir);
-}

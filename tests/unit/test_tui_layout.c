@@ -175,26 +175,43 @@ Test(tui_input, paste_keeps_newlines)
     input_done(&in);
 }
 
-Test(tui_transcript, save_and_load_markdown)
+/* An unsaved conversation's /export md is the store's Markdown form: /load
+ * (sess_import_file) reads it back, notices left out, the stop kept. */
+Test(tui_transcript, export_markdown_loads_back)
 {
-    transcript a, b;
+    transcript a;
     transcript_init(&a);
-    transcript_init(&b);
+    transcript_add(&a, TR_SYSTEM, "Be terse.");
     transcript_add(&a, TR_USER, "question\nwith two lines");
-    transcript_add(&a, TR_ASSISTANT, "answer with ```code```");
+    int k = transcript_add(&a, TR_ASSISTANT, "answer with ```code```\n## User\n");
+    a.msgs[k].stopped = true;
     transcript_add(&a, TR_NOTICE, "not saved");
-    char path[] = "/tmp/parley-tr-XXXXXX", err[256];
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    cr_assert_eq(transcript_save_md(&a, path, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(transcript_load_md(&b, path, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(b.n, 2);
-    cr_expect_str_eq(b.msgs[0].text, "question\nwith two lines");
-    cr_expect_str_eq(b.msgs[1].text, "answer with ```code```");
-    unlink(path);
+    char dir[] = "/tmp/parley-tr-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/x.md", dir);
+    sess_status st = {0};
+    cr_assert_eq(transcript_export_md(&a, path, 0, &st), 0, "%s", st.msg);
+    sess_store *s = sess_store_open(dir, 0, &st);
+    cr_assert_not_null(s, "%s", st.msg);
+    int64_t id = sess_import_file(s, path, &st);
+    cr_assert_gt(id, 0, "%s", st.msg);
+    sess_msg *m = NULL;
+    int n = 0;
+    cr_assert_eq(sess_msg_list(s, id, &m, &n, &st), 0);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(m[0].text, "question\nwith two lines");
+    cr_expect_str_eq(m[1].text, "answer with ```code```\n## User\n");
+    cr_expect_not(m[1].complete, "the stopped answer lost its mark");
+    sess_info info;
+    cr_assert_eq(sess_get_info(s, id, &info, &st), 0);
+    cr_expect_str_eq(info.system_prompt, "Be terse.");
+    sess_info_clear(&info);
+    sess_msg_free_list(m, n);
+    sess_store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
     transcript_done(&a);
-    transcript_done(&b);
 }
 
 Test(tui_transcript, chat_skips_notices_and_dropped_turns)
