@@ -446,7 +446,11 @@ uint32_t   pl_worker_load(pl_worker *w, const pl_load_params *p);
 uint32_t   pl_worker_generate(pl_worker *w, const pl_chat_msg *msgs, int n, const pl_gen_params *p);
 uint32_t   pl_worker_set_knob(pl_worker *w, const char *name, const char *value);
 /* Stop the answer being generated (what was sent stays sent) or the RESTORE
- * being decoded, and drop queued GENERATEs and RESTOREs. */
+ * being decoded, and drop queued GENERATEs and RESTOREs. A dropped request is
+ * still answered at once: DONE / RESTORED with stats.cancelled set. Every
+ * request but QUIT ends with exactly one event carrying its id (DONE,
+ * RESTORED, STATE_SAVED, LOADED or ERROR for a load, KNOB/ERROR/NOTICE for a
+ * knob), even out of memory; pl_worker_free drops queued loads (ERROR). */
 void       pl_worker_cancel(pl_worker *w);
 /* Snapshots: the worker owns the context, so it writes and reads the state
  * itself, on its thread, through these callbacks (the TUI wraps them around

@@ -21,6 +21,7 @@
  * NOTICE too. Nothing is dropped silently.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,6 +34,20 @@
 
 /* ---- queues ----------------------------------------------------------- */
 
+/* Append e to the event list (caller holds mu) and wake the UI if it was empty. */
+static void ev_append_locked(pl_worker *w, wk_event *e)
+{
+    e->next = NULL;
+    if (w->ev_tail) w->ev_tail->next = e; else w->ev_head = e;
+    w->ev_tail = e;
+    w->shown = e->ev.state;
+    if (!w->wake_pending) {
+        w->wake_pending = true;
+        ssize_t r = write(w->pipe_w, "x", 1);
+        (void)r;
+    }
+}
+
 /* Append an event and wake the UI if the list was empty. Takes ownership of text. */
 void wk_emit(pl_worker *w, const pl_event *ev)
 {
@@ -40,14 +55,35 @@ void wk_emit(pl_worker *w, const pl_event *ev)
     if (!e) { free(ev->text); return; }
     e->ev = *ev;
     pthread_mutex_lock(&w->mu);
-    if (w->ev_tail) w->ev_tail->next = e; else w->ev_head = e;
-    w->ev_tail = e;
-    if (!w->wake_pending) {
-        w->wake_pending = true;
-        ssize_t r = write(w->pipe_w, "x", 1);
-        (void)r;
-    }
+    ev_append_locked(w, e);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The event that ends r, in the node allocated when r was queued: an answer
+ * the UI waits for must not be lost to a failed malloc. Takes ownership of text. */
+void wk_end(pl_worker *w, wk_req *r, const pl_event *ev)
+{
+    wk_event *e = r->end;
+    r->end = NULL;
+    if (!e) { wk_emit(w, ev); return; }
+    e->ev = *ev;
+    pthread_mutex_lock(&w->mu);
+    ev_append_locked(w, e);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Printf-style last event of r (ERROR, NOTICE, KNOB); without memory for the text it still goes. */
+void wk_endf(pl_worker *w, wk_req *r, pl_event_kind kind, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    pl_event ev = {.kind = kind, .req_id = r->id, .state = w->state};
+    ev.text = n >= 0 ? strdup(buf) : NULL;
+    ev.len = ev.text ? strlen(ev.text) : 0;
+    wk_end(w, r, &ev);
 }
 
 /* An event carrying a copy of text (ERROR, NOTICE, TOKEN, progress stage). */
@@ -130,7 +166,19 @@ void wk_req_free(wk_req *r)
     free(r->name);
     free(r->value);
     free(r->key);
+    free(r->end);
     free(r);
+}
+
+/* A request of this kind with its ending event's node; NULL out of memory. */
+static wk_req *req_new(wk_kind kind)
+{
+    wk_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->kind = kind;
+    r->end = calloc(1, sizeof *r->end);
+    if (!r->end) { free(r); return NULL; }
+    return r;
 }
 
 /* ---- the thread ------------------------------------------------------ */
@@ -186,12 +234,15 @@ pl_worker *pl_worker_new(pl_status *st)
     return w;
 }
 
-/* Cancel, QUIT, join, then free the queues. */
+static void queue_drop(pl_worker *w, unsigned kinds);
+
+/* Cancel, drop the loads nobody will use, QUIT, join, then free the queues. */
 void pl_worker_free(pl_worker *w)
 {
     if (!w) return;
     pl_worker_cancel(w);
-    wk_req *q = calloc(1, sizeof *q);
+    queue_drop(w, 1u << WK_LOAD | 1u << WK_GENERATE | 1u << WK_RESTORE);   /* the queued snapshot still runs */
+    wk_req *q = calloc(1, sizeof *q);   /* QUIT needs no answer */
     if (q) {
         q->kind = WK_QUIT;
         queue_push(w, q);
@@ -213,9 +264,8 @@ int pl_worker_event_fd(const pl_worker *w) { return w->pipe_r; }
 /* Queue a model load; the path is copied. */
 uint32_t pl_worker_load(pl_worker *w, const pl_load_params *p)
 {
-    wk_req *r = calloc(1, sizeof *r);
+    wk_req *r = req_new(WK_LOAD);
     if (!r) return 0;
-    r->kind = WK_LOAD;
     r->load = *p;
     r->path = strdup(p->path ? p->path : "");
     if (!r->path) { wk_req_free(r); return 0; }
@@ -235,10 +285,9 @@ static char *dup_or_null(const char *s, bool *fail)
 /* A GENERATE-shaped request: the messages, stop strings and template name are copied. */
 static wk_req *req_conversation(const pl_chat_msg *msgs, int n, const pl_gen_params *p)
 {
-    wk_req *r = calloc(1, sizeof *r);
+    wk_req *r = req_new(WK_GENERATE);
     if (!r) return NULL;
     bool fail = false;
-    r->kind = WK_GENERATE;
     r->gen = *p;
     r->msgs = calloc((size_t)(n > 0 ? n : 1), sizeof *r->msgs);
     fail = !r->msgs;
@@ -280,10 +329,9 @@ uint32_t pl_worker_restore(pl_worker *w, const char *key, const pl_chat_msg *msg
 /* Queue a snapshot of the conversation's sequence. */
 uint32_t pl_worker_save_state(pl_worker *w, const char *key)
 {
-    wk_req *r = calloc(1, sizeof *r);
+    wk_req *r = req_new(WK_SAVE_STATE);
     if (!r) return 0;
     bool fail = false;
-    r->kind = WK_SAVE_STATE;
     r->key = dup_or_null(key ? key : "", &fail);
     if (fail) { wk_req_free(r); return 0; }
     return queue_push(w, r);
@@ -300,26 +348,45 @@ void pl_worker_set_snapshot_io(pl_worker *w, const pl_snapshot_io *io)
 /* Queue a knob change; applied between two tokens if an answer is streaming. */
 uint32_t pl_worker_set_knob(pl_worker *w, const char *name, const char *value)
 {
-    wk_req *r = calloc(1, sizeof *r);
+    wk_req *r = req_new(WK_KNOB);
     if (!r) return 0;
     bool fail = false;
-    r->kind = WK_KNOB;
     r->name = dup_or_null(name ? name : "", &fail);
     r->value = dup_or_null(value ? value : "", &fail);
     if (fail) { wk_req_free(r); return 0; }
     return queue_push(w, r);
 }
 
-/* Set the flag and drop GENERATE requests that have not started. */
-void pl_worker_cancel(pl_worker *w)
+/* The answer of a request dropped before it ran (UI thread, mu held): what
+ * the UI waits for, marked cancelled, with the state the last event carried. */
+static void drop_answer_locked(pl_worker *w, wk_req *r)
+{
+    wk_event *e = r->end;
+    r->end = NULL;
+    if (!e) return;
+    static const pl_event_kind answer[] = {[WK_LOAD] = PL_EV_ERROR, [WK_GENERATE] = PL_EV_DONE,
+                                           [WK_RESTORE] = PL_EV_RESTORED};   /* the only kinds ever dropped */
+    e->ev = (pl_event){.kind = answer[r->kind], .req_id = r->id, .state = w->shown};
+    e->ev.stats.cancelled = true;
+    if (r->kind == WK_LOAD) {
+        e->ev.text = strdup("model load cancelled: parley is quitting");
+        e->ev.len = e->ev.text ? strlen(e->ev.text) : 0;
+    }
+    ev_append_locked(w, e);
+}
+
+/* Take the queued requests whose kind is in the kinds mask (1 << wk_kind) out of
+ * the queue; each is still answered (DONE, RESTORED, ERROR) so no one waits forever. */
+static void queue_drop(pl_worker *w, unsigned kinds)
 {
     pthread_mutex_lock(&w->mu);
     wk_req **pp = &w->rq_head, *dropped = NULL;
     w->rq_tail = NULL;
     while (*pp) {
         wk_req *r = *pp;
-        if (r->kind == WK_GENERATE || r->kind == WK_RESTORE) {
+        if (kinds & 1u << r->kind) {
             *pp = r->next;
+            drop_answer_locked(w, r);
             r->next = dropped;
             dropped = r;
         } else {
@@ -327,9 +394,15 @@ void pl_worker_cancel(pl_worker *w)
             pp = &r->next;
         }
     }
-    __atomic_store_n(&w->cancel, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&w->mu);
     for (wk_req *n; dropped; dropped = n) { n = dropped->next; wk_req_free(dropped); }
+}
+
+/* Set the flag and drop the GENERATE and RESTORE requests that have not started. */
+void pl_worker_cancel(pl_worker *w)
+{
+    queue_drop(w, 1u << WK_GENERATE | 1u << WK_RESTORE);
+    __atomic_store_n(&w->cancel, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Pop one event; when none are left, drain the wake-up pipe. */

@@ -304,7 +304,7 @@ void wk_do_generate(pl_worker *w, wk_req *r)
     g.stats.n_ctx_used = w->state.n_ctx_used;
     g.stats.n_ctx = w->state.n_ctx;
     pl_event ev = {.kind = PL_EV_DONE, .req_id = r->id, .stats = g.stats, .state = w->state};
-    wk_emit(w, &ev);
+    wk_end(w, r, &ev);
     free(g.toks);
     free(g.pend);
 }
@@ -332,6 +332,6 @@ void wk_do_restore(pl_worker *w, wk_req *r)
     pl_event ev = {.kind = PL_EV_RESTORED, .req_id = r->id, .stats = g.stats, .state = w->state,
                    .seconds = now_s() - t0};
     if (why[0]) { ev.text = strdup(why); ev.len = ev.text ? strlen(ev.text) : 0; }
-    wk_emit(w, &ev);
+    wk_end(w, r, &ev);
     free(g.toks);
 }

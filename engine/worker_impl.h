@@ -9,8 +9,13 @@
 
 typedef enum wk_kind { WK_LOAD, WK_GENERATE, WK_KNOB, WK_QUIT, WK_SAVE_STATE, WK_RESTORE } wk_kind;
 
+typedef struct wk_event wk_event;
+
 typedef struct wk_req {
     struct wk_req *next;
+    wk_event      *end;         /* the node of the event that ends it (DONE, RESTORED,
+                                   STATE_SAVED, LOADED/ERROR, KNOB...), allocated when it
+                                   was queued, so it is answered even out of memory or dropped */
     wk_kind        kind;
     uint32_t       id;
     pl_load_params load;        /* LOAD; load.path == path */
@@ -24,10 +29,10 @@ typedef struct wk_req {
     char          *key;         /* SAVE_STATE, RESTORE: the snapshot's name */
 } wk_req;
 
-typedef struct wk_event {
+struct wk_event {
     struct wk_event *next;
     pl_event         ev;
-} wk_event;
+};
 
 struct pl_worker {
     pthread_t       thread;
@@ -37,6 +42,7 @@ struct pl_worker {
     wk_event       *ev_head, *ev_tail;
     int             pipe_r, pipe_w;
     bool            wake_pending;
+    pl_engine_state shown;       /* the state the last event carried (a dropped request's answer) */
     uint32_t        next_id;
     volatile int    cancel;      /* set by the UI, read between tokens */
     /* worker thread only */
@@ -55,6 +61,9 @@ struct pl_worker {
 void     wk_emit(pl_worker *w, const pl_event *ev);
 void     wk_emit_text(pl_worker *w, pl_event_kind kind, const char *text, size_t len);
 void     wk_emitf(pl_worker *w, pl_event_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The last event of request r (every request ends with exactly one): never lost. */
+void     wk_end(pl_worker *w, wk_req *r, const pl_event *ev);
+void     wk_endf(pl_worker *w, wk_req *r, pl_event_kind kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 wk_req  *wk_take_knobs(pl_worker *w);
 void     wk_req_free(wk_req *r);
 

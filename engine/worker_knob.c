@@ -61,7 +61,7 @@ void wk_unload(pl_worker *w)
     w->state.loaded = false;
 }
 
-/* LOAD: replace the model and context; on failure the old ones are gone too. */
+/* LOAD: replace the model and context (ends with LOADED, or ERROR: then the old ones are gone too). */
 void wk_do_load(pl_worker *w, wk_req *r)
 {
     pl_status st;
@@ -77,23 +77,23 @@ void wk_do_load(pl_worker *w, wk_req *r)
     w->lp.path = w->model_path;
     w->model = pl_model_load(w->model_path, &w->lp.model, &st);
     if (!w->model) {
-        wk_emitf(w, PL_EV_ERROR, "cannot load %s: %s", base, st.msg);
+        wk_endf(w, r, PL_EV_ERROR, "cannot load %s: %s", base, st.msg);
         return;
     }
     emit_progress(w, 0.8f, "creating the context");
     w->ctx = pl_ctx_new(w->model, &w->lp.ctx, &st);
     if (w->ctx) w->seq = pl_seq_new(w->ctx, &st);
     if (!w->ctx || w->seq < 0) {
-        wk_emitf(w, PL_EV_ERROR, "cannot create a context for %s: %s", base, st.msg);
+        wk_endf(w, r, PL_EV_ERROR, "cannot create a context for %s: %s", base, st.msg);
         wk_unload(w);
         return;
     }
     pl_ctx_set_abort(w->ctx, &w->cancel);
     emit_progress(w, 1.0f, "ready");
     wk_state_refresh(w);
-    pl_event ev = {.kind = PL_EV_LOADED, .req_id = w->cur_id, .state = w->state};
-    wk_emit(w, &ev);
-    if (w->state.info.warning[0]) wk_emitf(w, PL_EV_NOTICE, "%s", w->state.info.warning);
+    pl_event ev = {.kind = PL_EV_LOADED, .req_id = r->id, .state = w->state};
+    if (w->state.info.warning[0]) wk_emitf(w, PL_EV_NOTICE, "%s", w->state.info.warning);   /* before the end of the load */
+    wk_end(w, r, &ev);
 }
 
 /* ---- knob handlers: return 0 and fill msg (a NOTICE) if not applied live */
@@ -219,7 +219,7 @@ void wk_apply_knob(pl_worker *w, wk_req *r)
     size_t i, n = sizeof knobs / sizeof knobs[0];
     for (i = 0; i < n && strcmp(knobs[i].name, r->name) != 0; i++) {}
     if (i == n) {
-        wk_emitf(w, PL_EV_NOTICE, "%s: not an engine knob (nothing to apply)", r->name);
+        wk_endf(w, r, PL_EV_NOTICE, "%s: not an engine knob (nothing to apply)", r->name);
         return;
     }
     uint32_t id = w->cur_id;
@@ -227,10 +227,10 @@ void wk_apply_knob(pl_worker *w, wk_req *r)
     int rc = knobs[i].apply(w, r->value, msg, sizeof msg);
     wk_state_refresh(w);
     if (rc < 0) {
-        wk_emitf(w, PL_EV_ERROR, "%s", msg);
+        wk_endf(w, r, PL_EV_ERROR, "%s", msg);
     } else {
         if (msg[0]) wk_emitf(w, PL_EV_NOTICE, "%s", msg);
-        wk_emitf(w, PL_EV_KNOB, "%s=%s", r->name, r->value);
+        wk_endf(w, r, PL_EV_KNOB, "%s=%s", r->name, r->value);
     }
     w->cur_id = id;
 }

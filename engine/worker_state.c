@@ -61,7 +61,7 @@ void wk_do_save_state(pl_worker *w, wk_req *r)
     }
     pl_event ev = {.kind = PL_EV_STATE_SAVED, .req_id = r->id, .state = w->state, .seconds = wk_now() - t0};
     if (msg[0]) { ev.text = strdup(msg); ev.len = ev.text ? strlen(ev.text) : 0; }
-    wk_emit(w, &ev);
+    wk_end(w, r, &ev);
 }
 
 /* Load the snapshot named by r->key; tokens restored or 0 (why says why, if it matters). */

@@ -127,6 +127,17 @@ static int submit(tui_app *a)
     return flags;
 }
 
+/* A paste just ended (flags from the editor): say how big, or that it was cut short. */
+static void paste_said(tui_app *a, int f, const char *how)
+{
+    if (f & INPUT_PASTE_CUT)
+        tui_status_msg(a, "paste ended%s: no end marker came (the %zu bytes pasted are kept)", how, a->in.paste_bytes);
+    else if (f & INPUT_PASTED && a->in.paste_lines > 0) {
+        bool tail = a->in.cur > 0 && a->in.buf[a->in.cur - 1] != '\n';
+        tui_status_msg(a, "pasted %d lines (%zu bytes)", a->in.paste_lines + tail, a->in.paste_bytes);
+    }
+}
+
 /* A key for the chat view: its table, then the editor. */
 static int chat_key(tui_app *a, tui_key k)
 {
@@ -139,10 +150,7 @@ static int chat_key(tui_app *a, tui_key k)
     }
     int f = input_key(&a->in, k);
     if (f & INPUT_SUBMIT) return submit(a);
-    if (f & INPUT_PASTED && a->in.paste_lines > 0) {
-        bool tail = a->in.cur > 0 && a->in.buf[a->in.cur - 1] != '\n';
-        tui_status_msg(a, "pasted %d lines (%zu bytes)", a->in.paste_lines + tail, a->in.paste_bytes);
-    }
+    paste_said(a, f, k.is_key ? "" : " by Ctrl-C");
     return f & (TUI_HANDLED | TUI_REDRAW | TUI_QUIT);
 }
 
@@ -170,6 +178,7 @@ static void message_final(tui_app *a, int idx, const pl_gen_stats *s) { tui_sess
 
 static void ev_progress(tui_app *a, pl_event *ev)
 {
+    if (ev->req_id != a->load_id) return;   /* a load replaced by a newer one */
     a->loading = ev->progress < 1.0f;
     a->load_progress = ev->progress;
     snprintf(a->load_stage, sizeof a->load_stage, "%s", ev->text ? ev->text : "");
@@ -177,7 +186,7 @@ static void ev_progress(tui_app *a, pl_event *ev)
 
 static void ev_loaded(tui_app *a, pl_event *ev)
 {
-    a->loading = false;
+    if (ev->req_id == a->load_id) a->loading = false;
     a->es = ev->state;
     const pl_model_info *i = &ev->state.info;
     char params[32];
@@ -199,7 +208,7 @@ static void ev_done(tui_app *a, pl_event *ev)
 {
     if (ev->req_id != a->gen_id) return;
     a->generating = false;
-    a->es = ev->state;
+    if (!a->loading) a->es = ev->state;   /* while a load runs, LOADED brings the state */
     a->last = ev->stats;
     a->have_last = true;
     if (a->gen_msg >= 0 && a->gen_msg < a->tr.n) {
@@ -216,7 +225,7 @@ static void ev_done(tui_app *a, pl_event *ev)
 
 static void ev_error(tui_app *a, pl_event *ev)
 {
-    if (a->loading && ev->req_id != a->gen_id) { a->loading = false; a->es.loaded = false; }
+    if (a->loading && ev->req_id == a->load_id) { a->loading = false; a->es.loaded = false; }
     tui_notice(a, TR_ERROR, "%s", ev->text ? ev->text : "error");
 }
 
@@ -264,6 +273,11 @@ static int loop_timeout(tui_app *a, double now)
         if (t < 0 || t > r) t = r + 0.01;
     }
     if (a->status_until > now && (t < 0 || t > a->status_until - now)) t = a->status_until - now + 0.01;
+    if (a->in.pasting) {   /* a paste without its end marker times out */
+        double p = a->key_at + INPUT_PASTE_IDLE_S - now;
+        if (p < 0) p = 0;
+        if (t < 0 || t > p) t = p;
+    }
     if (t < 0 && a->dirty) t = 0;
     return t < 0 ? -1 : (int)(t * 1000) + 1;
 }
@@ -274,6 +288,7 @@ static void handle_resize(tui_app *a)
     term_winch_drain();
     term_size(&r, &c);
     resizeterm(r, c);
+    a->chat_h = -1;   /* resizeterm moved and clipped our windows: make them anew */
     a->dirty = true;
 }
 
@@ -283,8 +298,15 @@ static int handle_keys(tui_app *a)
     tui_key k;
     int flags = 0;
     while (!(flags & TUI_QUIT) && read_key(&k)) {
-        if (k.is_key && k.code == KEY_RESIZE) { a->dirty = true; flags |= TUI_REDRAW; continue; }
+        a->key_at = tui_now();
+        if (k.is_key && k.code == KEY_RESIZE) {   /* resizeterm queues one: curses has resized already */
+            a->chat_h = -1;
+            a->dirty = true;
+            flags |= TUI_REDRAW;
+            continue;
+        }
         flags |= a->overlay ? a->overlay->key(a, k) : chat_key(a, k);
+        if (a->in.pasting) a->dirty = true;   /* a paste shows as it arrives, at the frame rate */
     }
     return flags;
 }
@@ -327,6 +349,8 @@ static int run_loop(tui_app *a)
         }
         if (fds[1].revents & POLLIN) drain_events(a);
         double t = tui_now();
+        int pf = input_paste_idle(&a->in, t - a->key_at);
+        if (pf) { paste_said(a, pf, ""); now_draw = true; }
         tui_sidebar_poll(a, t);
         tui_sess_tick(a, t);
         if (a->restoring) a->dirty = true;

@@ -153,7 +153,7 @@ void tui_edit_last(tui_app *a)
     if (u < 0) { tui_status_msg(a, "no message to edit yet"); return; }
     input_set(&a->in, a->tr.msgs[u].text ? a->tr.msgs[u].text : "");
     a->edit_from = u;
-    tui_status_msg(a, "editing your last message: Enter resends it and replaces the answer");
+    tui_status_msg(a, "editing: Enter resends, Esc cancels");
 }
 
 /* Queue a model load with the current engine settings. */
@@ -177,7 +177,9 @@ int tui_load_model(tui_app *a, const char *name)
     int tk = pl_type_from_name(c->cache_type_k), tv = pl_type_from_name(c->cache_type_v);
     if (tk >= 0) p.ctx.type_k = (pl_type)tk;
     if (tv >= 0) p.ctx.type_v = (pl_type)tv;
-    if (!pl_worker_load(a->wk, &p)) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
+    uint32_t id = pl_worker_load(a->wk, &p);
+    if (!id) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
+    a->load_id = id;
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
     free(path);
     a->loading = true;

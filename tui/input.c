@@ -5,7 +5,10 @@
  * point boundary. Enter sends; Alt-Enter and Ctrl-J insert a newline; Up/Down
  * move between lines and, on the first/last line, through history. Between
  * the bracketed-paste markers everything is literal text, so a pasted
- * program's newlines never send it half-way. Keys are a table.
+ * program's newlines never send it half-way. A paste whose end marker never
+ * comes (a terminal or multiplexer that dropped it) must not lock the keyboard:
+ * Ctrl-C ends it, and so does a second without bytes (input_paste_idle; a big
+ * paste arrives continuously). Keys are a table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -201,12 +204,16 @@ static const struct {
     {KEY_UP, true, false, k_up},           {KEY_DOWN, true, false, k_down},
 };
 
-/* Paste mode: every character is text; returns flags. */
+/* Paste mode: every character is text, but Ctrl-C ends it (text kept); returns flags. */
 static int paste_key(input *in, tui_key k)
 {
     if (k.is_key && k.code == TUI_KEY_PASTE_END) {
         in->pasting = false;
         return TUI_REDRAW | INPUT_PASTED;
+    }
+    if (!k.is_key && !k.alt && k.code == TUI_CTRL('c')) {
+        in->pasting = false;
+        return TUI_HANDLED | TUI_REDRAW | INPUT_PASTED | INPUT_PASTE_CUT;
     }
     if (k.is_key) return TUI_HANDLED;
     char buf[8];
@@ -217,6 +224,14 @@ static int paste_key(input *in, tui_key k)
     in->paste_bytes += (size_t)n;
     in->paste_lines += c == '\n';
     return TUI_HANDLED;
+}
+
+/* The loop saw no key for idle_s: end a paste whose end marker is overdue. */
+int input_paste_idle(input *in, double idle_s)
+{
+    if (!in->pasting || idle_s < INPUT_PASTE_IDLE_S) return 0;
+    in->pasting = false;
+    return TUI_REDRAW | INPUT_PASTED | INPUT_PASTE_CUT;
 }
 
 /* One key: the table, else a printable character is inserted. */

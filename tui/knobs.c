@@ -54,6 +54,8 @@ static void knobs_draw(tui_app *a)
         const pl_option *o = config_find(tui_knobs[i].name);
         if (!o) continue;
         config_get(a->cfg, o, val, sizeof val);
+        if (strcmp(o->name, "threads") == 0 && strcmp(val, "0") == 0 && a->es.n_threads > 0)
+            snprintf(val, sizeof val, "%d (0: all cores)", a->es.n_threads);   /* what runs, not "0" */
         bool sel = i == a->kb_sel;
         if (sel && a->kb_editing) snprintf(val, sizeof val, "%.200s_", a->kb_buf);
         snprintf(buf, sizeof buf, "%-18s %-24.24s %s", o->name, val[0] ? val : "-", tui_knobs[i].when);

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #include "tui.h"
@@ -134,7 +135,21 @@ WINDOW *render_overlay(tui_app *a, int h, int w, const char *title)
     return a->w_over;
 }
 
-/* The transcript pane: the lines that end `scroll` lines above the bottom. */
+/* Before the first message: what to do, where help is, how to leave (below
+ * any notices, such as the "loaded" one, when there is room). */
+static void draw_first_hint(tui_app *a, WINDOW *w, int row, int cols)
+{
+    if (transcript_last(&a->tr, TR_USER) >= 0 || row + 2 > a->chat_h) return;
+    if (row > 0) row++;
+    bool wide = cols >= 66;
+    render_text(w, row, 0, cols, wide ? "parley - type a message and press Enter. Ctrl-D or /quit leaves."
+                                      : "Enter sends. Ctrl-D or /quit leaves.", ROLE_DIM);
+    render_text(w, row + 1, 0, cols, wide ? "F1 help  Ctrl-O models  F2 settings  Ctrl-B sessions"
+                                          : "F1 help  Ctrl-O models  F2 settings", ROLE_DIM);
+}
+
+/* The transcript pane: the lines that end `scroll` lines above the bottom;
+ * when scrolled, the last row is the "N more below" marker's own. */
 static void draw_chat(tui_app *a)
 {
     WINDOW *w = a->w_chat;
@@ -143,19 +158,17 @@ static void draw_chat(tui_app *a)
     int total = layout_update(&a->lay, &a->tr, cols), h = a->chat_h;
     if (a->scroll > 0 && total > a->last_total) a->scroll += total - a->last_total;   /* reading: hold still */
     a->last_total = total;
-    int max_scroll = total > h ? total - h : 0;
+    int max_scroll = total > h ? total - h + 1 : 0;   /* + 1: the marker's row */
     if (a->scroll > max_scroll) a->scroll = max_scroll;
     if (a->scroll < 0) a->scroll = 0;
-    int first = total - h - a->scroll;
+    int rows = a->scroll > 0 ? h - 1 : h;
+    int first = total - rows - a->scroll;
     if (first < 0) first = 0;
-    for (int r = 0; r < h; r++) {
+    for (int r = 0; r < rows; r++) {
         const lay_line *l = layout_line(&a->lay, first + r);
         if (l) render_line(w, r, 0, cols, l);
     }
-    if (total == 0) {
-        render_text(w, 0, 0, cols, "parley - type a message and press Enter.", ROLE_DIM);
-        render_text(w, 1, 0, cols, "F1 help  Ctrl-O models  F2 settings  Ctrl-B sessions", ROLE_DIM);
-    }
+    draw_first_hint(a, w, total < rows ? total : rows, cols);
     if (a->scroll > 0) {
         char more[64];
         snprintf(more, sizeof more, " %d more below (PgDn) ", a->scroll);
@@ -164,10 +177,33 @@ static void draw_chat(tui_app *a)
     }
 }
 
+/* Some terminals keep a scroll region set for the old size after a resize
+ * (xterm resets it, libvterm does not); curses assumes the whole screen, so
+ * its line-scrolling moves would shift the wrong rows. Set it to the whole
+ * screen again (queued before the frame's output; the frame that follows
+ * paints everything from the home position). */
+static void scroll_region_reset(int rows)
+{
+    const char *csr = tigetstr("csr");
+    const char *seq = csr && csr != (char *)-1 ? tiparm(csr, 0, rows - 1) : NULL;
+    if (seq && !strstr(seq, "$<")) {   /* written before this frame's bytes, which curses sends at doupdate */
+        ssize_t w = write(STDOUT_FILENO, seq, strlen(seq));
+        (void)w;
+    }
+}
+
 /* One frame: everything off-screen, then a single doupdate. */
 void render_frame(tui_app *a)
 {
     render_resize(a);
+    if (a->rows != a->painted_rows || a->cols != a->painted_cols) {
+        clearok(curscr, TRUE);   /* terminals keep different parts of a resized screen: paint it whole */
+        scroll_region_reset(a->rows);
+        werase(stdscr);          /* resizeterm touched stdscr: wget_wch would repaint its old text */
+        wnoutrefresh(stdscr);
+        a->painted_rows = a->rows;
+        a->painted_cols = a->cols;
+    }
     if (a->too_small) {
         werase(stdscr);
         static const char *const one[] = {"terminal too small (need 40x10)", NULL};
@@ -179,6 +215,7 @@ void render_frame(tui_app *a)
         }
         wnoutrefresh(stdscr);
         doupdate();
+        untouchwin(stdscr);   /* keys are read through stdscr: wget_wch must never repaint this over the chat */
         return;
     }
     draw_chat(a);

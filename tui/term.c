@@ -4,8 +4,8 @@
  * tty settings, then registers term_restore with atexit and installs handlers
  * for SIGINT/SIGTERM/SIGQUIT and the crash signals (SEGV, BUS, FPE,
  * ABRT, ILL). A handler may not call endwin(), so it writes the reset bytes
- * (leave the alternate screen, paste and mouse modes off, cursor on, colours
- * reset) and restores the saved termios — both async-signal-safe — then
+ * (keypad transmit off, leave the alternate screen, paste and mouse modes
+ * off, cursor on, colours reset; built before any handler can need them) and restores the saved termios — both async-signal-safe — then
  * re-raises the signal with the default action, so exit statuses and core
  * dumps stay what they would have been. SIGWINCH goes to a self-pipe that the
  * poll loop watches; installing it before initscr keeps ncurses' own away.
@@ -35,11 +35,26 @@ static volatile sig_atomic_t hungup;
 
 /* Reset sequences that are harmless on terminals that do not know them. */
 static const char reset_seq[] = "\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1006l\x1b[0m\x1b[?25h\x1b[?1049l";
+static char reset_buf[128 + sizeof reset_seq];   /* keypad off, then reset_seq */
+static size_t reset_len;
+
+/* What a signal handler writes: terminfo's rmkx (keypad transmit off, as endwin
+ * sends; ESC[?1l ESC> where terminfo has none), then reset_seq. Called once
+ * curses knows the terminal, before `active` lets a handler use it. */
+static void reset_build(void)
+{
+    const char *rmkx = tigetstr("rmkx");
+    if (!rmkx || rmkx == (char *)-1 || strstr(rmkx, "$<") || strlen(rmkx) >= 128) rmkx = "\x1b[?1l\x1b>";
+    size_t n = strlen(rmkx);
+    memcpy(reset_buf, rmkx, n);
+    memcpy(reset_buf + n, reset_seq, sizeof reset_seq - 1);
+    reset_len = n + sizeof reset_seq - 1;
+}
 
 /* Async-signal-safe part of the restore. */
 static void restore_raw(void)
 {
-    ssize_t r = write(STDOUT_FILENO, reset_seq, sizeof reset_seq - 1);
+    ssize_t r = write(STDOUT_FILENO, reset_buf, reset_len);
     (void)r;
     if (have_tio) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
@@ -139,6 +154,7 @@ int term_setup(bool want_color)
     atexit(term_restore);
     if (!getenv("ESCDELAY")) set_escdelay(25);
     if (!initscr()) return -1;
+    reset_build();
     active = true;
     refresh();   /* stdscr clean, so wget_wch(stdscr) never repaints it over our windows */
     raw();

@@ -137,11 +137,16 @@ typedef struct input {
     int    paste_lines;
 } input;
 
-enum { INPUT_SUBMIT = 8, INPUT_PASTED = 16 };  /* on top of TUI_* flags */
+enum { INPUT_SUBMIT = 8, INPUT_PASTED = 16, INPUT_PASTE_CUT = 32 };  /* on top of TUI_* flags;
+                                        CUT: a paste ended without its end marker */
+#define INPUT_PASTE_IDLE_S 1.0    /* a paste that sends nothing for this long has ended */
 
 void input_init(input *in);
 void input_done(input *in);
 int  input_key(input *in, tui_key k);      /* TUI_* | INPUT_SUBMIT */
+/* No key for idle_s seconds: a paste still open ends there, its text kept
+ * (a terminal that lost the end marker must not lock the keyboard). */
+int  input_paste_idle(input *in, double idle_s);
 void input_set(input *in, const char *text);
 void input_insert(input *in, const char *s, size_t n);
 void input_history_add(input *in, const char *text);
@@ -173,12 +178,14 @@ struct tui_app {
     bool            too_small;
     int             scroll;          /* lines scrolled up from the bottom */
     int             last_total;      /* layout lines at the last frame (keeps a scrolled view still) */
-    int             chat_h;          /* rows of the transcript pane */
+    int             chat_h;          /* rows of the transcript pane (-1: make the windows anew) */
+    int             painted_rows, painted_cols;   /* the size the screen was last painted whole at */
     const tui_view *overlay;         /* NULL: the chat view has the keys */
     int             ncolors;
     /* engine, as the worker last reported it */
     pl_engine_state es;
     bool            loading;
+    uint32_t        load_id;         /* the newest LOAD: only its end clears loading */
     float           load_progress;   /* < 0: unknown (indeterminate bar) */
     char            load_stage[160];
     char            model_path[1024];
@@ -194,6 +201,7 @@ struct tui_app {
     double          status_until;
     int             ctrl_c;          /* consecutive Ctrl-C when idle */
     double          last_frame;
+    double          key_at;          /* when the last key arrived (a paste without its end times out) */
     bool            dirty;
     /* overlay state */
     pl_model_entry *pk_entries;

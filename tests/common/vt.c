@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ vt_term *vt_spawn(char *const argv[], char *const env[], int rows, int cols)
     t->pid = forkpty(&t->fd, NULL, NULL, &ws);
     if (t->pid < 0) { free(t); return NULL; }
     if (t->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a test that fails or crashes leaves no program behind */
         for (int i = 0; env && env[i]; i++) putenv(env[i]);
         execv(argv[0], argv);
         _exit(127);
@@ -269,4 +271,38 @@ const char *vt_raw(const vt_term *t, size_t *len)
 {
     if (len) *len = t->n_raw;
     return t->raw ? t->raw : "";
+}
+
+typedef struct key_capture { char buf[64]; size_t n; } key_capture;
+
+/* Output callback that keeps the bytes instead of writing them to the child. */
+static void on_capture(const char *s, size_t len, void *user)
+{
+    key_capture *c = user;
+    for (size_t i = 0; i < len && c->n + 1 < sizeof c->buf; i++) c->buf[c->n++] = s[i];
+    c->buf[c->n] = 0;
+}
+
+/* What the terminal would send for key, without sending it. */
+static void key_bytes(vt_term *t, VTermKey key, key_capture *c)
+{
+    c->n = 0;
+    c->buf[0] = 0;
+    vterm_output_set_callback(t->vt, on_capture, c);
+    vterm_keyboard_key(t->vt, key, VTERM_MOD_NONE);
+    vterm_output_set_callback(t->vt, on_output, t);
+}
+
+bool vt_app_cursor_keys(vt_term *t)
+{
+    key_capture c;
+    key_bytes(t, VTERM_KEY_UP, &c);
+    return strcmp(c.buf, "\x1bOA") == 0;
+}
+
+bool vt_app_keypad(vt_term *t)
+{
+    key_capture c;
+    key_bytes(t, VTERM_KEY_KP_0, &c);
+    return strcmp(c.buf, "\x1bOp") == 0;
 }

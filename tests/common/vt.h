@@ -60,6 +60,11 @@ bool     vt_altscreen(const vt_term *t);
 bool     vt_cell_reverse(vt_term *t, int r, int c);
 /* True if cell (r, c) has a non-default foreground or background colour. */
 bool     vt_cell_colored(vt_term *t, int r, int c);
+/* The terminal's key modes as the child left them, read from what it would
+ * send: Up as ESC O A (application cursor keys, DECCKM) and keypad 0 as ESC O p
+ * (application keypad, DECKPAM); both are off in a shell. */
+bool     vt_app_cursor_keys(vt_term *t);
+bool     vt_app_keypad(vt_term *t);
 /* Everything the child wrote so far (raw bytes, NUL-terminated). */
 const char *vt_raw(const vt_term *t, size_t *len);
 

@@ -1,0 +1,84 @@
+/* test_tui_input.c — the editor's key decoder around bracketed paste: inside
+ * a paste every key is text (Enter is a newline, nothing is sent), the end
+ * marker ends it, and a paste whose end marker never comes gives the
+ * keyboard back — at Ctrl-C, or after a second without keys — with what was
+ * pasted kept. Keys go in, the text and flags that come out are checked. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../tui/tui.h"
+
+/* A character key, and an ncurses KEY_* code. */
+static tui_key ch(int c) { return (tui_key){c, false, false}; }
+static tui_key key(int code) { return (tui_key){code, true, false}; }
+
+/* Feed the bytes of s as character keys; the OR of the flags. */
+static int feed(input *in, const char *s)
+{
+    int f = 0;
+    for (; *s; s++) f |= input_key(in, ch((unsigned char)*s));
+    return f;
+}
+
+Test(tui_input, paste_is_text_until_its_end_marker)
+{
+    input in;
+    input_init(&in);
+    input_key(&in, key(TUI_KEY_PASTE_BEGIN));
+    int f = feed(&in, "one\rtwo\x03");
+    cr_expect(!(f & INPUT_SUBMIT), "Enter inside a paste sent the message");
+    cr_expect_str_eq(in.buf, "one\ntwo", "pasted text");
+    cr_expect(!in.pasting, "Ctrl-C did not end the paste");
+    input_done(&in);
+
+    input_init(&in);
+    input_key(&in, key(TUI_KEY_PASTE_BEGIN));
+    feed(&in, "a\rb");
+    f = input_key(&in, key(TUI_KEY_PASTE_END));
+    cr_expect(!in.pasting && (f & INPUT_PASTED) && !(f & INPUT_PASTE_CUT), "the end marker ends a paste normally");
+    cr_expect_str_eq(in.buf, "a\nb");
+    cr_expect(input_key(&in, ch('\r')) & INPUT_SUBMIT, "Enter after the paste does not send");
+    input_done(&in);
+}
+
+Test(tui_input, ctrl_c_ends_a_paste_without_end_marker)
+{
+    input in;
+    input_init(&in);
+    input_key(&in, key(TUI_KEY_PASTE_BEGIN));
+    feed(&in, "half");
+    int f = input_key(&in, ch(TUI_CTRL('c')));
+    cr_expect(!in.pasting, "Ctrl-C was taken as pasted text");
+    cr_expect(f & INPUT_PASTE_CUT, "the paste was not reported as cut short");
+    cr_expect_str_eq(in.buf, "half", "Ctrl-C lost the pasted text or inserted itself");
+    input_key(&in, ch(TUI_CTRL('u')));
+    cr_expect_eq(in.len, 0, "Ctrl-U after the paste is not a key again");
+    input_done(&in);
+}
+
+Test(tui_input, idle_second_ends_a_paste_without_end_marker)
+{
+    input in;
+    input_init(&in);
+    input_key(&in, key(TUI_KEY_PASTE_BEGIN));
+    feed(&in, "slow");
+    cr_expect_eq(input_paste_idle(&in, INPUT_PASTE_IDLE_S * 0.5), 0, "a paste still arriving was cut");
+    cr_expect(in.pasting);
+    int f = input_paste_idle(&in, INPUT_PASTE_IDLE_S);
+    cr_expect(!in.pasting && (f & INPUT_PASTE_CUT) && (f & TUI_REDRAW), "the idle paste did not end");
+    cr_expect_str_eq(in.buf, "slow", "the idle paste lost its text");
+    cr_expect(input_key(&in, ch('\r')) & INPUT_SUBMIT, "Enter after the timed-out paste does not send");
+    cr_expect_eq(input_paste_idle(&in, 10.0), 0, "no paste, nothing to end");
+    input_done(&in);
+}
+
+Test(tui_input, stray_end_marker_and_keys_outside_a_paste)
+{
+    input in;
+    input_init(&in);
+    cr_expect_eq(input_key(&in, key(TUI_KEY_PASTE_END)), 0, "an end marker without a paste did something");
+    feed(&in, "ok");
+    cr_expect_eq(input_key(&in, ch(TUI_CTRL('c'))), 0, "Ctrl-C outside a paste belongs to the chat, not the editor");
+    cr_expect_str_eq(in.buf, "ok");
+    input_done(&in);
+}
