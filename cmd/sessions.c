@@ -1,6 +1,7 @@
 /* sessions.c — `parley sessions`: saved conversations from the shell.
  *
- *   parley sessions [ls]                     id, date, message count, title
+ *   parley sessions [ls]                     id, date, message count, resume (instant from a
+ *                                            KV snapshot, or re-decode), title
  *   parley sessions show ID                  the whole conversation
  *   parley sessions export ID [--format md|json] [-o FILE [--force]]
  *   parley sessions rm ID
@@ -63,6 +64,28 @@ static int parse_id(const char *s, int64_t *id)
     return 0;
 }
 
+/* "41M", "1.2G", "512K": a snapshot's size at a glance. */
+static void human_size(uint64_t b, char *buf, size_t len)
+{
+    static const char units[] = "KMGT";
+    double x = (double)b;
+    int u = -1;
+    while (x >= 1000 && u < 3) { x /= 1024; u++; }
+    if (u < 0) snprintf(buf, len, "%lluB", (unsigned long long)b);
+    else snprintf(buf, len, x < 9.95 ? "%.1f%c" : "%.0f%c", x, units[u]);
+}
+
+/* The RESUME column: instant (a snapshot that fits), stale (one that will be
+ * ignored) or re-decode (none); with the snapshot's size. */
+static void resume_text(const sess_info *i, char *buf, size_t len)
+{
+    char size[16];
+    human_size(i->snap_bytes, size, sizeof size);
+    if (i->snap == SESS_SNAP_READY) snprintf(buf, len, "instant %s", size);
+    else if (i->snap == SESS_SNAP_STALE) snprintf(buf, len, "stale %s", size);
+    else snprintf(buf, len, "re-decode");
+}
+
 static int verb_ls(sess_store *s, verb_args *a)
 {
     sess_info *list = NULL;
@@ -74,11 +97,13 @@ static int verb_ls(sess_store *s, verb_args *a)
         sess_info_free_list(list, n);
         return 0;
     }
-    if (n) printf("%6s  %-16s  %5s  %s\n", "ID", "UPDATED", "MSGS", "TITLE");
+    sess_snap_mark(s, list, n);
+    if (n) printf("%6s  %-16s  %5s  %-13s  %s\n", "ID", "UPDATED", "MSGS", "RESUME", "TITLE");
     for (int i = 0; i < n; i++) {
-        char when[32];
+        char when[32], resume[32];
         sess_time_text(list[i].updated, when, sizeof when);
-        printf("%6lld  %-16s  %5d  ", (long long)list[i].id, when, list[i].n_messages);
+        resume_text(&list[i], resume, sizeof resume);
+        printf("%6lld  %-16s  %5d  %-13s  ", (long long)list[i].id, when, list[i].n_messages, resume);
         cmd_term_line(stdout, *list[i].title ? list[i].title : "(untitled)");
         putchar('\n');
     }
@@ -269,7 +294,12 @@ static sess_store *open_for(const verb *v, verb_args *a, int *rc)
         if (sess_store_note(s)) cmd_term_printf(stderr, false, "parley sessions: %s\n", sess_store_note(s));   /* once */
         return s;
     }
-    if (st.code != SESS_ERR_NOTFOUND) {
+    bool listing = strcmp(v->name, "ls") == 0 || strcmp(v->name, "search") == 0;
+    if (st.code == SESS_ERR_NOTFOUND && listing && sess_dir_writable(a->dir, &st) < 0) {
+        cmd_term_printf(stderr, false, "parley sessions: %s: no session can be saved there (--data-dir or "
+                        "PARLEY_DATA chooses another folder)\n", st.msg);
+        *rc = 1;
+    } else if (st.code != SESS_ERR_NOTFOUND) {
         *rc = fail(&st);
     } else if (strcmp(v->name, "ls") == 0) {
         cmd_term_printf(stderr, false, "no sessions yet (they will be saved in %s)\n", a->dir);

@@ -33,6 +33,7 @@ static const char *range_text(const pl_option *o, char *buf, size_t len)
     if (o->kind == OPT_ENUM) snprintf(buf, len, "one of %s", o->choices);
     else if (o->kind == OPT_BOOL) snprintf(buf, len, "true or false");
     else if (o->kind == OPT_FLOAT) snprintf(buf, len, "%g..%g", o->min, o->max);
+    else if (o->kind == OPT_SIZE) snprintf(buf, len, "bytes, or K, M, G, T such as 512M or 2G");
     else snprintf(buf, len, "%.0f..%.0f", o->min, o->max);
     return buf;
 }
@@ -62,6 +63,36 @@ static int parse_bool(const char *v, bool *out)
     return -1;
 }
 
+/* "512M", "1.5G", "0", "4096" -> bytes (K, M, G, T are powers of 1024; a trailing B is fine). */
+static int parse_size(const char *v, double *out)
+{
+    static const char units[] = "KMGT";
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || errno || !isfinite(x) || x < 0 || end == v) return -1;
+    const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+    if (u) {
+        for (const char *p = units; p <= u; p++) x *= 1024;
+        end++;
+        if (toupper((unsigned char)*end) == 'I') end++;
+    }
+    if (toupper((unsigned char)*end) == 'B') end++;
+    *out = floor(x);
+    return *end ? -1 : 0;
+}
+
+/* Bytes as the shortest exact "2G", "512M", "64K" or plain number. */
+static void size_text(int64_t b, char *buf, size_t len)
+{
+    static const char units[] = "TGMK";
+    for (int i = 0; i < 4 && b; i++) {
+        int64_t unit = (int64_t)1 << (10 * (4 - i));
+        if (b % unit == 0) { snprintf(buf, len, "%lld%c", (long long)(b / unit), units[i]); return; }
+    }
+    snprintf(buf, len, "%lld", (long long)b);
+}
+
 /* Set one option from text, checking type and range. */
 int config_set(pl_config *c, const pl_option *o, const char *v, char *err, size_t len)
 {
@@ -80,6 +111,13 @@ int config_set(pl_config *c, const pl_option *o, const char *v, char *err, size_
             return fail(err, len, "--%s: %s is out of range (%s)", o->name, v, rng);
         if (o->kind == OPT_INT) *FIELD(c, o, int) = (int)x;
         else *FIELD(c, o, int64_t) = x;
+        return 0;
+    }
+    case OPT_SIZE: {
+        double x;
+        if (parse_size(v, &x) < 0) return fail(err, len, "--%s: '%s' is not a size (%s)", o->name, v, rng);
+        if (x < o->min || x > o->max) return fail(err, len, "--%s: %s is out of range (at most %.0f bytes)", o->name, v, o->max);
+        *FIELD(c, o, int64_t) = (int64_t)x;
         return 0;
     }
     case OPT_FLOAT: {
@@ -114,6 +152,7 @@ const char *config_get(const pl_config *c, const pl_option *o, char *buf, size_t
     case OPT_INT: snprintf(buf, len, "%d", *CFIELD(c, o, int)); break;
     case OPT_I64: snprintf(buf, len, "%lld", (long long)*CFIELD(c, o, int64_t)); break;
     case OPT_FLOAT: snprintf(buf, len, "%g", (double)*CFIELD(c, o, float)); break;
+    case OPT_SIZE: size_text(*CFIELD(c, o, int64_t), buf, len); break;
     case OPT_STR: case OPT_ENUM: {
         const char *s = *CFIELD(c, o, char *);
         snprintf(buf, len, "%s", s ? s : "");
@@ -147,6 +186,11 @@ const pl_option *config_find(const char *name)
     for (int i = 0; i < pl_n_options; i++)
         if (strcmp(pl_options[i].name, name) == 0) return &pl_options[i];
     return NULL;
+}
+
+bool config_from_cli(const pl_config *c, const pl_option *o)
+{
+    return o >= pl_options && o < pl_options + pl_n_options && (c->from_cli >> (o - pl_options) & 1);
 }
 
 /* Map a subcommand name to its scope bit; anything else is the TUI. */

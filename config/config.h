@@ -24,7 +24,8 @@ enum {
     CFG_ALL = 0xff
 };
 
-typedef enum { OPT_BOOL, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR, OPT_ENUM } cfg_kind;
+typedef enum { OPT_BOOL, OPT_INT, OPT_I64, OPT_FLOAT, OPT_STR, OPT_ENUM,
+               OPT_SIZE /* int64_t bytes, written 512M, 2G */ } cfg_kind;
 
 typedef struct pl_config {
     /* model and files */
@@ -32,6 +33,7 @@ typedef struct pl_config {
     char   *models_dir;     /* where `make model` and the picker look */
     char   *model_paths;    /* extra directories, ':'-separated */
     char   *data_dir;       /* sessions.db and snapshots */
+    int64_t snapshot_budget; /* bytes KV snapshots may take on disk (0 = no snapshots) */
     /* engine */
     int     threads;        /* 0 = all cores */
     int     ctx_size;       /* 0 = model's training length, capped at 4096 */
@@ -68,6 +70,7 @@ typedef struct pl_config {
     int     bench_pp, bench_tg, bench_reps;
     bool    bench_bw;       /* bench: pair each generated token with a plain read of the weights */
     bool    weight_bytes;   /* bench: print weight bytes per token */
+    uint64_t from_cli;      /* bit i: pl_options[i] was given on the command line */
 } pl_config;
 
 typedef struct pl_option {
@@ -111,6 +114,8 @@ int  config_parse_args(pl_config *c, unsigned scope, int argc, char **argv, int 
                        char *err, size_t errlen);   /* returns the positional count or -1 */
 int  config_set_from_flag(pl_config *c, const pl_option *o, const char *value, char *err, size_t errlen);
 const pl_option *config_find(const char *name);
+/* Was o given as a flag on this command line (it then wins over a resumed session's value)? */
+bool config_from_cli(const pl_config *c, const pl_option *o);
 int  config_set(pl_config *c, const pl_option *o, const char *value, char *err, size_t errlen);
 /* Current value as text (buf), for /set and --help. */
 const char *config_get(const pl_config *c, const pl_option *o, char *buf, size_t len);

@@ -222,6 +222,7 @@ int config_parse_args(pl_config *c, unsigned scope, int argc, char **argv, int *
             val = argv[++i];
         }
         if (config_set_from_flag(c, o, val, err, len) < 0) return -1;
+        c->from_cli |= 1ull << (o - pl_options);
     }
     for (int i = 1 + npos; i < argc; i++) argv[i] = NULL;
     if (first_pos) *first_pos = 1;

@@ -23,6 +23,9 @@ const pl_option pl_options[] = {
      "extra ':'-separated directories the model picker scans"},
     {"data-dir",         0,   "PARLEY_DATA",           OPT_STR,  "",      0, 0, NULL, F(data_dir), CFG_TUI | CFG_SESSIONS | CFG_RUN, "DIR",
      "where sessions.db and KV snapshots live (default ~/.local/share/parley)"},
+    {"snapshot-budget",  0,   "PARLEY_SNAPSHOT_BUDGET", OPT_SIZE, "2G",   0, 1e15, NULL, F(snapshot_budget), CFG_TUI, "SIZE",
+     "disk space the KV snapshots that make resume instant may take, such as 512M or 2G (0 = no snapshots); "
+     "the least recently used are removed first"},
     {"threads",          't', "PARLEY_THREADS",        OPT_INT,  "0",     0, 512, NULL, F(threads), CFG_ENGINE | CFG_QUANTIZE, "N",
      "CPU threads (0 = all cores)"},
     {"ctx-size",         'c', "PARLEY_CTX_SIZE",       OPT_INT,  "0",     0, 1048576, NULL, F(ctx_size), CFG_ENGINE, "N",
@@ -106,3 +109,4 @@ const pl_option pl_options[] = {
 };
 
 const int pl_n_options = (int)(sizeof pl_options / sizeof pl_options[0]);
+_Static_assert(sizeof pl_options / sizeof pl_options[0] <= 64, "pl_config.from_cli has one bit per option");

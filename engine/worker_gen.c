@@ -269,7 +269,7 @@ static void generate_loop(gen_turn *g, pl_status *st)
     }
     double dt = now_s() - t0;
     g->stats.gen_tps = dt > 0 ? g->stats.n_gen / dt : 0;
-    if (!g->stopped) pend_send(g, g->n_pend);
+    if (!g->stopped) pend_send(g, utf8_complete_len(g->pend, g->n_pend));   /* a cut character is dropped */
 }
 
 /* Sampler for this turn, with the prompt's tail as penalty history. */

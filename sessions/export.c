@@ -162,11 +162,12 @@ int sess_export_file(sess_store *s, int64_t id, bool json, const char *path, uns
 
 /* ---- settings <-> pl_config ---------------------------------------------- */
 
-/* Options that describe how a session ran (not which files or prompt). */
+/* Options that describe how a session ran (not which files or prompt): the
+ * generation and engine knobs both the chat and `parley run` take. */
 static bool is_session_knob(const pl_option *o)
 {
     static const char *const skip[] = {"model", "prompt", "system", "verbose", "models-dir", "data-dir"};
-    if (!(o->scope & (CFG_GEN | CFG_ENGINE))) return false;
+    if ((o->scope & CFG_GEN) != CFG_GEN) return false;
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (strcmp(o->name, skip[i]) == 0) return false;
     return true;
@@ -183,7 +184,7 @@ char *sess_settings_from_config(const pl_config *cfg)
         switch (o->kind) {
         case OPT_BOOL:  v = json_boolean(*(const bool *)f); break;
         case OPT_INT:   v = json_integer(*(const int *)f); break;
-        case OPT_I64:   v = json_integer(*(const int64_t *)f); break;
+        case OPT_I64: case OPT_SIZE: v = json_integer(*(const int64_t *)f); break;
         case OPT_FLOAT: v = json_real(*(const float *)f); break;
         case OPT_STR: case OPT_ENUM: v = json_string(*(char *const *)f ? *(char *const *)f : ""); break;
         }
@@ -194,7 +195,7 @@ char *sess_settings_from_config(const pl_config *cfg)
     return out;
 }
 
-int sess_settings_apply(const char *json, pl_config *cfg, char *err, size_t errlen)
+int sess_settings_each(const char *json, sess_setting_fn fn, void *ctx, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *obj = json_loads(json ? json : "{}", 0, &je);
@@ -205,7 +206,7 @@ int sess_settings_apply(const char *json, pl_config *cfg, char *err, size_t errl
     }
     const char *key;
     json_t *v;
-    char text[64], msg[256];
+    char text[64];
     json_object_foreach(obj, key, v) {
         const pl_option *o = config_find(key);
         if (!o || !is_session_knob(o)) continue;
@@ -215,12 +216,25 @@ int sess_settings_apply(const char *json, pl_config *cfg, char *err, size_t errl
         else if (json_is_real(v)) snprintf(text, sizeof text, "%.9g", json_real_value(v));
         else if (json_is_boolean(v)) snprintf(text, sizeof text, "%s", json_is_true(v) ? "true" : "false");
         else continue;
-        if (config_set(cfg, o, val, msg, sizeof msg) < 0) {
-            snprintf(err, errlen, "session settings: %s", msg);
+        if (fn(ctx, o, val, err, errlen) < 0) {
             json_decref(obj);
             return -1;
         }
     }
     json_decref(obj);
     return 0;
+}
+
+/* sess_setting_fn of sess_settings_apply: straight into the config. */
+static int apply_one(void *cfg, const pl_option *o, const char *value, char *err, size_t errlen)
+{
+    char msg[256];
+    if (config_set(cfg, o, value, msg, sizeof msg) == 0) return 0;
+    snprintf(err, errlen, "session settings: %s", msg);
+    return -1;
+}
+
+int sess_settings_apply(const char *json, pl_config *cfg, char *err, size_t errlen)
+{
+    return sess_settings_each(json, apply_one, cfg, err, errlen);
 }

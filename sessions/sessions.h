@@ -73,6 +73,9 @@ char *sess_data_dir(const struct pl_config *cfg);
 /* Open (creating dir and file, migrating an older schema) <data_dir>/sessions.db.
  * A file we may read but not write is opened read-only: sess_store_note() says so. */
 sess_store *sess_store_open(const char *data_dir, unsigned flags, sess_status *st);
+/* 0 if a store can be made in data_dir (a writable folder, or one that can be
+ * created); else -1 with the reason ("/x is not writable (Read-only file system)"). */
+int         sess_dir_writable(const char *data_dir, sess_status *st);
 /* Same with an explicit database file (snapshots go beside it). */
 sess_store *sess_store_open_file(const char *db_path, unsigned flags, sess_status *st);
 void        sess_store_close(sess_store *s);
@@ -97,6 +100,13 @@ int         sess_schema_version(void);
 
 /* ---- sessions ------------------------------------------------------------ */
 
+/* What a resume of a session would do with its KV snapshot (sess_snap_mark). */
+typedef enum sess_snap_state {
+    SESS_SNAP_NONE = 0,  /* no snapshot: the transcript is re-decoded */
+    SESS_SNAP_READY,     /* fits the model and K/V types it last ran with: resume is instant */
+    SESS_SNAP_STALE      /* one that will not fit (other model or types, damaged header) */
+} sess_snap_state;
+
 typedef struct sess_info {
     int64_t  id;
     char    *title;            /* "" until the first user message */
@@ -106,6 +116,8 @@ typedef struct sess_info {
     char    *settings;         /* JSON object text: the knobs it ran with ("{}" if none) */
     char    *system_prompt;    /* "" if none */
     int      n_messages;
+    sess_snap_state snap;      /* filled by sess_snap_mark only (NONE otherwise) */
+    uint64_t snap_bytes;       /* its snapshot file's size */
 } sess_info;
 
 typedef struct sess_new {
@@ -231,6 +243,11 @@ int     sess_md_write_msgs(FILE *f, const char *title, const char *system, const
 char   *sess_settings_from_config(const struct pl_config *cfg);
 /* Apply a settings object to cfg (unknown keys are skipped); -1 with err on a bad value. */
 int     sess_settings_apply(const char *json, struct pl_config *cfg, char *err, size_t errlen);
+/* Each session knob of a settings object, its value as text (unknown keys are
+ * skipped); fn returning -1 stops the walk. -1 with err on a bad object. */
+struct pl_option;
+typedef int (*sess_setting_fn)(void *ctx, const struct pl_option *o, const char *value, char *err, size_t errlen);
+int     sess_settings_each(const char *json, sess_setting_fn fn, void *ctx, char *err, size_t errlen);
 /* True if s[0..len) is valid UTF-8. */
 bool    sess_utf8_valid(const char *s, size_t len);
 /* Local time "YYYY-MM-DD HH:MM" of a unix-ms timestamp. */
@@ -273,10 +290,28 @@ int sess_snap_save(const char *path, const sess_snap_meta *meta, sess_payload_wr
                    sess_status *st);
 /* Check everything (magic, version, size, checksum, then model and types against
  * expect) before handing the payload to fn. Returns SNAP_OK or the reason,
- * with a message in st; on any reason but SNAP_OK fn was not called or failed. */
+ * with a message in st; on any reason but SNAP_OK fn was not called or failed.
+ * A snapshot loaded counts as used: its mtime becomes now (sess_snap_trim). */
 sess_snap_reason sess_snap_load(const char *path, const sess_snap_meta *expect, sess_payload_read fn,
                                 void *ctx, sess_snap_meta *got, sess_status *st);
 const char *sess_snap_reason_name(sess_snap_reason r);
+/* The header of the snapshot at path into got, and the file's size: 1 if it
+ * is a whole snapshot by its header (no checksum read), 0 if the file is not
+ * one, -1 if there is no such file. */
+int sess_snap_peek(const char *path, sess_snap_meta *got, uint64_t *bytes);
+/* For each session of list, fill snap and snap_bytes from its snapshot's header. */
+void sess_snap_mark(const sess_store *s, sess_info *list, int n);
+
+/* What sess_snap_trim found and did. */
+typedef struct sess_trim {
+    int      n_files, n_removed;      /* snapshots kept, and removed */
+    uint64_t bytes, bytes_removed;    /* their sizes */
+} sess_trim;
+/* Keep <data_dir>/snapshots/ within budget bytes (0: none kept): the least
+ * recently used snapshots (by mtime: written, or loaded by sess_snap_load)
+ * are removed first. out may be NULL. 0, or -1 if one could not be removed. */
+int sess_snap_trim(const char *data_dir, uint64_t budget, sess_trim *out, sess_status *st);
+
 /* 64-bit fingerprint of a model file: hash of its first 4 MiB and its size. */
 uint64_t sess_model_fingerprint(const char *path, sess_status *st);
 /* CRC-32C (Castagnoli), chainable: crc = sess_crc32c(crc, buf, n), start from 0. */

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../engine/engine.h"
 #include "sessions_impl.h"
 
 #define SNAP_MAGIC "PLYSNAP"
@@ -254,6 +255,15 @@ static sess_snap_reason snap_verify(FILE *f, const char *path, sess_snap_meta *g
     return SNAP_OK;
 }
 
+/* A KV type by its name ("q8_0"), or "type N" for one this build does not know. */
+static const char *type_text(uint32_t t, char *buf, size_t len)
+{
+    const char *name = t < 1000 ? pl_type_name((pl_type)t) : NULL;   /* no wild value is cast to the enum */
+    if (name) return name;
+    snprintf(buf, len, "type %u", t);
+    return buf;
+}
+
 /* Does the snapshot fit the model and cache it would be loaded into? */
 static sess_snap_reason snap_match(const sess_snap_meta *got, const sess_snap_meta *expect, const char *path,
                                    sess_status *st)
@@ -266,8 +276,10 @@ static sess_snap_reason snap_match(const sess_snap_meta *got, const sess_snap_me
         return snap_reject(SNAP_STALE_MODEL, st, path, detail);
     }
     if (got->type_k != expect->type_k || got->type_v != expect->type_v) {
-        snprintf(detail, sizeof detail, "K/V types %u/%u, cache is %u/%u", got->type_k, got->type_v,
-                 expect->type_k, expect->type_v);
+        char b[4][16];
+        snprintf(detail, sizeof detail, "K/V types %s/%s, the cache is %s/%s", type_text(got->type_k, b[0], 16),
+                 type_text(got->type_v, b[1], 16), type_text(expect->type_k, b[2], 16),
+                 type_text(expect->type_v, b[3], 16));
         return snap_reject(SNAP_STALE_TYPES, st, path, detail);
     }
     return SNAP_OK;
@@ -285,10 +297,27 @@ sess_snap_reason sess_snap_load(const char *path, const sess_snap_meta *expect, 
         if (fseeko(f, SNAP_HDR, SEEK_SET) != 0) r = snap_reject(SNAP_IO, st, path, strerror(errno));
         else if (fn(ctx, f, g.payload_size) != 0) r = snap_reject(SNAP_PAYLOAD, st, path, NULL);
     }
+    if (r == SNAP_OK && fn) futimens(fileno(f), NULL);   /* used now: the last to go over the budget */
     fclose(f);
     if (got) *got = g;
     if (r == SNAP_OK && st) { st->code = SESS_OK; st->msg[0] = 0; }
     return r;
+}
+
+int sess_snap_peek(const char *path, sess_snap_meta *got, uint64_t *bytes)
+{
+    struct stat sb;
+    unsigned char h[SNAP_HDR];
+    *bytes = 0;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    *bytes = (uint64_t)sb.st_size;
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(h, 1, SNAP_HDR, f) : 0;
+    if (f) fclose(f);
+    if (n < SNAP_HDR || memcmp(h, SNAP_MAGIC, 8) != 0 || get32(h + 8) != SNAP_VERSION || get32(h + 12) != SNAP_HDR)
+        return 0;
+    *got = (sess_snap_meta){get64(h + 16), get32(h + 24), get32(h + 28), get32(h + 32), get64(h + 40)};
+    return *bytes == SNAP_HDR + got->payload_size ? 1 : 0;
 }
 
 uint64_t sess_model_fingerprint(const char *path, sess_status *st)

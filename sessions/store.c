@@ -227,8 +227,11 @@ static int store_connect(sess_store *s, unsigned flags, bool immutable, sess_sta
     int rc = sqlite3_open_v2(uri, &s->db, oflags, NULL);
     sqlite3_free(uri);
     if (rc != SQLITE_OK) {
-        if (access(s->path, F_OK) != 0)
+        if (access(s->path, F_OK) != 0 && errno == ENOENT)
             return sess_status_set(st, SESS_ERR_NOTFOUND, "%s: no session store yet", s->path), -1;
+        if (access(s->path, F_OK) != 0)   /* the folder cannot be read, or is not a folder */
+            return sess_status_set(st, SESS_ERR_IO, "%s: cannot open the session store: %s", s->path,
+                                   strerror(errno)), -1;
         return sess_sqlite_fail(s, rc, "opening", st);
     }
     sqlite3_extended_result_codes(s->db, 0);

@@ -87,6 +87,36 @@ bool sess_cannot_write(const sess_store *s, char *why, size_t len)
     return false;
 }
 
+/* The folder of dir that exists: dir itself, or its nearest existing parent. */
+static int existing_folder(const char *dir, char *out, size_t len, struct stat *sb)
+{
+    snprintf(out, len, "%s", dir);
+    for (;;) {
+        if (stat(out, sb) == 0) return 0;
+        char *slash = strrchr(out, '/');
+        if (errno != ENOENT || !slash) return -1;
+        if (slash == out) slash[1] = 0;
+        else *slash = 0;
+    }
+}
+
+int sess_dir_writable(const char *dir, sess_status *st)
+{
+    char at[4096];
+    struct stat sb;
+    if (existing_folder(dir, at, sizeof at, &sb) < 0)
+        return sess_status_set(st, SESS_ERR_IO, "%s: %s", at, strerror(errno)), -1;
+    bool self = strcmp(at, dir) == 0;
+    if (!S_ISDIR(sb.st_mode))
+        return self ? sess_status_set(st, SESS_ERR_IO, "%s is not a folder", dir)
+                    : sess_status_set(st, SESS_ERR_IO, "cannot create %s: %s is not a folder", dir, at), -1;
+    if (access(at, W_OK | X_OK) != 0)
+        return self ? sess_status_set(st, SESS_ERR_READONLY, "%s is not writable (%s)", dir, strerror(errno))
+                    : sess_status_set(st, SESS_ERR_READONLY, "cannot create %s: %s is not writable (%s)", dir, at,
+                                      strerror(errno)), -1;
+    return 0;
+}
+
 /* sqlite3_progress_handler: stop the check past its deadline (monotonic ms). */
 static int check_deadline(void *p) { return sess_mono_ms() > *(int64_t *)p; }
 

@@ -35,13 +35,12 @@ static void transcript_from_store(tui_app *a, const sess_msg *m, int n)
     }
 }
 
-/* Say what differs from when the session was saved (model, system prompt). */
+/* The session's settings back (sess_settings.c); say what differs (settings, model). */
 static void resume_settings(tui_app *a, const sess_info *info)
 {
-    char err[256];
-    const char *sys = a->cfg->system ? a->cfg->system : "";
-    if (strcmp(sys, info->system_prompt) != 0 && tui_set_option(a, "system", info->system_prompt, err, sizeof err) < 0)
-        tui_notice(a, TR_ERROR, "%s", err);
+    if (!a->resume_note[0]) tui_sess_settings_restore(a, info, true);   /* at startup: done before the load */
+    if (a->resume_note[0]) tui_notice(a, TR_NOTICE, "%s", a->resume_note);
+    a->resume_note[0] = 0;
     if (info->model_path[0] && a->model_path[0] && strcmp(info->model_path, a->model_path) != 0) {
         const char *was = strrchr(info->model_path, '/'), *now = strrchr(a->model_path, '/');
         tui_notice(a, TR_NOTICE, "this session ran with %s; it continues with %s (Ctrl-O to switch)",
@@ -147,29 +146,59 @@ void tui_sess_restored(tui_app *a, const pl_event *ev)
 /* STATE_SAVED: a failed snapshot only costs a slower resume; say so once (not after every answer). */
 void tui_sess_state_saved(tui_app *a, const pl_event *ev)
 {
-    if (!ev->text) { a->snap_fail_said = false; return; }
+    if (!ev->text) { tui_sess_snap_written(a); return; }
     if (a->snap_fail_said) return;
     a->snap_fail_said = true;
     tui_notice(a, TR_NOTICE, "snapshot not written (resume will re-decode; not said again until one works): %s",
                ev->text);
 }
 
+/* The session --resume ID / --continue opens: its id, 0 for none (why says
+ * so, an error if *bad), -1 when none was asked for. */
+static int64_t startup_id(tui_app *a, char *why, size_t len, bool *bad)
+{
+    const char *r = a->cfg->resume;
+    why[0] = 0;
+    *bad = true;
+    if (r && *r && strcmp(r, "pick") != 0) {
+        char *end;
+        long long id = strtoll(r, &end, 10);
+        if (*end || id <= 0) snprintf(why, len, "--resume %s: not a session id (parley sessions ls lists them)", r);
+        return *end || id <= 0 ? 0 : id;
+    }
+    if (!a->cfg->continue_last || !a->store || (r && *r)) return -1;
+    sess_status st;
+    int64_t id = sess_last(a->store, &st);
+    if (id < 0) snprintf(why, len, "--continue: %s", st.msg);
+    else if (id == 0) {
+        *bad = false;
+        snprintf(why, len, "--continue: no saved session yet; this is a new one");
+    }
+    return id < 0 ? 0 : id;
+}
+
+/* Before the model loads: the settings of the session the startup will open
+ * (so the context is made with its size and K/V types). */
+void tui_sess_startup_settings(tui_app *a)
+{
+    char why[600];
+    bool bad;
+    int64_t id = startup_id(a, why, sizeof why, &bad);
+    sess_info info;
+    if (id <= 0 || sess_get_info(a->store, id, &info, NULL) < 0) return;
+    tui_sess_settings_restore(a, &info, false);
+    sess_info_clear(&info);
+}
+
 /* --resume ID / --resume (pick) / --continue, after the model load is queued. */
 void tui_sess_startup(tui_app *a)
 {
-    const char *r = a->cfg->resume;
-    if (r && strcmp(r, "pick") == 0) { tui_sidebar_open(a); return; }
-    if (r && *r) {
-        char *end;
-        long long id = strtoll(r, &end, 10);
-        if (*end || id <= 0) tui_notice(a, TR_ERROR, "--resume %s: not a session id (parley sessions ls lists them)", r);
-        else tui_sess_resume(a, id);
-        return;
-    }
-    if (!a->cfg->continue_last || !a->store) return;
-    sess_status st;
-    int64_t id = sess_last(a->store, &st);
-    if (id < 0) tui_notice(a, TR_ERROR, "--continue: %s", st.msg);
-    else if (id == 0) tui_notice(a, TR_NOTICE, "--continue: no saved session yet; this is a new one");
-    else tui_sess_resume(a, id);
+    if (a->cfg->resume && strcmp(a->cfg->resume, "pick") == 0) { tui_sidebar_open(a); return; }
+    char why[600];
+    bool bad;
+    int64_t id = startup_id(a, why, sizeof why, &bad);
+    if (id > 0) tui_sess_resume(a, id);
+    a->resume_note[0] = 0;   /* said by the resume, or it failed and said why */
+    if (id > 0) return;
+    if (why[0]) tui_notice(a, bad ? TR_ERROR : TR_NOTICE, "%s", why);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tui.h"
 
@@ -58,6 +59,16 @@ static void store_ok(tui_app *a)
     tui_status_msg(a, "saving again");
 }
 
+/* The fingerprint of the model in use (cached per path). */
+static uint64_t model_fp(tui_app *a)
+{
+    if (strcmp(a->fp_path, a->model_path) != 0) {
+        a->model_fp = a->model_path[0] ? sess_model_fingerprint(a->model_path, NULL) : 0;
+        snprintf(a->fp_path, sizeof a->fp_path, "%s", a->model_path);
+    }
+    return a->model_fp;
+}
+
 /* ---- snapshots: callbacks the worker runs on its thread --------------------- */
 
 /* The model's fingerprint, cached per path (worker thread only). */
@@ -93,6 +104,38 @@ static int snap_load_cb(void *ud, const char *key, const pl_state_desc *d, pl_st
     return -1;
 }
 
+/* ---- the snapshot budget (sessions/snap_budget.c) --------------------------------- */
+
+/* Keep the snapshots within --snapshot-budget, least recently used first; true
+ * if the shown session's own snapshot had to go. */
+static bool snap_trim(tui_app *a)
+{
+    if (!store_writable(a)) return false;
+    char *dir = sess_data_dir(a->cfg), *mine = a->sid > 0 ? sess_store_snap_path(a->store, a->sid) : NULL;
+    bool had = mine && access(mine, F_OK) == 0;
+    sess_trim r;
+    sess_status st;
+    if (dir && sess_snap_trim(dir, (uint64_t)a->cfg->snapshot_budget, &r, &st) < 0) tui_status_msg(a, "%s", st.msg);
+    else if (dir && r.n_removed)
+        tui_status_msg(a, "removed %d least recently used snapshot%s (%.0f MB) to stay within snapshot-budget",
+                       r.n_removed, r.n_removed == 1 ? "" : "s", (double)r.bytes_removed / (1 << 20));
+    bool lost = had && access(mine, F_OK) != 0;
+    free(dir);
+    free(mine);
+    return lost;
+}
+
+/* A snapshot was written: trim; say once (until one is kept) if this session's own is over the budget. */
+void tui_sess_snap_written(tui_app *a)
+{
+    if (!snap_trim(a)) { a->snap_fail_said = false; return; }
+    if (a->snap_fail_said) return;
+    char b[32];
+    a->snap_fail_said = true;
+    tui_notice(a, TR_NOTICE, "this session's snapshot does not fit in snapshot-budget %s (--snapshot-budget): "
+               "resuming it will re-decode", config_get(a->cfg, config_find("snapshot-budget"), b, sizeof b));
+}
+
 /* ---- the store ------------------------------------------------------------------ */
 
 /* Open <data dir>/sessions.db; trouble is a notice, never a reason to stop. */
@@ -120,9 +163,33 @@ void tui_sess_open(tui_app *a)
         snprintf(a->save_why, sizeof a->save_why, "%s", note ? note : "the session store is read-only");
         tui_notice(a, TR_ERROR, "%s. Saved sessions can be read; this conversation will not be saved.", a->save_why);
     }
+    tui_sess_startup_settings(a);   /* before the model loads */
+    snap_trim(a);
 }
 
 static void sess_sync(tui_app *a);
+
+/* The store gets the settings, system prompt and model the session runs with
+ * now (resume brings the settings back; ls and the sidebar compare its
+ * snapshot with them); true if they had changed. */
+static bool settings_sync(tui_app *a)
+{
+    if (a->sid <= 0 || !store_try(a)) return false;
+    sess_info info;
+    sess_status st;
+    if (sess_get_info(a->store, a->sid, &info, &st) < 0) return false;
+    char *json = sess_settings_from_config(a->cfg);
+    const char *sys = a->cfg->system ? a->cfg->system : "";
+    bool knobs = json && strcmp(json, info.settings) != 0, prompt = strcmp(sys, info.system_prompt) != 0;
+    bool model = a->es.loaded && a->model_path[0] && strcmp(a->model_path, info.model_path) != 0;
+    int rc = knobs ? sess_set_settings(a->store, a->sid, json, &st) : 0;
+    if (rc == 0 && prompt) rc = sess_set_system(a->store, a->sid, sys, &st);
+    if (rc == 0 && model) rc = sess_set_model(a->store, a->sid, a->model_path, model_fp(a), &st);
+    if (rc < 0) store_fail(a, "the session's settings", &st);
+    free(json);
+    sess_info_clear(&info);
+    return rc == 0 && (knobs || prompt || model);
+}
 
 /* The answer being written is kept as it stands (incomplete); a snapshot for next time. */
 void tui_sess_close(tui_app *a)
@@ -133,11 +200,13 @@ void tui_sess_close(tui_app *a)
     }
     if (a->stream_id && a->store) sess_msg_flush(a->store, a->stream_id, NULL);
     a->stream_id = 0;
+    if (settings_sync(a) && a->es.loaded && a->es.n_ctx_used > 0) a->snap_dirty = true;   /* K/V types may differ now */
     if (a->sid > 0 && a->snap_dirty) tui_sess_snapshot(a);
 }
 
 void tui_sess_free(tui_app *a)
 {
+    snap_trim(a);   /* the worker has written its last snapshot */
     sess_store_close(a->store);
     a->store = NULL;
     sess_info_free_list(a->sb_list, a->sb_n);
@@ -150,6 +219,7 @@ void tui_sess_free(tui_app *a)
 void tui_sess_snapshot(tui_app *a)
 {
     if (a->sid <= 0 || !store_writable(a) || !a->es.loaded) return;   /* read-only: said once at open */
+    if (a->cfg->snapshot_budget <= 0) { a->snap_dirty = false; return; }   /* --snapshot-budget 0 */
     char *path = sess_store_snap_path(a->store, a->sid);
     if (path && pl_worker_save_state(a->wk, path)) a->snap_dirty = false;
     free(path);
@@ -160,10 +230,7 @@ static bool sess_ensure(tui_app *a)
 {
     if (a->sid > 0) return true;
     if (!store_try(a)) return false;
-    if (strcmp(a->fp_path, a->model_path) != 0) {
-        a->model_fp = a->model_path[0] ? sess_model_fingerprint(a->model_path, NULL) : 0;
-        snprintf(a->fp_path, sizeof a->fp_path, "%s", a->model_path);
-    }
+    model_fp(a);
     char *settings = sess_settings_from_config(a->cfg);
     sess_new p = {NULL, a->model_path, a->model_fp, settings, a->cfg->system};
     sess_status st;
@@ -234,6 +301,7 @@ void tui_sess_answer_end(tui_app *a, int idx, const pl_gen_stats *s)
         sess_sync(a);
     }
     a->sb_stale = true;
+    settings_sync(a);   /* what the snapshot below is made with */
     if (a->sid > 0 && s->n_gen > 0) { a->snap_dirty = true; tui_sess_snapshot(a); }
 }
 

@@ -1,7 +1,8 @@
 /* sidebar.c — the session sidebar (Ctrl-B, F3): saved conversations.
  *
  * A panel on the left (the whole screen on a narrow terminal) listing the
- * store's sessions newest first, title and date. It has the keys while open:
+ * store's sessions newest first, title and date, a » before the date of those
+ * whose KV snapshot fits (resume is instant; the header says so). It has the keys while open:
  * Enter resumes, r renames, d deletes after a y/n question, / searches the
  * text of every message (FTS5; matches are highlighted in the snippets), n
  * starts a new conversation, Esc / Ctrl-B / F3 close it. The list reloads
@@ -16,6 +17,7 @@
 #include "tui.h"
 
 enum { SB_LIST, SB_SEARCH, SB_RENAME, SB_CONFIRM };
+#define INSTANT_MARK "\u00bb"   /* », before the date: a KV snapshot that fits, so resume is instant */
 
 /* Panel width for this terminal; cols means "cover the chat". */
 int tui_sidebar_width(const tui_app *a)
@@ -36,6 +38,7 @@ static void sb_reload(tui_app *a)
     a->sb_n = 0;
     sess_status st;
     if (sess_list(a->store, &a->sb_list, &a->sb_n, &st) < 0) snprintf(a->sb_err, sizeof a->sb_err, "%.250s", st.msg);
+    sess_snap_mark(a->store, a->sb_list, a->sb_n);   /* which resume instantly: INSTANT_MARK */
     if (a->sb_mode == SB_SEARCH) {
         sess_hit_free_list(a->sb_hits, a->sb_nhits);
         a->sb_hits = NULL;
@@ -121,7 +124,7 @@ static void draw_entry(tui_app *a, WINDOW *w, int y, int iw, int i)
     snprintf(buf, sizeof buf, "%s%s", s->id == a->sid ? "*" : " ", s->title[0] ? s->title : "(untitled)");
     render_text(w, y, 0, iw, buf, sel ? ROLE_SELECT | STYLE_BOLD : ROLE_NORMAL | STYLE_BOLD);
     sess_time_text(s->updated, when, sizeof when);
-    snprintf(buf, sizeof buf, "  %s  %d msg", when, s->n_messages);
+    snprintf(buf, sizeof buf, " %s %s  %d msg", s->snap == SESS_SNAP_READY ? INSTANT_MARK : " ", when, s->n_messages);
     render_text(w, y + 1, 0, iw, buf, ROLE_DIM);
 }
 
@@ -171,7 +174,7 @@ static void sidebar_draw(tui_app *a)
     if (width < a->cols) mvwvline(w, 0, width - 1, ACS_VLINE | render_attr(ROLE_DIM), h);
     char head[300];
     if (a->sb_mode == SB_SEARCH) snprintf(head, sizeof head, "Search: %s_", tail_fit(a->sb_buf, iw - 11));
-    else snprintf(head, sizeof head, "Sessions (%d)", a->sb_n);
+    else snprintf(head, sizeof head, "Sessions (%d)  " INSTANT_MARK " instant", a->sb_n);
     render_text(w, 0, 1, iw - 1, head, a->sb_mode == SB_SEARCH ? ROLE_NOTICE | STYLE_BOLD : ROLE_USER | STYLE_BOLD);
     int rows = (h - 4) / 2, n = sb_count(a);
     if (a->sb_err[0]) render_text(w, 1, 1, iw - 1, a->sb_err, ROLE_ERROR);

@@ -227,6 +227,7 @@ struct tui_app {
     bool            restoring;       /* the worker is bringing the cache back */
     float           restore_progress;
     uint32_t        restore_id;
+    char            resume_note[800]; /* the session's settings brought back, said with its notice */
     bool            hangup;          /* the terminal is gone: finish, save, leave */
     /* sidebar.c */
     WINDOW         *w_side;
@@ -270,6 +271,7 @@ void tui_sess_answer_end(tui_app *a, int idx, const pl_gen_stats *s);
 void tui_sess_truncate(tui_app *a, int idx);     /* messages from idx on are going */
 void tui_sess_new(tui_app *a);                   /* the next message starts a new session */
 void tui_sess_snapshot(tui_app *a);
+void tui_sess_snap_written(tui_app *a);          /* within --snapshot-budget, LRU first */
 int  tui_sess_save(tui_app *a, const char *title);   /* /save [TITLE] */
 void tui_sess_tick(tui_app *a, double now);          /* retry a failing store */
 
@@ -280,6 +282,11 @@ void tui_sess_restore_progress(tui_app *a, const pl_event *ev);
 void tui_sess_restored(tui_app *a, const pl_event *ev);
 void tui_sess_state_saved(tui_app *a, const pl_event *ev);
 void tui_sess_startup(tui_app *a);               /* --resume / --continue */
+void tui_sess_startup_settings(tui_app *a);      /* before the model loads: that session's settings */
+
+/* sess_settings.c: a session's settings into the config (live: as /set); what
+ * was applied or kept goes to a->resume_note. */
+void tui_sess_settings_restore(tui_app *a, const sess_info *info, bool live);
 
 /* sidebar.c */
 void tui_sidebar_open(tui_app *a);

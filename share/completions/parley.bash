@@ -24,12 +24,13 @@ _parley() {
   done
   case $sub in
     '')
-      opts='-m --model --models-dir --model-paths --data-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v --draft-model --draft-max --context-policy --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty -s --seed -n --n-predict --system --chat-template --stop -v --verbose -r --resume --continue --color --help'
+      opts='-m --model --models-dir --model-paths --data-dir --snapshot-budget -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v --draft-model --draft-max --context-policy --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty -s --seed -n --n-predict --system --chat-template --stop -v --verbose -r --resume --continue --color --help'
       case $prev in
         -m|--model) _parley_models; return;;
         --models-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
         --model-paths) COMPREPLY=($(compgen -d -- "$cur")); return;;
         --data-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
+        --snapshot-budget) :; return;;
         -t|--threads) :; return;;
         -c|--ctx-size) :; return;;
         -b|--batch-size) :; return;;

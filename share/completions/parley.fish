@@ -18,6 +18,7 @@ complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -l models-dir -x -a '(__fish_complete_directories)' -d 'directory of GGUF models'
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -l model-paths -x -a '(__fish_complete_directories)' -d 'extra \':\'-separated directories the model picker scans'
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -l data-dir -x -a '(__fish_complete_directories)' -d 'where sessions.db and KV snapshots live'
+complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -l snapshot-budget -x -d 'disk space the KV snapshots that make resume instant may take, such as 512M or 2G'
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -s t -l threads -x -d 'CPU threads'
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -s c -l ctx-size -x -d 'context size in tokens'
 complete -c parley -n 'not __fish_seen_subcommand_from run bench models quantize sessions' -s b -l batch-size -x -d 'tokens per prompt-processing batch'

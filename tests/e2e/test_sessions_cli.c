@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "sessions/sessions.h"
 
 static char *dir;
 
@@ -142,4 +145,51 @@ Test(sess_cli, export_then_import_round_trip_both_formats, .init = setup, .fini 
     }
     cr_expect(strstr(first, "Be terse."), "%s", first);
     cr_expect(strstr(first, "[assistant] (stopped)"), "%s", first);
+}
+
+/* Snapshot payload: *(size_t *)ctx zero bytes. */
+static int zeros(void *ctx, FILE *f)
+{
+    for (size_t i = 0, n = *(size_t *)ctx; i < n; i++) if (fputc(0, f) == EOF) return -1;
+    return 0;
+}
+
+/* A snapshot for session sid in PARLEY_DATA with KV types k/v and n payload bytes. */
+static void snapshot(int sid, uint32_t k, uint32_t v, size_t n)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/snapshots", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/snapshots/%d.snap", dir, sid);
+    sess_snap_meta m = {0x1234abcd5678ef90ull, k, v, 12, 0};
+    sess_status st = {0};
+    cr_assert_eq(sess_snap_save(path, &m, zeros, &n, &st), 0, "%s", st.msg);
+}
+
+Test(sess_cli, ls_says_which_sessions_resume_instantly, .init = setup, .fini = teardown)
+{
+    char out[8192], args[700];
+    static const char *const titles[] = {"fits", "none", "other types"};
+    for (int i = 0; i < 3; i++) {
+        char json[600], name[32];
+        snprintf(json, sizeof json, "{\"parley_session\":1,\"title\":\"%s\",\"model_fingerprint\":\"1234abcd5678ef90\","
+                 "\"settings\":{\"cache-type-k\":\"q8_0\"},\"messages\":[{\"role\":\"user\",\"text\":\"hi\"}]}", titles[i]);
+        snprintf(name, sizeof name, "s%d.json", i);
+        snprintf(args, sizeof args, "import '%s'", put_file(name, json));
+        cr_assert_eq(run(args, out, sizeof out), 0, "%s", out);
+    }
+    snapshot(1, 8, 1, (41 << 20) - 64);   /* q8_0/f16: what session 1 last ran with */
+    snapshot(3, 1, 1, 1000);              /* f16/f16: session 3 ran with q8_0 keys */
+    cr_assert_eq(run("ls", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "RESUME"), "no RESUME column: %s", out);
+    static const char *const want[] = {"instant 41M", "re-decode", "stale"};
+    for (int i = 0; i < 3; i++) {
+        char *line = strstr(out, titles[i]), *start = line;
+        cr_assert(line, "%s is not listed: %s", titles[i], out);
+        while (start > out && start[-1] != '\n') start--;
+        cr_expect(memmem(start, (size_t)(line - start), want[i], strlen(want[i])), "%s should say %s: %s", titles[i],
+                  want[i], out);
+    }
+    cr_assert_eq(run("ls --names", out, sizeof out), 0, "%s", out);
+    cr_expect_str_eq(out, "3\n2\n1\n", "--names stays ids alone");
 }

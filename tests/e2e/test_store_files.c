@@ -252,3 +252,63 @@ Test(store_files, a_store_on_a_read_only_mount_can_be_read, .init = setup, .fini
     cr_assert_null(why, "%s", why);
     expect_read_only_works(run);
 }
+
+/* `parley sessions ls` with PARLEY_DATA=data: exit status, output in out. */
+static int ls_in(const char *data, char *out, size_t len)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "PARLEY_DATA='%s' '%s' sessions ls", data, cli_bin());
+    return cli_run(cmd, true, out, len);
+}
+
+/* What ls must never say about a folder where nothing can be saved. */
+static void expect_ls_refuses(int rc, const char *out, const char *why)
+{
+    cr_assert_eq(rc, 1, "ls exits 1 (%s): %s", why, out);
+    cr_assert(!strstr(out, "no sessions yet"), "ls pretends all is well (%s): %s", why, out);
+}
+
+Test(store_files, ls_on_a_read_only_empty_folder_says_so, .init = setup, .fini = teardown)
+{
+    char out[2048];
+    const char *why = mount_ro(dir);
+    cr_assert_null(why, "%s", why);
+    int rc = ls_in(dir, out, sizeof out);
+    expect_ls_refuses(rc, out, "read-only folder");
+    cr_assert(strstr(out, dir) && strstr(out, "not writable"), "the folder and why are not named: %s", out);
+    rc = ls_in(in_dir("sub/deeper"), out, sizeof out);
+    expect_ls_refuses(rc, out, "a folder that cannot be created");
+    cr_assert(strstr(out, "cannot create") && strstr(out, "sub/deeper"), "%s", out);
+}
+
+Test(store_files, ls_on_a_data_dir_that_is_a_file_says_so, .init = setup, .fini = teardown)
+{
+    char out[2048];
+    put(in_dir("plain-file"), "not a folder\n");
+    int rc = ls_in(in_dir("plain-file"), out, sizeof out);
+    expect_ls_refuses(rc, out, "a file");
+    cr_assert(strstr(out, "plain-file"), "%s", out);
+}
+
+Test(store_files, ls_on_a_folder_we_cannot_read_says_so, .init = setup, .fini = teardown)
+{
+    char out[2048], args[700];
+    cr_assert_eq(mkdir(in_dir("private"), 0700), 0);
+    if (geteuid() == 0) {   /* the test folder is the other user's, the data folder root's own */
+        snprintf(args, sizeof args, "chown 65534:65534 '%s'", dir);
+        cr_assert_eq(cli_run(args, true, out, sizeof out), 0, "%s", out);
+    } else {
+        cr_assert_eq(chmod(in_dir("private"), 0), 0);
+    }
+    snprintf(args, sizeof args, "ls --data-dir '%s'", in_dir("private"));
+    int rc = run_as_other(args, out, sizeof out);
+    expect_ls_refuses(rc, out, "unreadable folder");
+    cr_assert(strstr(out, "Permission denied"), "%s", out);
+}
+
+Test(store_files, ls_on_a_missing_folder_that_can_be_made_is_empty, .init = setup, .fini = teardown)
+{
+    char out[2048];
+    cr_assert_eq(ls_in(in_dir("later"), out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "no sessions yet"), "%s", out);
+}

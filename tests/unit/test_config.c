@@ -52,6 +52,9 @@ Test(config, precedence_file_env_flags)
     cr_expect_str_eq(c.prompt, "hello");
     cr_expect_str_eq(argv[first], "extra");
     cr_expect_null(argv[first + 1]);
+    cr_expect(config_from_cli(&c, config_find("threads")), "-t was on the command line");
+    cr_expect(!config_from_cli(&c, config_find("temp")), "temp came from the environment, not a flag");
+    cr_expect(!config_from_cli(&c, config_find("top-k")), "top-k came from the file, not a flag");
     config_free(&c);
     unsetenv("PARLEY_TEMP");
     unlink(ini);
@@ -287,5 +290,31 @@ Test(config, escapes_from_the_file_do_not_reach_the_message)
     cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
     cr_expect(!strchr(err, 0x1b), "ESC in: %s", err);
     unlink(ini);
+    config_free(&c);
+}
+
+Test(config, sizes_read_as_people_write_them)
+{
+    pl_config c;
+    char err[256] = "", buf[64];
+    const pl_option *o = config_find("snapshot-budget");
+    cr_assert_not_null(o);
+    config_init(&c);
+    cr_expect_eq(c.snapshot_budget, 2LL << 30, "the default is 2 GiB");
+    cr_expect_str_eq(config_get(&c, o, buf, sizeof buf), "2G");
+    static const struct { const char *in; long long bytes; const char *shown; } ok[] = {
+        {"512M", 512LL << 20, "512M"}, {"1.5G", 3LL << 29, "1536M"}, {"0", 0, "0"}, {"4096", 4096, "4K"},
+        {"64KiB", 64 << 10, "64K"}, {"2gb", 2LL << 30, "2G"}, {"1000", 1000, "1000"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cr_assert_eq(config_set(&c, o, ok[i].in, err, sizeof err), 0, "%s: %s", ok[i].in, err);
+        cr_expect_eq(c.snapshot_budget, ok[i].bytes, "%s", ok[i].in);
+        cr_expect_str_eq(config_get(&c, o, buf, sizeof buf), ok[i].shown, "%s", ok[i].in);
+    }
+    static const char *const bad[] = {"x", "-1", "2Q", "", "1e30", "G"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(config_set(&c, o, bad[i], err, sizeof err), -1, "'%s' was taken", bad[i]);
+        cr_expect(strstr(err, "--snapshot-budget"), "%s", err);
+    }
     config_free(&c);
 }
