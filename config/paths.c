@@ -23,6 +23,13 @@ static char *xdg_path(const char *override, const char *xdg, const char *fallbac
 }
 
 char *config_file_path(void) { return xdg_path("PARLEY_CONFIG", "XDG_CONFIG_HOME", ".config", "parley/config.ini"); }
+
+/* The user named the config file: reading it must work (the default one is optional). */
+bool config_file_given(void)
+{
+    const char *v = getenv("PARLEY_CONFIG");
+    return v && *v;
+}
 char *config_default_models_dir(void) { return xdg_path("PARLEY_MODELS", "XDG_DATA_HOME", ".local/share", "parley/models"); }
 char *config_default_data_dir(void) { return xdg_path("PARLEY_DATA", "XDG_DATA_HOME", ".local/share", "parley"); }
 

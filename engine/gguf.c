@@ -335,10 +335,11 @@ static bool gguf_place_tensors(gguf_rd *r, gguf_file *f)
                                  "%s: tensor '%s': offset %llu is not a multiple of the alignment %u",
                                  r->file, name, (unsigned long long)t->offset, f->alignment), false;
         uint64_t room = f->data_offset <= f->size ? f->size - f->data_offset : 0;
-        if (t->offset > room || t->nbytes > room - t->offset)
+        if (t->offset > room || t->nbytes > room - t->offset)   /* offset as in the file: no sum to overflow */
             return pl_status_set(r->st, PL_ERR_FORMAT,
-                                 "%s: tensor '%s': data runs past end of file (offset %llu, size %llu, file %zu)",
-                                 r->file, name, (unsigned long long)(f->data_offset + t->offset),
+                                 "%s: tensor '%s': data runs past end of file (offset %llu in the data "
+                                 "section at %zu, size %llu, file %zu)", r->file, name,
+                                 (unsigned long long)t->offset, f->data_offset,
                                  (unsigned long long)t->nbytes, f->size), false;
         t->data = f->base + f->data_offset + t->offset;
     }

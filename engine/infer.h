@@ -40,6 +40,8 @@ typedef struct pl_model_info {
     char     chat_template[32];  /* recognised template name, or "unknown"/"none" */
     bool     resident;           /* weights copied into private (huge-page) memory, not mapped */
     uint64_t repacked_bytes;     /* of those, matrices in the CPU's 16-row layout (PL_LAYOUT_R16) */
+    char     warning[192];       /* something the user should know about the file ("" = none),
+                                    e.g. a chat template too large to read */
 } pl_model_info;
 
 pl_model_params pl_model_default_params(void);

@@ -145,6 +145,20 @@ static void model_repack(pl_model *m)
     gguf_resident_writable(m->gguf, false);
 }
 
+/* The tokenizer's tokens and the embedding rows must be the same list. With
+ * fewer tokens the sampler could pick an id with no text; with more, the
+ * tokenizer could emit one with no embedding row. Refused, as llama.cpp does
+ * (it checks token_embd against the token count), rather than warned about:
+ * masking ids out of the logits would change the model's distribution. */
+static int model_vocab_check(const pl_model *m, pl_status *st)
+{
+    int32_t n_tok = m->vocab->n_tokens;
+    if ((uint32_t)n_tok == m->hp.n_vocab) return 0;
+    return pl_status_set(st, PL_ERR_FORMAT, "%s: the tokenizer has %d tokens (tokenizer.ggml.tokens) but the "
+                         "model has %u (%s.vocab_size / token_embd.weight rows): the file is inconsistent, "
+                         "re-convert it", m->gguf->path, n_tok, m->hp.n_vocab, m->arch->name);
+}
+
 /* Name, template and vocab: the parts other rooms read through accessors. */
 static int model_load_meta(pl_model *m, const char *path, pl_status *st)
 {
@@ -152,8 +166,10 @@ static int model_load_meta(pl_model *m, const char *path, pl_status *st)
         const char *slash = strrchr(path, '/');
         snprintf(m->name, sizeof m->name, "%s", slash ? slash + 1 : path);
     }
-    gguf_str tmpl;
-    if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl) && tmpl.len < (1u << 24)) {
+    gguf_str tmpl = { 0 };
+    if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl) && tmpl.len >= MODEL_TEMPLATE_MAX)
+        m->chat_template_skipped = tmpl.len;   /* said in pl_model_info.warning and the template note */
+    else if (tmpl.ptr) {
         m->chat_template = malloc(tmpl.len + 1);
         if (!m->chat_template) return pl_status_set(st, PL_ERR_NOMEM, "out of memory");
         memcpy(m->chat_template, tmpl.ptr, tmpl.len);
@@ -161,7 +177,7 @@ static int model_load_meta(pl_model *m, const char *path, pl_status *st)
     }
     m->vocab = vocab_load(m->gguf, st);
     if (!m->vocab) return st ? st->code : PL_ERR_FORMAT;
-    return 0;
+    return model_vocab_check(m, st);
 }
 
 /* Vocabulary size: the key if present, else token_embd's row count. */
@@ -265,9 +281,15 @@ void pl_model_get_info(const pl_model *m, pl_model_info *out)
     const char *tmpl = m->chat_template || m->arch->chat_template ? pl_chat_template_name(m, NULL)
                                                                   : "none";
     snprintf(out->chat_template, sizeof out->chat_template, "%s", tmpl ? tmpl : "unknown");
+    if (m->chat_template_skipped)
+        snprintf(out->warning, sizeof out->warning, "the model's chat template is %llu bytes, over the %u MiB "
+                 "parley reads: it was ignored and %s is used (override with --chat-template NAME)",
+                 (unsigned long long)m->chat_template_skipped, MODEL_TEMPLATE_MAX >> 20,
+                 pl_chat_template_name(m, NULL));
 }
 
 const pl_vocab *model_vocab(const pl_model *m) { return m->vocab; }
 const char *model_chat_template(const pl_model *m) { return m->chat_template; }
+uint64_t model_chat_template_skipped(const pl_model *m) { return m->chat_template_skipped; }
 const char *model_default_template(const pl_model *m) { return m->arch->chat_template; }
 int pl_n_vocab(const pl_model *m) { return (int)m->hp.n_vocab; }

@@ -125,13 +125,18 @@ struct pl_model {
     float            *rope_div;     /* (n_rot/2) owned frequency divisors (1 = none) */
     pl_layer         *layers;       /* (n_layer) */
     char             *chat_template;/* NUL-terminated copy, or NULL */
+    uint64_t          chat_template_skipped; /* bytes of a template too large to read (0 = none) */
     char              name[128];
     pl_model_params   params;
 };
 
+/* The longest tokenizer.chat_template copied (real ones are a few KiB). */
+#define MODEL_TEMPLATE_MAX (16u << 20)
+
 /* Engine-internal accessors used by the tokenizer and the chat templates. */
 const pl_vocab *model_vocab(const pl_model *m);
 const char     *model_chat_template(const pl_model *m);   /* NULL if the GGUF has none */
+uint64_t        model_chat_template_skipped(const pl_model *m); /* its size when too large to read, else 0 */
 const char     *model_default_template(const pl_model *m); /* arch's built-in name, or NULL */
 
 /* The matrices and norms a decode step reads whole (model_stats.c): fills

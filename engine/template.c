@@ -465,8 +465,12 @@ static int tmpl_resolve(const pl_model *m, const char *override, pl_status *st)
     if (!jinja && m && model_default_template(m)) return tmpl_from_name(model_default_template(m));
     if (st) {
         st->code = PL_OK;
-        snprintf(st->msg, sizeof st->msg, "%s chat template, using chatml; override with --chat-template NAME",
-                 jinja ? "unknown" : "no");
+        if (!jinja && m && model_chat_template_skipped(m))
+            snprintf(st->msg, sizeof st->msg, "chat template too large to read (%llu bytes), using chatml; "
+                     "override with --chat-template NAME", (unsigned long long)model_chat_template_skipped(m));
+        else
+            snprintf(st->msg, sizeof st->msg, "%s chat template, using chatml; override with --chat-template NAME",
+                     jinja ? "unknown" : "no");
     }
     return tmpl_from_name("chatml");
 }

@@ -36,6 +36,7 @@ int tmpl_render(int id, const pl_chat_msg *msgs, int n, bool add_gen, char *buf,
 /* The GGUF's tokenizer.chat_template, or NULL when the file has none
  * (written by the model engineer in engine/model.c). */
 const char *model_chat_template(const pl_model *m);
+uint64_t model_chat_template_skipped(const pl_model *m);   /* a template too large to read: its size */
 /* The architecture's built-in template name when the GGUF has none (gemma3: "gemma"), or NULL. */
 const char *model_default_template(const pl_model *m);
 

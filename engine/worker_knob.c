@@ -92,6 +92,7 @@ void wk_do_load(pl_worker *w, wk_req *r)
     emit_progress(w, 1.0f, "ready");
     wk_state_refresh(w);
     pl_event ev = {.kind = PL_EV_LOADED, .req_id = r->id, .state = w->state};
+    if (w->state.info.warning[0]) wk_emitf(w, PL_EV_NOTICE, "%s", w->state.info.warning);   /* before the end of the load */
     wk_end(w, r, &ev);
 }
 

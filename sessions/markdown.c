@@ -248,8 +248,11 @@ static int md_split(const char *text, size_t len, char **title, json_t **meta, m
             md_section *g = realloc(v, (size_t)(n + 1) * sizeof *v);
             if (!g) goto nomem;
             v = g;
-            v[n++] = (md_section){0, line, 0, strndup(line + 12, n_line - 12), n_line - 12};
-            if (!v[n - 1].text) goto nomem;
+            char *t = malloc(n_line - 12 + 1);   /* not strndup: a NUL in the line must not make it shorter than len */
+            if (!t) goto nomem;
+            memcpy(t, line + 12, n_line - 12);
+            t[n_line - 12] = 0;
+            v[n++] = (md_section){0, line, 0, t, n_line - 12};
             cap = 0;
         }
         i = end;

@@ -22,8 +22,13 @@ static inline __attribute__((always_inline)) int act_q8_block(const float *x, in
     __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
     float d = amax / 127.f, id = d ? 1.0f / d : 0.0f;
+    /* Clamped to the int8 the bytes hold, so the sum matches them (and -128 * sum
+     * cannot overflow) even when x holds inf or NaN (a broken model's activations). */
+    const __m512i lo8 = _mm512_set1_epi32(-128), hi8 = _mm512_set1_epi32(127);
     __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(id)));
     __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, _mm512_set1_ps(id)));
+    qa = _mm512_min_epi32(_mm512_max_epi32(qa, lo8), hi8);
+    qb = _mm512_min_epi32(_mm512_max_epi32(qb, lo8), hi8);
     _mm_storeu_si128((__m128i *)lo, _mm512_cvtsepi32_epi8(qa));
     _mm_storeu_si128((__m128i *)hi, _mm512_cvtsepi32_epi8(qb));
     *d_out = d;

@@ -109,7 +109,7 @@ GV_TARGET void cpu_gemv_act_prep_avx512(const float *x, int64_t cols, void *act)
 {
     int64_t nb = cols / 32, ng = (nb + 3) / 4;
     uint8_t *a = act;
-    const int rne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    enum { rne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };   /* a constant expression, as clang requires */
     const __m512i quad = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int64_t g = 0; g < ng; g++, a += GV_GROUP) {
         float d[4] = { 0 };

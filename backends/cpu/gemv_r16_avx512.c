@@ -41,7 +41,7 @@ void cpu_r16_act_prep_avx512(const float *x, int64_t cols, void *act)
 {
     int8_t *q = act;
     r16_act_blk *blk = (r16_act_blk *)(q + cols);
-    const int rne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    enum { rne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC };   /* a constant expression, as clang requires */
     for (int64_t b = 0; b < cols / 32; b++) {
         float d;
         int sum = act_q8_block(x + 32 * b, q + 32 * b, q + 32 * b + 16, &d);

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -151,6 +152,145 @@ Test(config, man_page_lists_every_option_of_the_table)
     fclose(f);
     cr_expect(strstr(page, roff) != NULL, "man/parley.1 is out of date with config/options.c: run `make man`");
     free(roff);
+}
+
+/* Load a config through config_load the way every command does (PARLEY_CONFIG
+ * unset unless given, so the default path under HOME is used). */
+static int load_as_command(const char *cfg_env, char *err, size_t len)
+{
+    if (cfg_env) setenv("PARLEY_CONFIG", cfg_env, 1);
+    else unsetenv("PARLEY_CONFIG");
+    char *argv[] = {"run", NULL};
+    pl_config c;
+    config_init(&c);
+    int rc = config_load(&c, 1, argv, NULL, err, len);
+    config_free(&c);
+    return rc;
+}
+
+Test(config, device_and_fifo_are_refused_not_read_forever, .timeout = 20)
+{
+    pl_config c;
+    config_init(&c);
+    char err[512] = "";
+    cr_expect_eq(config_load_file(&c, "/dev/zero", CFG_TUI, err, sizeof err), -1, "/dev/zero was accepted");
+    cr_expect(strstr(err, "/dev/zero: is not a regular file"), "%s", err);
+    char fifo[] = "/tmp/parley-cfg-fifo-XXXXXX";
+    cr_assert(mkdtemp(fifo));
+    char path[64];
+    snprintf(path, sizeof path, "%s/config.ini", fifo);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    err[0] = 0;
+    cr_expect_eq(config_load_file(&c, path, CFG_TUI, err, sizeof err), -1, "a FIFO was accepted");
+    cr_expect(strstr(err, "is not a regular file"), "%s", err);
+    unlink(path);
+    rmdir(fifo);
+    cr_expect_eq(config_load_file(&c, "/dev/null", CFG_TUI, err, sizeof err), 0,
+                 "/dev/null is the usual 'no config': %s", err);
+    config_free(&c);
+}
+
+Test(config, folder_as_config_is_reported)
+{
+    char dir[] = "/tmp/parley-cfg-dir-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char err[512] = "";
+    cr_expect_eq(load_as_command(dir, err, sizeof err), -1, "a folder as PARLEY_CONFIG was ignored silently");
+    cr_expect(strstr(err, "is a folder, not a config file"), "%s", err);
+    cr_expect(strstr(err, dir), "the message names the path: %s", err);
+    /* the default path being a folder is just as wrong */
+    char cfgdir[128];
+    snprintf(cfgdir, sizeof cfgdir, "%s/parley", dir);
+    cr_assert_eq(mkdir(cfgdir, 0700), 0);
+    snprintf(cfgdir, sizeof cfgdir, "%s/parley/config.ini", dir);
+    cr_assert_eq(mkdir(cfgdir, 0700), 0);
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    err[0] = 0;
+    cr_expect_eq(load_as_command(NULL, err, sizeof err), -1, "a folder at the default path was ignored");
+    cr_expect(strstr(err, "is a folder"), "%s", err);
+    rmdir(cfgdir);
+    snprintf(cfgdir, sizeof cfgdir, "%s/parley", dir);
+    rmdir(cfgdir);
+    rmdir(dir);
+}
+
+Test(config, unreachable_default_config_is_no_config)
+{
+    /* HOME that is not a folder we can enter: every command used to fail on a
+     * config file that does not exist. (A HOME without read permission behaves
+     * the same for a normal user; as root permissions do not apply, so a file
+     * stands in for it here.) */
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("HOME", "/etc/hostname", 1);
+    char err[512] = "";
+    cr_expect_eq(load_as_command(NULL, err, sizeof err), 0, "unreachable default config failed: %s", err);
+    char home[] = "/tmp/parley-cfg-home-XXXXXX";
+    cr_assert(mkdtemp(home));
+    setenv("HOME", home, 1);
+    if (geteuid() != 0) {
+        cr_assert_eq(chmod(home, 0), 0);
+        err[0] = 0;
+        cr_expect_eq(load_as_command(NULL, err, sizeof err), 0, "unreadable HOME failed: %s", err);
+        chmod(home, 0700);
+    }
+    rmdir(home);
+    /* a file the user names explicitly must be readable */
+    err[0] = 0;
+    cr_expect_eq(load_as_command("/etc/hostname/config.ini", err, sizeof err), -1,
+                 "an unreachable PARLEY_CONFIG was ignored");
+    cr_expect(strstr(err, "/etc/hostname/config.ini: Not a directory"), "%s", err);
+}
+
+/* A file of n bytes: prefix, then fill bytes of c, then suffix. */
+static const char *temp_ini_big(const char *prefix, size_t fill, char ch, const char *suffix)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    char *text = malloc(pl + fill + sl + 1);
+    cr_assert(text);
+    memcpy(text, prefix, pl);
+    memset(text + pl, ch, fill);
+    memcpy(text + pl + fill, suffix, sl + 1);
+    const char *path = temp_ini(text);
+    free(text);
+    return path;
+}
+
+Test(config, long_line_names_its_own_line_and_says_too_long, .timeout = 20)
+{
+    pl_config c;
+    config_init(&c);
+    char err[512] = "";
+    /* line 1 is a 10 MB value: it used to be reported as a bad "line 2" */
+    const char *ini = temp_ini_big("system = ", 10u << 20, 'x', "\nthreads = 2\n");
+    cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
+    cr_expect(strstr(err, ":1: line too long"), "%s", err);
+    unlink(ini);
+    ini = temp_ini_big("threads = 2\n# ok\nsystem = \"", 5000, 'y', "\"\n");
+    cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
+    cr_expect(strstr(err, ":3: line too long (over 4096 bytes)"), "%s", err);
+    unlink(ini);
+    /* many short lines past the size cap: the file is too big, not a bad line */
+    ini = temp_ini_big("threads = 2\n", 2u << 20, '\n', "");
+    cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
+    cr_expect(strstr(err, "file is larger than 1024 KiB"), "%s", err);
+    unlink(ini);
+    config_free(&c);
+}
+
+Test(config, escapes_from_the_file_do_not_reach_the_message)
+{
+    pl_config c;
+    config_init(&c);
+    char err[512] = "";
+    const char *ini = temp_ini("\x1b]0;owned\x07 = 1\n");
+    cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
+    cr_expect(strstr(err, "unknown key '?]0;owned?'"), "%s", err);
+    unlink(ini);
+    ini = temp_ini("threads = \x1b[2J\n");
+    cr_expect_eq(config_load_file(&c, ini, CFG_TUI, err, sizeof err), -1);
+    cr_expect(!strchr(err, 0x1b), "ESC in: %s", err);
+    unlink(ini);
+    config_free(&c);
 }
 
 Test(config, sizes_read_as_people_write_them)

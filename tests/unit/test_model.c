@@ -28,7 +28,35 @@ typedef struct tm_opts {
     const char *skip_tensor;   /* leave this tensor out */
     const char *skip_key;      /* leave this key out */
     uint64_t    k_rows;        /* attn_k rows (0 = right) */
+    int         n_tokens;      /* tokenizer with this many tokens (0 = no tokenizer) */
+    size_t      tmpl_len;      /* tokenizer.chat_template of this many bytes (0 = none) */
 } tm_opts;
+
+/* An SPM tokenizer of n tokens ("<unk>", "<s>", "</s>", "t3", ...) and maybe a template. */
+static void tm_tokenizer(gguf_writer *w, const tm_opts *o)
+{
+    if (!o->n_tokens) return;
+    char **toks = calloc((size_t)o->n_tokens, sizeof *toks);
+    cr_assert(toks);
+    for (int i = 0; i < o->n_tokens; i++) {
+        toks[i] = malloc(16);
+        cr_assert(toks[i]);
+        snprintf(toks[i], 16, "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t");
+        if (i > 2) snprintf(toks[i], 16, "t%d", i);
+    }
+    gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
+    gguf_writer_add_str_arr(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)o->n_tokens);
+    for (int i = 0; i < o->n_tokens; i++) free(toks[i]);
+    free(toks);
+    if (o->tmpl_len) {
+        char *t = malloc(o->tmpl_len);
+        cr_assert(t);
+        memset(t, ' ', o->tmpl_len);
+        memcpy(t, "<|im_start|>", 12);   /* ChatML's marker: recognised if it were read */
+        gguf_writer_add_strn(w, "tokenizer.chat_template", t, o->tmpl_len);
+        free(t);   /* the writer copies strings */
+    }
+}
 
 /* Add a 2-D f32 tensor of zeros (ne0 = cols). */
 static void tm_tensor(gguf_writer *w, const tm_opts *o, const char *name, uint64_t ne0, uint64_t ne1)
@@ -53,6 +81,7 @@ static void tm_write(const tm_opts *o, char *path)
         snprintf(key, sizeof key, "%s.%s", a, keys[i].k);
         if (!o->skip_key || strcmp(o->skip_key, key) != 0) gguf_writer_add_u32(w, key, keys[i].v);
     }
+    tm_tokenizer(w, o);
     const int hd = TM_EMBD / TM_HEADS;
     tm_tensor(w, o, "token_embd.weight", TM_EMBD, TM_VOCAB);
     tm_tensor(w, o, "output_norm.weight", TM_EMBD, 0);
@@ -111,6 +140,54 @@ Test(model_load, missing_hyperparameter_is_named)
 {
     tm_opts o = { .skip_key = "llama.embedding_length" };
     tm_expect_error(&o, PL_ERR_FORMAT, "llama.embedding_length", NULL);
+}
+
+Test(model_load, fewer_or_more_tokens_than_embedding_rows_is_refused)
+{
+    tm_opts o = { .n_tokens = TM_VOCAB - 2 };   /* ids 6 and 7 would have logits but no text */
+    tm_expect_error(&o, PL_ERR_FORMAT, "the tokenizer has 6 tokens", "model has 8");
+    o.n_tokens = TM_VOCAB + 3;                  /* ids 8..10 would have no embedding row */
+    tm_expect_error(&o, PL_ERR_FORMAT, "the tokenizer has 11 tokens", "inconsistent");
+    o.n_tokens = TM_VOCAB;
+    char path[64];
+    tm_write(&o, path);
+    pl_status st;
+    pl_model *m = pl_model_load(path, NULL, &st);
+    unlink(path);
+    cr_assert(m, "a consistent model did not load: %s", st.msg);
+    cr_expect_eq(pl_n_vocab(m), TM_VOCAB);
+    pl_model_free(m);
+}
+
+Test(model_load, chat_template_too_large_to_read_is_said)
+{
+    tm_opts o = { .n_tokens = TM_VOCAB, .tmpl_len = MODEL_TEMPLATE_MAX + 4096 };
+    char path[64];
+    tm_write(&o, path);
+    pl_status st;
+    pl_model *m = pl_model_load(path, NULL, &st);
+    unlink(path);
+    cr_assert(m, "%s", st.msg);
+    pl_model_info info;
+    pl_model_get_info(m, &info);
+    cr_expect(strstr(info.warning, "chat template is 16781312 bytes, over the 16 MiB parley reads"), "warning: '%s'",
+              info.warning);
+    cr_expect(strstr(info.warning, "--chat-template"), "the way out is named: '%s'", info.warning);
+    pl_chat_msg msg = { "user", "hi" };
+    char buf[256];
+    cr_assert_geq(pl_chat_render(m, NULL, &msg, 1, true, buf, sizeof buf, &st), 0, "%s", st.msg);
+    cr_expect(strstr(st.msg, "too large to read"), "the render note says why: '%s'", st.msg);
+    pl_model_free(m);
+    /* a template under the limit is read, and no warning */
+    o.tmpl_len = 4096;
+    tm_write(&o, path);
+    m = pl_model_load(path, NULL, &st);
+    unlink(path);
+    cr_assert(m, "%s", st.msg);
+    pl_model_get_info(m, &info);
+    cr_expect_str_eq(info.warning, "");
+    cr_expect_str_eq(info.chat_template, "chatml");
+    pl_model_free(m);
 }
 
 /* A tensor's path under the repository. */

@@ -196,3 +196,31 @@ Test(r16, row_lookup_in_either_layout)
         free(W), free(want), free(got);
     }
 }
+
+/* A model whose activations overflow to inf or NaN (a broken or hostile file;
+ * found by tests/fuzz/fuzz_model.c) must not make the activation's correction
+ * term overflow: corr stays -128 x the sum of the int8 bytes actually stored. */
+Test(r16, activation_with_inf_and_nan_keeps_its_correction_in_range)
+{
+    if (!pl_cpu_r16_supported(PL_TYPE_Q4_0, 16, 64)) {
+        cr_skip_test("this CPU has no R16 kernels (AVX-512 VNNI): nothing to check");
+        return;
+    }
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = (float)(i % 9) - 4.0f;
+    x[3] = __builtin_inff();
+    x[40] = __builtin_nanf("");
+    x[41] = -__builtin_inff();
+    size_t bytes = cpu_r16_act_bytes(64);
+    uint8_t *act = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    cr_assert(act);
+    cpu_r16_act_prep(x, 64, act);
+    for (int b = 0; b < 2; b++) {
+        int sum = 0;
+        for (int i = 0; i < 32; i++) sum += ((const int8_t *)act)[32 * b + i];
+        int32_t corr;
+        memcpy(&corr, act + 64 + 16 * b, sizeof corr);   /* r16_act_blk: corr first, 16 bytes a block */
+        cr_assert_eq(corr, -128 * sum, "block %d: corr %d for bytes summing to %d", b, corr, sum);
+    }
+    free(act);
+}

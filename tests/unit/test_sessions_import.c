@@ -147,3 +147,25 @@ Test(sess_import, a_huge_import_lets_another_parley_save, .timeout = 120)
     free(doc);
     st_tmpdir_rm(dir);
 }
+
+/* An old Markdown export whose "**System:**" line holds a NUL byte (found by
+ * tests/fuzz/fuzz_import.c): the prompt was copied with strndup, shorter than
+ * the length kept for it, and trimming then read and wrote past it. Now the
+ * whole line is kept and the NUL refused by name; nothing is imported. */
+Test(sess_import, old_markdown_system_line_with_a_nul_is_refused_by_name)
+{
+    char *dir = st_tmpdir();
+    sess_store *s = st_open(dir);
+    sess_status st = {0};
+    static const char doc[] = "# T\n\n**System:** be\0brief and keep going for a while\n\n## User\n\nhi\n";
+    const char *path = st_path(dir, "old.md");
+    FILE *f = fopen(path, "wb");
+    cr_assert(f);
+    cr_assert_eq(fwrite(doc, 1, sizeof doc - 1, f), sizeof doc - 1);
+    fclose(f);
+    cr_expect_lt(sess_import_file(s, path, &st), 0, "a system prompt with a NUL byte was imported");
+    cr_expect(strstr(st.msg, "system_prompt: contains a NUL byte"), "%s", st.msg);
+    cr_expect_eq(count_sessions(s), 0);
+    sess_store_close(s);
+    st_tmpdir_rm(dir);
+}
