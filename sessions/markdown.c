@@ -322,7 +322,7 @@ json_t *sess_md_parse(const char *text, size_t len, const char *name, sess_statu
         return sess_status_set(st, SESS_ERR_NOMEM, "%s: out of memory", name), NULL;
     }
     json_t *doc = NULL;
-    if (n == 0) {
+    if (n == 0 && !meta) {   /* a parley export (it has the comment) may hold no turns yet */
         sess_status_set(st, SESS_ERR_FORMAT, "%s: no '## User' / '## Assistant' sections: not a parley "
                         "conversation in Markdown", name);
     } else {

@@ -296,3 +296,22 @@ Test(sess_export, older_and_hand_written_markdown_imports)
     sess_store_close(s);
     st_tmpdir_rm(dir);
 }
+
+/* A session with no turns yet exports to Markdown that imports again. */
+Test(sess_export, empty_session_round_trips_in_markdown)
+{
+    char *dir = st_tmpdir();
+    sess_store *s = st_open(dir);
+    sess_status st = {0};
+    sess_new p = {"nothing yet", "/m.gguf", 1, "{}", "Be terse."};
+    int64_t sid = sess_create(s, &p, &st);
+    cr_assert_gt(sid, 0, "%s", st.msg);
+    int64_t copy = sess_import_file(s, export_md_file(s, sid, dir, "empty.md"), &st);
+    cr_assert_gt(copy, 0, "an empty session's Markdown export was refused: %s", st.msg);
+    char *one = export_json(s, sid), *two = export_json(s, copy);
+    cr_expect_str_eq(two, one);
+    free(one);
+    free(two);
+    sess_store_close(s);
+    st_tmpdir_rm(dir);
+}
