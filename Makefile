@@ -18,9 +18,9 @@ WARN    += -Werror
 endif
 
 # Dependencies: pkg-config name -> Debian package (make deps installs them).
-PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson criterion
+PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson md4c criterion
 DEB_PKGS := libncurses-dev libvterm-dev libpcre2-dev libsqlite3-dev libutf8proc-dev \
-            libjansson-dev libcriterion-dev pkg-config python3 python3-venv python3-pip zsh fish
+            libjansson-dev libmd4c-dev libcriterion-dev pkg-config python3 python3-venv python3-pip zsh fish
 PKG_CFLAGS := $(shell pkg-config --cflags $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs criterion vterm 2>/dev/null)
