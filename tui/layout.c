@@ -257,7 +257,7 @@ static bool layout_grow(lay_cache *c, const tr_msg *m, int width, int idx, int f
 {
     if (m->kind != TR_ASSISTANT || !m->streaming || c->n == 0 || c->width != width || c->flags != flags ||
         c->version >> 32 != m->version >> 32 || c->lines[0].msg != idx || c->mark.lines == 0 ||
-        c->mark.src > m->len || (c->mark.src && memcmp(c->seen, m->text, c->mark.src) != 0))
+        c->mark.src > m->len || (c->mark.src && (!c->seen || memcmp(c->seen, m->text, c->mark.src) != 0)))
         return false;
     lay_truncate(c, c->mark.lines);
     md_layout_from(c, m->text, m->len, width, INDENT, ROLE_ASSISTANT, (ascii ? LAY_ASCII : 0) | LAY_STREAMING, idx);

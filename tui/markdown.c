@@ -546,14 +546,17 @@ static void md_piece(md_r *r, const char *s, size_t n)
     r->ol_delim = r->end_ol_delim;
 }
 
-/* Remember that lines so far, for text [0, src), are final; f: the fence open there. */
-static void md_mark(md_r *r, const char *text, size_t src, const md_fence *f)
+/* Remember that lines so far, for text [0, src), are final; f: the fence
+ * open there. Streaming, keep a copy of that text to see it did not change. */
+static void md_mark(md_r *r, const char *text, size_t src, const md_fence *f, bool streaming)
 {
     lay_cache *c = r->c;
-    char *seen = realloc(c->seen, src ? src : 1);
-    if (!seen) return;
-    memcpy(seen + c->mark.src, text + c->mark.src, src - c->mark.src);
-    c->seen = seen;
+    if (streaming) {
+        char *seen = realloc(c->seen, src ? src : 1);
+        if (!seen) return;
+        memcpy(seen + c->mark.src, text + c->mark.src, src - c->mark.src);
+        c->seen = seen;
+    }
     c->mark = (lay_mark){src, c->n, r->code_blocks, r->ol_next, r->ol_delim, r->any,
                          f->ch, f->len, f->at, f->n, r->hl_state};
 }
@@ -602,7 +605,7 @@ void md_layout_from(lay_cache *c, const char *text, size_t len, int width, int i
         r.cut_open = q < len && f.ch;
         md_piece_at(&r, text, p, q, &at, q >= len && (flags & LAY_STREAMING));
         if (q >= len) break;
-        md_mark(&r, text, q, &f);
+        md_mark(&r, text, q, &f, flags & LAY_STREAMING);
         p = q;
     }
     for (int i = 0; i < MAX_DEPTH; i++) free(r.box[i].first.v), free(r.box[i].rest.v);

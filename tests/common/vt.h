@@ -60,6 +60,12 @@ bool     vt_altscreen(const vt_term *t);
 bool     vt_cell_reverse(vt_term *t, int r, int c);
 /* True if cell (r, c) has a non-default foreground or background colour. */
 bool     vt_cell_colored(vt_term *t, int r, int c);
+/* A cell's attributes and colours (fg/bg: -1 default, else an RGB value 0xRRGGBB). */
+typedef struct vt_attrs {
+    bool bold, italic, underline, reverse;
+    long fg, bg;
+} vt_attrs;
+vt_attrs vt_cell_attrs(vt_term *t, int r, int c);
 /* Everything the child wrote so far (raw bytes, NUL-terminated). */
 const char *vt_raw(const vt_term *t, size_t *len);
 
