@@ -67,14 +67,19 @@ typedef struct md_r {
 
 /* ---- prefixes and lines ------------------------------------------------ */
 
-/* The prefix of the next line: the indent, then each container's mark. */
+/* The prefix of the next line: the indent, then each container's mark, as
+ * long as the marks take at most half the pane (deeper ones add nothing). */
 static void md_prefix(md_r *r, atoms *p, bool first)
 {
     p->n = 0;
     for (int i = 0; i < r->indent; i++) atoms_push(p, ' ', r->base);
+    int w = r->indent;
     for (int i = 0; i < r->nbox; i++) {
         const atoms *m = r->box[i].item && !r->box[i].used && first ? &r->box[i].first : &r->box[i].rest;
+        int mw = atoms_width(m->v, 0, m->n);
+        if (w + mw > r->width / 2) break;
         for (int k = 0; k < m->n; k++) atoms_push(p, m->v[k].cp, m->v[k].style);
+        w += mw;
     }
 }
 
@@ -180,6 +185,8 @@ static void md_code(md_r *r)
     md_prefix(r, &r->pre1, !cont);
     md_prefix(r, &r->pre2, false);
     size_t n = r->code_n;
+    if (!r->code_buf) n = 0, r->code_buf = calloc(1, 1);
+    if (!r->code_buf) return;
     if (n && r->code_buf[n - 1] == '\n') n--;
     int inner = r->width - atoms_width(r->pre2.v, 0, r->pre2.n) - 2, lw = (int)strlen(r->lang);
     if (inner < 1) inner = 1;

@@ -337,3 +337,16 @@ Test(tui_markdown, streaming_lays_out_only_the_last_piece)
     layout_done(&L);
     transcript_done(&tr);
 }
+
+/* Found by fuzzing: nesting deeper than the pane is wide, and an empty code block. */
+Test(tui_markdown, deep_nesting_and_empty_code_stay_in_the_pane)
+{
+    lay_cache c = md(">>>>>>>>>>>>>>>>>>>>>>>>>>>>>> \xf0\x9f\x98\x80 deep\n\n"
+                     "- - - - - - - - - - - - - - - - - - - ```\n", 35, 0);
+    for (int i = 0; i < c.n; i++) cr_expect_leq(c.lines[i].cols, 35, "line %d: '%s'", i, c.lines[i].text);
+    cr_expect_not_null(find(&c, "deep"));
+    layout_cache_free(&c);
+    c = md("```\n```\n", 35, LAY_ASCII);
+    cr_expect(find(&c, "+--"), "an empty code block is not shown");
+    layout_cache_free(&c);
+}
