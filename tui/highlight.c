@@ -78,6 +78,7 @@ static bool in_list(const char *list, const char *name, size_t n)
     return strstr(list, word) != NULL;
 }
 
+/* A fence label to its language row, case-insensitively. */
 const hl_lang *hl_find(const char *name, size_t n)
 {
     char low[44];
@@ -88,12 +89,14 @@ const hl_lang *hl_find(const char *name, size_t n)
     return NULL;
 }
 
+/* Part of an identifier (UTF-8 letters too). */
 static bool ident_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            (unsigned char)c >= 0x80;
 }
 
+/* Does s[i..n) start with w (NULL or "" never matches)? */
 static bool starts(const char *s, size_t i, size_t n, const char *w)
 {
     size_t k = w ? strlen(w) : 0;
@@ -172,6 +175,7 @@ static size_t hl_number(const char *s, size_t i, size_t n, uint8_t *cls)
     return e;
 }
 
+/* Scan a line left to right: comments, strings, numbers, words. */
 void hl_line(const hl_lang *l, int *state, const char *s, size_t n, uint8_t *cls)
 {
     size_t i = *state != ST_CODE ? hl_carry(l, state, s, n, cls) : 0;

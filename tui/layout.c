@@ -66,6 +66,7 @@ void atoms_add_str(atoms *a, const char *s, uint8_t style)
     atoms_add_text(a, s, strlen(s), style, &col);
 }
 
+/* Columns of a run of atoms (table cells, prefixes). */
 int atoms_width(const atom *a, int from, int to)
 {
     int w = 0;
@@ -73,6 +74,7 @@ int atoms_width(const atom *a, int from, int to)
     return w;
 }
 
+/* Display columns of UTF-8 text (the input box and status line measure with it). */
 int tui_str_width(const char *s, size_t len)
 {
     int w = 0;
@@ -188,6 +190,7 @@ void layout_text(lay_cache *c, const char *text, size_t len, int width, int inde
     free(pre.v);
 }
 
+/* Free a message's lines and what streaming kept. */
 void layout_cache_free(lay_cache *c)
 {
     for (int i = 0; i < c->n; i++) {
@@ -267,6 +270,7 @@ static bool layout_grow(lay_cache *c, const tr_msg *m, int width, int idx, int f
 
 void layout_init(layout *L) { memset(L, 0, sizeof *L); }
 
+/* Free every message's lines. */
 void layout_done(layout *L)
 {
     for (int i = 0; i < L->cap_msgs; i++) layout_cache_free(&L->msgs[i]);

@@ -1,7 +1,8 @@
-/* layout_impl.h — inside the layout layer only (layout.c, markdown.c,
+/* layout_impl.h — inside the layout layer only (layout.c, markdown.c, md_code.c,
  * md_table.c, md_stream.c, highlight.c): styled code points ("atoms"), the
  * line builder and word wrap they share, and the Markdown helpers' interfaces.
- * Nothing outside tui/ includes this; tui.h is the room's door.
+ * (md_code.c and markdown.c share md_impl.h besides.) Nothing outside tui/
+ * includes this; tui.h is the room's door.
  */
 #ifndef PL_TUI_LAYOUT_IMPL_H
 #define PL_TUI_LAYOUT_IMPL_H

@@ -6,7 +6,8 @@
  * spaces under it after. Leaf blocks collect styled atoms and wrap them
  * after those prefixes: paragraphs, headings (bold; the first level also
  * underlined), code blocks (no fences: a background box with syntax colours,
- * or ASCII rails without colours), tables (md_table.c), rules. Links show
+ * or ASCII rails without colours: md_code.c), tables (md_table.c), rules.
+ * Links show
  * their text underlined and their address dimmed after it.
  *
  * A growing answer is cut into pieces where Markdown cannot reach back
@@ -21,55 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout_impl.h"
-
-#define MAX_DEPTH 16
-
-/* A container: every line inside it starts with its mark. */
-typedef struct md_box {
-    bool  item;            /* a list item (else a block quote) */
-    bool  used;            /* the item's first line, with its bullet, is out */
-    atoms first, rest;
-} md_box;
-
-typedef struct md_list {
-    bool     ordered, tight;
-    unsigned next;
-    char     delim;
-} md_list;
-
-typedef struct md_r {
-    lay_cache *c;
-    int        width, msg, indent;
-    bool       ascii;
-    uint8_t    base;
-    md_box     box[MAX_DEPTH];
-    int        nbox, deep;          /* deep: containers past MAX_DEPTH (no mark of their own) */
-    md_list    list[MAX_DEPTH];
-    int        nlist, deep_list;
-    atoms      text, pre1, pre2;    /* the leaf's inline content; scratch prefixes */
-    int        bold, italic, code, link, del, img, heading;
-    int        link_start;
-    char      *href;
-    bool       in_code, in_cell;
-    char      *code_buf, lang[32];
-    size_t     code_n, code_cap;
-    md_table  *table;
-    int        cell_align;
-    bool       cell_head, gap, any, first_block;
-    int        code_blocks;
-    bool       cont;                /* the piece starts inside a code block laid out before */
-    bool       cut_open;            /* and ends inside one, to go on in the next piece */
-    int        hl_state;            /* the highlighter's state where that block was cut */
-    unsigned   ol_next, end_ol_next;   /* numbered list carried over from the piece before */
-    char       ol_delim, end_ol_delim;
-} md_r;
+#include "md_impl.h"
 
 /* ---- prefixes and lines ------------------------------------------------ */
 
 /* The prefix of the next line: the indent, then each container's mark, as
  * long as the marks take at most half the pane (deeper ones add nothing). */
-static void md_prefix(md_r *r, atoms *p, bool first)
+void md_prefix(md_r *r, atoms *p, bool first)
 {
     p->n = 0;
     for (int i = 0; i < r->indent; i++) atoms_push(p, ' ', r->base);
@@ -84,14 +43,14 @@ static void md_prefix(md_r *r, atoms *p, bool first)
 }
 
 /* Once a line is out, list items show spaces instead of their bullets. */
-static void md_used(md_r *r)
+void md_used(md_r *r)
 {
     for (int i = 0; i < r->nbox; i++) r->box[i].used = true;
     r->any = true;
 }
 
 /* A blank line between blocks (inside quotes it keeps the bar). */
-static void md_gap(md_r *r)
+void md_gap(md_r *r)
 {
     if (r->gap && r->any) {
         md_prefix(r, &r->pre2, false);
@@ -128,97 +87,6 @@ static uint8_t md_style(const md_r *r)
     if (r->italic) s |= STYLE_ITALIC;
     if (r->heading == 1) s |= STYLE_UNDERLINE;
     return s;
-}
-
-/* ---- code blocks ------------------------------------------------------- */
-
-/* One source line as atoms coloured by the highlighter (tabs to 4 columns). */
-static void code_atoms(md_r *r, atoms *a, const hl_lang *lang, int *state, const char *s, size_t n)
-{
-    static const uint8_t role[] = {ROLE_CODE_BLOCK, ROLE_SYN_KEYWORD, ROLE_SYN_STRING, ROLE_SYN_COMMENT,
-                                   ROLE_SYN_NUMBER};
-    uint8_t stack_cls[256], *cls = n <= sizeof stack_cls ? stack_cls : malloc(n);
-    if (!cls) return;
-    memset(cls, HL_PLAIN, n);
-    if (lang) hl_line(lang, state, s, n, cls);
-    a->n = 0;
-    int col = 0;
-    for (size_t i = 0; i < n;) {
-        size_t k = i + 1;
-        while (k < n && ((unsigned char)s[k] & 0xC0) == 0x80) k++;
-        uint8_t st = role[cls[i] <= HL_NUMBER ? cls[i] : 0];
-        if (r->ascii && cls[i] == HL_KEYWORD) st |= STYLE_BOLD;
-        atoms_add_text(a, s + i, k - i, st, &col);
-        i = k;
-    }
-    if (cls != stack_cls) free(cls);
-}
-
-/* Emit one code line cut into chunks of inner columns, padded into the box. */
-static void code_emit(md_r *r, const atoms *a, int inner, bool *first, int index)
-{
-    atoms line = {0};
-    uint8_t bg = ROLE_CODE_BLOCK;
-    for (int i = 0;;) {
-        int end, next = a->n ? wrap_next(a->v, i, a->n, inner, true, &end) : (end = 0);
-        line.n = 0;
-        if (r->ascii) atoms_add_str(&line, "| ", ROLE_DIM);
-        else atoms_push(&line, ' ', bg);
-        for (int k = i; k < end; k++) atoms_push(&line, a->v[k].cp, a->v[k].style);
-        for (int w = atoms_width(a->v, i, end); !r->ascii && w < inner + 1; w++) atoms_push(&line, ' ', bg);
-        lay_emit(r->c, *first ? &r->pre1 : &r->pre2, line.v, 0, line.n, r->msg, index);
-        *first = false;
-        if (next >= a->n) break;
-        i = next;
-    }
-    free(line.v);
-}
-
-/* A code block without its fences: a full-width box (colours) or ASCII
- * rails, its language on top. A block cut into pieces (md_stream.c) goes
- * on where the last piece left it: no label, same index, same colours. */
-static void md_code(md_r *r)
-{
-    bool cont = r->cont;
-    r->cont = false;
-    if (!cont) md_gap(r);
-    md_prefix(r, &r->pre1, !cont);
-    md_prefix(r, &r->pre2, false);
-    size_t n = r->code_n;
-    if (!r->code_buf) n = 0, r->code_buf = calloc(1, 1);
-    if (!r->code_buf) return;
-    if (n && r->code_buf[n - 1] == '\n') n--;
-    int inner = r->width - atoms_width(r->pre2.v, 0, r->pre2.n) - 2, lw = (int)strlen(r->lang);
-    if (inner < 1) inner = 1;
-    const hl_lang *lang = hl_find(r->lang, strlen(r->lang));
-    atoms a = {0};
-    bool first = !cont;
-    int index = cont ? r->code_blocks - 1 : r->code_blocks, state = cont ? r->hl_state : 0;
-    if (!cont && (r->ascii || lw)) {
-        atoms_add_str(&a, r->ascii ? (lw ? "+-- " : "+--") : "", ROLE_DIM);
-        int col = 0;
-        atoms_add_text(&a, r->lang, strlen(r->lang), r->ascii ? ROLE_DIM : ROLE_SYN_COMMENT, &col);
-        if (r->ascii) lay_emit(r->c, &r->pre1, a.v, 0, a.n, r->msg, index);
-        else code_emit(r, &a, inner, &first, index);
-        first = false;
-    }
-    for (size_t p = 0; p <= n;) {
-        const char *nl = memchr(r->code_buf + p, '\n', n - p);
-        size_t e = nl ? (size_t)(nl - r->code_buf) : n;
-        code_atoms(r, &a, lang, &state, r->code_buf + p, e - p);
-        code_emit(r, &a, inner, &first, index);
-        p = e + 1;
-    }
-    if (r->ascii) {   /* taken back if the block goes on in the next piece (md_piece_at) */
-        a.n = 0;
-        atoms_add_str(&a, "+--", ROLE_DIM);
-        lay_emit(r->c, &r->pre2, a.v, 0, a.n, r->msg, index);
-    }
-    free(a.v);
-    md_used(r);
-    r->hl_state = state;
-    r->code_blocks = index + 1;
-    r->gap = true;
 }
 
 /* ---- blocks ------------------------------------------------------------ */
@@ -298,6 +166,7 @@ static void md_rule(md_r *r)
     r->gap = true;
 }
 
+/* md4c: a block opens (containers push their marks, leaves start collecting). */
 static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *u)
 {
     md_r *r = u;
@@ -348,6 +217,7 @@ static void md_table_done(md_r *r)
     r->gap = true;
 }
 
+/* md4c: a block closes (leaves wrap into lines, containers pop). */
 static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *u)
 {
     md_r *r = u;
@@ -392,6 +262,7 @@ static char *attr_dup(const MD_ATTRIBUTE *a)
     return s;
 }
 
+/* md4c: an inline span opens: emphasis, code, link, image. */
 static int on_enter_span(MD_SPANTYPE type, void *detail, void *u)
 {
     md_r *r = u;
@@ -435,6 +306,7 @@ static bool link_says_href(const md_r *r)
     return strcmp(buf, h) == 0 || strcmp(buf, r->href) == 0;
 }
 
+/* md4c: an inline span closes; a link adds its address after it. */
 static int on_leave_span(MD_SPANTYPE type, void *detail, void *u)
 {
     md_r *r = u;
@@ -500,6 +372,7 @@ static void add_entity(md_r *r, const char *s, size_t n)
     }
 }
 
+/* md4c: text, into the code block being read or the leaf's atoms. */
 static int on_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
 {
     md_r *r = u;
@@ -596,6 +469,7 @@ static void md_piece_at(md_r *r, const char *text, size_t p, size_t q, const md_
     free(buf);
 }
 
+/* Pieces from the mark to the end; every cut but the last moves the mark. */
 void md_layout_from(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
                     int flags, int msg)
 {
@@ -624,6 +498,7 @@ void md_layout_from(lay_cache *c, const char *text, size_t len, int width, int i
     md_table_free(r.table);
 }
 
+/* A fresh layout of text: no piece is known yet. */
 void layout_markdown(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
                      int flags, int msg)
 {
@@ -631,66 +506,4 @@ void layout_markdown(lay_cache *c, const char *text, size_t len, int width, int 
     c->seen = NULL;
     c->mark = (lay_mark){.lines = c->n};
     md_layout_from(c, text, len, width, indent, style, flags, msg);
-}
-
-/* ---- copying code ------------------------------------------------------ */
-
-typedef struct md_grab {
-    int   want, at;        /* the block wanted (-1: the last), the one being read */
-    bool  in;
-    char *buf;
-    size_t n, cap;
-} md_grab;
-
-static int grab_enter(MD_BLOCKTYPE type, void *detail, void *u)
-{
-    md_grab *g = u;
-    if (type != MD_BLOCK_CODE) return 0;
-    g->at++;
-    g->in = g->want < 0 || g->at == g->want;
-    if (g->in) {
-        g->n = 0;
-        if (g->buf) g->buf[0] = 0;
-    }
-    return 0;
-}
-
-static int grab_leave(MD_BLOCKTYPE type, void *detail, void *u)
-{
-    if (type == MD_BLOCK_CODE) ((md_grab *)u)->in = false;
-    return 0;
-}
-
-static int grab_span(MD_SPANTYPE type, void *detail, void *u) { return 0; }
-
-static int grab_text(MD_TEXTTYPE type, const MD_CHAR *s, MD_SIZE n, void *u)
-{
-    md_grab *g = u;
-    if (!g->in) return 0;
-    if (g->n + n + 1 > g->cap) {
-        size_t cap = (g->n + n + 1) * 2;
-        char *b = realloc(g->buf, cap);
-        if (!b) return -1;
-        g->buf = b;
-        g->cap = cap;
-    }
-    memcpy(g->buf + g->n, s, n);
-    g->n += n;
-    g->buf[g->n] = 0;
-    return 0;
-}
-
-/* Code block k (-1: the last) as written, without fences or list indentation. */
-char *layout_code_block(const char *text, size_t len, int k)
-{
-    static const MD_PARSER grab = {
-        .flags = MD_DIALECT_GITHUB | MD_FLAG_NOHTML,
-        .enter_block = grab_enter, .leave_block = grab_leave,
-        .enter_span = grab_span, .leave_span = grab_span, .text = grab_text,
-    };
-    md_grab g = {.want = k, .at = -1};
-    md_parse(text, (MD_SIZE)len, &grab, &g);
-    if ((k >= 0 && g.at < k) || g.at < 0) { free(g.buf); return NULL; }
-    if (!g.buf) g.buf = calloc(1, 1);
-    return g.buf;
 }

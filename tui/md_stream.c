@@ -51,6 +51,7 @@ static void fence_step(const char *s, size_t n, char *open, size_t *open_len)
     else if (ch == *open && len >= *open_len && bare) *open = 0;
 }
 
+/* Only spaces and tabs (a blank line ends paragraphs, tables, lists). */
 static bool blank_line(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
@@ -70,6 +71,7 @@ static bool code_line(const char *t, size_t p, size_t len, const md_fence *f)
     return ch != 0;
 }
 
+/* The next cut after from (see md_stream.c's head and layout_impl.h). */
 size_t md_next_split(const char *t, size_t from, size_t len, md_fence *f)
 {
     bool blank = false, top = f->ch != 0;   /* top: the open fence starts at column 0 */
@@ -188,6 +190,7 @@ static void put(char *b, size_t *n, const char *s)
     *n += k;
 }
 
+/* The streaming piece with its unfinished end tidied (see the head of this file). */
 char *md_stream_fix(const char *s, size_t n, size_t *out_n)
 {
     char fence = 0;

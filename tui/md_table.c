@@ -32,8 +32,10 @@ struct md_table {
     int     n, cap;
 };
 
+/* An empty table for md4c's rows to fill. */
 md_table *md_table_new(void) { return calloc(1, sizeof(md_table)); }
 
+/* Free the table and its cells. */
 void md_table_free(md_table *t)
 {
     if (!t) return;
@@ -45,6 +47,7 @@ void md_table_free(md_table *t)
     free(t);
 }
 
+/* A new row begins (md4c's TR). */
 void md_table_row(md_table *t)
 {
     if (t->n == t->cap) {
@@ -57,6 +60,7 @@ void md_table_row(md_table *t)
     memset(&t->rows[t->n++], 0, sizeof *t->rows);
 }
 
+/* A finished cell of the current row, its atoms copied (the header bold). */
 void md_table_cell(md_table *t, const atoms *content, int align, bool head)
 {
     if (t->n == 0) md_table_row(t);
@@ -158,6 +162,7 @@ static void rows_as_lines(const md_table *t, lay_cache *c, const atoms *p1, cons
     free(line.v);
 }
 
+/* Column widths, then each row's lines, the header ruled off. */
 void md_table_layout(md_table *t, lay_cache *c, const atoms *p1, const atoms *p2, int width, bool ascii,
                      uint8_t style, int msg)
 {
