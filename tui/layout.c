@@ -30,7 +30,8 @@ void atoms_push(atoms *a, int32_t cp, uint8_t style)
         a->v = v;
         a->cap = cap;
     }
-    if (cp != '\n' && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp > 0x10FFFF)) cp = 0xFFFD;
+    if (cp != '\n' && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0xD800 && cp < 0xE000) || cp > 0x10FFFF))
+        cp = 0xFFFD;   /* controls, and surrogates (an entity could name one) */
     int w = cp == '\n' ? 0 : utf8proc_charwidth(cp);
     a->v[a->n++] = (atom){cp, (uint8_t)(w < 0 ? 1 : w > 2 ? 2 : w), style};
 }

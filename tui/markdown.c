@@ -7,8 +7,7 @@
  * after those prefixes: paragraphs, headings (bold; the first level also
  * underlined), code blocks (no fences: a background box with syntax colours,
  * or ASCII rails without colours: md_code.c), tables (md_table.c), rules.
- * Links show
- * their text underlined and their address dimmed after it.
+ * Links show their text underlined and their address dimmed after it.
  *
  * A growing answer is cut into pieces where Markdown cannot reach back
  * (md_stream.c): every piece but the last is laid out once and kept

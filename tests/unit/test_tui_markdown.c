@@ -99,6 +99,13 @@ Test(tui_markdown, nested_lists_bullets_numbers_and_hanging_indent)
     layout_cache_free(&c);
 }
 
+Test(tui_markdown, numbered_list_counts_on_across_blank_lines)
+{
+    lay_cache c = md("1. one\n\n1. two\n\n1. three\n\nafter", 40, 0);
+    cr_expect(find(&c, "1. one") && find(&c, "2. two") && find(&c, "3. three"), "a loose list is not numbered on");
+    layout_cache_free(&c);
+}
+
 Test(tui_markdown, block_quote_bar_on_every_line)
 {
     lay_cache c = md("> a quoted sentence long enough to wrap twice at this width", 24, 0);
@@ -247,12 +254,14 @@ Test(tui_markdown, ascii_structure_without_colours)
 
 Test(tui_markdown, control_sequences_never_reach_the_screen)
 {
-    const char *t = "a\x1b[2J **b\x07** [l](http://x\x1b]52;c;x\x07)\n\n| c\x1b[31m | &#27; |\n|---|---|\n\n```\n\x1b[1mcode\x9b\n```\n";
+    const char *t = "a\x1b[2J **b\x07** [l](http://x\x1b]52;c;x\x07) &#xD800;&#x9b;\n\n| c\x1b[31m | &#27; |\n|---|---|\n\n"
+                    "```\n\x1b[1mcode\x9b\n```\n";
     lay_cache c = md(t, 60, 0);
     for (int i = 0; i < c.n; i++)
         for (const unsigned char *p = (const unsigned char *)c.lines[i].text; *p; p++) {
             cr_assert(*p >= 0x20 && *p != 0x7f, "control byte %#x on line %d", *p, i);
             cr_assert(!(p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0), "C1 control on line %d", i);
+            cr_assert(!(p[0] == 0xed && p[1] >= 0xa0), "a surrogate (ill-formed UTF-8) on line %d", i);
         }
     layout_cache_free(&c);
 }
