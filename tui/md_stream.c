@@ -138,12 +138,33 @@ typedef struct md_open {
     bool   text_done;     /* a link's [text] just ended: its (address) comes next */
 } md_open;
 
-/* Toggle a marker: close it if open, else open it. */
-static void toggle(md_open *o, const char *m)
+/* A marker run: closes it if open and able to close, else opens it if able to open. */
+static void toggle(md_open *o, const char *m, bool can_open, bool can_close)
 {
-    for (int i = o->n - 1; i >= 0; i--)
+    for (int i = o->n - 1; i >= 0 && can_close; i--)
         if (strcmp(o->stack[i], m) == 0) { o->n = i; return; }
-    if (o->n < 32) strcpy(o->stack[o->n++], m);
+    if (can_open && o->n < 32) strcpy(o->stack[o->n++], m);
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static bool is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (unsigned char)c >= 0x80;
+}
+
+/* A run of * or _ at s[i, k): which emphasis it opens or closes (flanking, as CommonMark has it). */
+static void emphasis_run(md_open *o, const char *s, size_t i, size_t k, size_t n)
+{
+    char c = s[i], before = i ? s[i - 1] : ' ', after = k < n ? s[k] : ' ';
+    bool open = !is_space(after), close = i > 0 && !is_space(before);
+    if (c == '_') {   /* snake_case is not emphasis */
+        open = open && !is_alnum(before);
+        close = close && !(k < n && is_alnum(after));
+    }
+    char two[3] = {c, c, 0}, one[2] = {c, 0};
+    if (k - i >= 2) toggle(o, two, open, close);
+    if ((k - i) % 2) toggle(o, one, open, close);
 }
 
 /* What is open at the end of line s[0, n). */
@@ -162,15 +183,14 @@ static void scan_open(const char *s, size_t n, md_open *o)
             continue;
         } else if (o->url) {
             o->url = s[i] != ')';
-        } else if (s[i] == '*' || s[i] == '~') {
+        } else if (s[i] == '*' || s[i] == '_' || s[i] == '~') {
             while (k < n && s[k] == s[i]) k++;
             bool bullet = s[i] == '*' && k < n && s[k] == ' ' && blank_line(s, i);
-            if (!bullet && s[i] == '*' && k - i >= 2) toggle(o, "**");
-            if (!bullet && s[i] == '*' && (k - i) % 2) toggle(o, "*");
-            if (s[i] == '~' && k - i == 2) toggle(o, "~~");
+            if (s[i] == '~' && k - i == 2) toggle(o, "~~", i + 2 < n && !is_space(s[k]), i > 0 && !is_space(s[i - 1]));
+            else if (s[i] != '~' && !bullet) emphasis_run(o, s, i, k, n);
             i = k - 1;
         } else if (s[i] == '[') {
-            toggle(o, "[");
+            toggle(o, "[", true, false);
         } else if (s[i] == ']') {
             int at = -1;
             for (int j = o->n - 1; j >= 0 && at < 0; j--) if (strcmp(o->stack[j], "[") == 0) at = j;

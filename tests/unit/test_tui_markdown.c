@@ -302,6 +302,29 @@ Test(tui_markdown, streaming_never_shows_raw_markup)
     stream_and_check("- **x** y\n\n```c\nint a;\n```\n| p | q |\n|---|---|\n", true);
 }
 
+Test(tui_markdown, streaming_single_stars_and_underscores)
+{
+    const char *text = "Compute 2 * 3 for _each_ item in snake_case.\n";
+    transcript tr;
+    layout L;
+    transcript_init(&tr);
+    layout_init(&L);
+    int a = transcript_add(&tr, TR_ASSISTANT, "");
+    tr.msgs[a].streaming = true;
+    for (size_t i = 0; text[i]; i++) {
+        transcript_append(&tr, a, text + i, 1);
+        layout_update(&L, &tr, 80);
+        const char *t = L.msgs[a].n > 1 ? L.msgs[a].lines[1].text : "";
+        const char *star = strchr(t, '*');
+        cr_assert(!star || !strchr(star + 1, '*'), "after %zu bytes a stray '*' shows: '%s'", i + 1, t);
+        const char *u = strchr(t, '_');
+        cr_assert(!u || strstr(t, "snake_"), "after %zu bytes a raw '_' shows: '%s'", i + 1, t);
+    }
+    cr_expect(style_at(&L.msgs[a].lines[1], "each") & STYLE_ITALIC);
+    layout_done(&L);
+    transcript_done(&tr);
+}
+
 Test(tui_markdown, streaming_open_fence_and_unfinished_table_row)
 {
     transcript tr;
