@@ -30,6 +30,10 @@ void atoms_push(atoms *a, int32_t cp, uint8_t style)
         a->v = v;
         a->cap = cap;
     }
+    if (cp >= 0x20 && cp < 0x7f) {   /* printable ASCII: most of any text */
+        a->v[a->n++] = (atom){cp, 1, style};
+        return;
+    }
     if (cp != '\n' && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0xD800 && cp < 0xE000) || cp > 0x10FFFF))
         cp = 0xFFFD;   /* controls, and surrogates (an entity could name one) */
     int w = cp == '\n' ? 0 : utf8proc_charwidth(cp);
@@ -39,6 +43,7 @@ void atoms_push(atoms *a, int32_t cp, uint8_t style)
 /* Decode one code point (U+FFFD for invalid bytes); returns bytes used. */
 static int decode(const char *s, size_t n, int32_t *cp)
 {
+    if ((unsigned char)s[0] < 0x80) { *cp = (unsigned char)s[0]; return 1; }
     utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, cp);
     if (k <= 0) { *cp = 0xFFFD; return 1; }
     return (int)k;
@@ -97,7 +102,8 @@ static void put_atoms(lay_line *l, const atom *a, int from, int to)
         if (a[i].cp == '\n') continue;
         if (l->nspans == 0 || l->spans[l->nspans - 1].style != a[i].style)
             l->spans[l->nspans++] = (lay_span){l->nbytes, 0, a[i].style};
-        utf8proc_ssize_t k = utf8proc_encode_char(a[i].cp, (utf8proc_uint8_t *)l->text + l->nbytes);
+        utf8proc_ssize_t k = a[i].cp < 0x80 ? (l->text[l->nbytes] = (char)a[i].cp, 1)
+                                            : utf8proc_encode_char(a[i].cp, (utf8proc_uint8_t *)l->text + l->nbytes);
         l->nbytes += (uint32_t)k;
         l->spans[l->nspans - 1].len += (uint32_t)k;
         l->cols += a[i].w;
