@@ -29,7 +29,6 @@ static void code_atoms(md_r *r, atoms *a, const hl_lang *lang, int *state, const
         size_t k = i + 1;
         while (k < n && ((unsigned char)s[k] & 0xC0) == 0x80) k++;
         uint8_t st = role[cls[i] <= HL_NUMBER ? cls[i] : 0];
-        if (r->ascii && cls[i] == HL_KEYWORD) st |= STYLE_BOLD;
         atoms_add_text(a, s + i, k - i, st, &col);
         i = k;
     }
