@@ -20,10 +20,10 @@ static void code_atoms(md_r *r, atoms *a, const hl_lang *lang, int *state, const
     static const uint8_t role[] = {ROLE_CODE_BLOCK, ROLE_SYN_KEYWORD, ROLE_SYN_STRING, ROLE_SYN_COMMENT,
                                    ROLE_SYN_NUMBER};
     uint8_t stack_cls[256], *cls = n <= sizeof stack_cls ? stack_cls : malloc(n);
+    a->n = 0;
     if (!cls) return;
     memset(cls, HL_PLAIN, n);
     if (lang) hl_line(lang, state, s, n, cls);
-    a->n = 0;
     int col = 0;
     for (size_t i = 0; i < n;) {
         size_t k = i + 1;
