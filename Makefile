@@ -18,9 +18,9 @@ WARN    += -Werror
 endif
 
 # Dependencies: pkg-config name -> Debian package (make deps installs them).
-PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson criterion
+PKGS     := ncursesw vterm libpcre2-8 sqlite3 libutf8proc jansson md4c criterion
 DEB_PKGS := libncurses-dev libvterm-dev libpcre2-dev libsqlite3-dev libutf8proc-dev \
-            libjansson-dev libcriterion-dev pkg-config python3 python3-venv python3-pip zsh fish
+            libjansson-dev libmd4c-dev libcriterion-dev pkg-config python3 python3-venv python3-pip zsh fish
 PKG_CFLAGS := $(shell pkg-config --cflags $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(filter-out criterion vterm,$(PKGS)) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs criterion vterm 2>/dev/null)
@@ -42,7 +42,7 @@ $(BUILD)/%_avx512.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq 
 $(BUILD)/%_avx512vbmi.o: EXTRA_CFLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mavx2 -mfma -mf16c
 endif
 
-.PHONY: share all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels check-asan fuzz gpu install man-check
+.PHONY: share all clean man test test-all test-neon gpu gpu-cuda gpu-hip test-unit test-tui test-e2e test-gpu deps model model-gemma run bench bench-kernels bench-layout check-asan fuzz gpu install man-check
 all: parley
 
 # The binary links the objects themselves (the archive is for the test binaries).
@@ -207,6 +207,13 @@ $(BUILD)/bench-matmul: tests/bench/bench_matmul.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 bench-kernels: $(BUILD)/bench-matmul
 	$(BUILD)/bench-matmul $(BENCH_ARGS)
+
+# Chat layout cost per streamed token on a long Markdown answer.
+#   make bench-layout BENCH_ARGS="5"   (repeats)
+$(BUILD)/bench-layout: tests/bench/bench_layout.c $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench-layout: $(BUILD)/bench-layout
+	$(BUILD)/bench-layout $(BENCH_ARGS)
 
 gpu: gpu-cuda gpu-hip
 

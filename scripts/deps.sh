@@ -10,7 +10,7 @@ done
 # pkg-config name -> Debian package, for the message.
 declare -A pkg_of=([ncursesw]=libncurses-dev [vterm]=libvterm-dev [libpcre2-8]=libpcre2-dev
   [sqlite3]=libsqlite3-dev [libutf8proc]=libutf8proc-dev [jansson]=libjansson-dev
-  [criterion]=libcriterion-dev)
+  [md4c]=libmd4c-dev [criterion]=libcriterion-dev)
 missing=()
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)

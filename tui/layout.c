@@ -5,31 +5,23 @@
  * base). Lines wrap at word boundaries; a word longer than the line is cut.
  * Control characters never reach the terminal: tabs become spaces, the rest
  * U+FFFD, and invalid UTF-8 too, so a model's output cannot garble the screen.
- * Markdown-ish: **bold**, `inline code`, # headings and ``` fenced blocks
- * (kept verbatim, cut rather than word-wrapped). Each message's lines are
- * cached by (version, width, flags): a streaming answer re-wraps alone.
+ * An answer is Markdown, laid out by markdown.c (md4c) with the line builder
+ * here. Each message's lines are cached by (version, width, flags): a
+ * streaming answer re-wraps alone, and only from the last point its Markdown
+ * can no longer change (lay_cache.mark).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#include "tui.h"
-
-typedef struct atom {
-    int32_t cp;
-    uint8_t w, style;
-} atom;
-
-typedef struct atoms {
-    atom *v;
-    int   n, cap;
-} atoms;
+#include "layout_impl.h"
 
 #define INDENT 2
 
 /* ---- code points -------------------------------------------------------- */
 
-static void atoms_push(atoms *a, int32_t cp, uint8_t style)
+/* Append one atom; a control character never gets this far as itself. */
+void atoms_push(atoms *a, int32_t cp, uint8_t style)
 {
     if (a->n == a->cap) {
         int cap = a->cap ? a->cap * 2 : 128;
@@ -38,20 +30,27 @@ static void atoms_push(atoms *a, int32_t cp, uint8_t style)
         a->v = v;
         a->cap = cap;
     }
-    int w = utf8proc_charwidth(cp);
+    if (cp >= 0x20 && cp < 0x7f) {   /* printable ASCII: most of any text */
+        a->v[a->n++] = (atom){cp, 1, style};
+        return;
+    }
+    if (cp != '\n' && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0xD800 && cp < 0xE000) || cp > 0x10FFFF))
+        cp = 0xFFFD;   /* controls, and surrogates (an entity could name one) */
+    int w = cp == '\n' ? 0 : utf8proc_charwidth(cp);
     a->v[a->n++] = (atom){cp, (uint8_t)(w < 0 ? 1 : w > 2 ? 2 : w), style};
 }
 
 /* Decode one code point (U+FFFD for invalid bytes); returns bytes used. */
 static int decode(const char *s, size_t n, int32_t *cp)
 {
+    if ((unsigned char)s[0] < 0x80) { *cp = (unsigned char)s[0]; return 1; }
     utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, cp);
     if (k <= 0) { *cp = 0xFFFD; return 1; }
     return (int)k;
 }
 
 /* Add text as atoms; tabs to the next multiple of 4 columns, controls to U+FFFD. */
-static void atoms_add_text(atoms *a, const char *s, size_t n, uint8_t style, int *col)
+void atoms_add_text(atoms *a, const char *s, size_t n, uint8_t style, int *col)
 {
     for (size_t i = 0; i < n;) {
         int32_t cp;
@@ -60,12 +59,28 @@ static void atoms_add_text(atoms *a, const char *s, size_t n, uint8_t style, int
             do { atoms_push(a, ' ', style); (*col)++; } while (*col % 4);
             continue;
         }
-        if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) cp = 0xFFFD;
+        if (cp == '\n') cp = 0xFFFD;
         atoms_push(a, cp, style);
         *col += a->n ? a->v[a->n - 1].w : 0;
     }
 }
 
+/* Markers and borders are short constant strings. */
+void atoms_add_str(atoms *a, const char *s, uint8_t style)
+{
+    int col = 0;
+    atoms_add_text(a, s, strlen(s), style, &col);
+}
+
+/* Columns of a run of atoms (table cells, prefixes). */
+int atoms_width(const atom *a, int from, int to)
+{
+    int w = 0;
+    for (int i = from; i < to; i++) w += a[i].w;
+    return w;
+}
+
+/* Display columns of UTF-8 text (the input box and status line measure with it). */
 int tui_str_width(const char *s, size_t len)
 {
     int w = 0;
@@ -80,8 +95,23 @@ int tui_str_width(const char *s, size_t len)
 
 /* ---- lines ----------------------------------------------------------------- */
 
-/* Append a line built from a[from..to), after `indent` spaces. */
-static void emit(lay_cache *c, const atom *a, int from, int to, int indent, int msg, int block)
+/* Put atoms into line l's text and spans (the caller sized both). */
+static void put_atoms(lay_line *l, const atom *a, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (a[i].cp == '\n') continue;
+        if (l->nspans == 0 || l->spans[l->nspans - 1].style != a[i].style)
+            l->spans[l->nspans++] = (lay_span){l->nbytes, 0, a[i].style};
+        utf8proc_ssize_t k = a[i].cp < 0x80 ? (l->text[l->nbytes] = (char)a[i].cp, 1)
+                                            : utf8proc_encode_char(a[i].cp, (utf8proc_uint8_t *)l->text + l->nbytes);
+        l->nbytes += (uint32_t)k;
+        l->spans[l->nspans - 1].len += (uint32_t)k;
+        l->cols += a[i].w;
+    }
+}
+
+/* Append a line built from the prefix and a[from..to). */
+void lay_emit(lay_cache *c, const atoms *prefix, const atom *a, int from, int to, int msg, int block)
 {
     if (c->n == c->cap) {
         int cap = c->cap ? c->cap * 2 : 16;
@@ -90,124 +120,84 @@ static void emit(lay_cache *c, const atom *a, int from, int to, int indent, int 
         c->lines = v;
         c->cap = cap;
     }
+    int np = prefix ? prefix->n : 0, n = to - from + np;
     lay_line *l = &c->lines[c->n];
     memset(l, 0, sizeof *l);
-    l->text = malloc((size_t)(to - from) * 4 + (size_t)indent + 1);
-    l->spans = malloc(sizeof *l->spans * (size_t)(to - from + 1));
+    l->text = malloc((size_t)n * 4 + 1);
+    l->spans = malloc(sizeof *l->spans * (size_t)(n + 1));
     if (!l->text || !l->spans) { free(l->text); free(l->spans); return; }
-    memset(l->text, ' ', (size_t)indent);
-    uint32_t nb = (uint32_t)indent;
-    l->cols = indent;
-    for (int i = from; i < to; i++) {
-        if (l->nspans == 0 || l->spans[l->nspans - 1].style != a[i].style)
-            l->spans[l->nspans++] = (lay_span){nb, 0, a[i].style};
-        utf8proc_ssize_t k = utf8proc_encode_char(a[i].cp, (utf8proc_uint8_t *)l->text + nb);
-        nb += (uint32_t)k;
-        l->spans[l->nspans - 1].len += (uint32_t)k;
-        l->cols += a[i].w;
-    }
-    l->text[nb] = 0;
-    l->nbytes = nb;
+    if (prefix) put_atoms(l, prefix->v, 0, np);
+    put_atoms(l, a, from, to);
+    l->text[l->nbytes] = 0;
     l->msg = msg;
     l->code_block = block;
     c->n++;
 }
 
-/* Greedy word wrap of a[0..n) into lines of width columns. */
-static void wrap(lay_cache *c, const atom *a, int n, int width, int indent, bool hard, int msg, int block)
+/* Greedy fit of one line from a[i]: stops at a hard break, else at the last space. */
+int wrap_next(const atom *a, int i, int n, int avail, bool hard, int *end)
 {
-    int avail = width - indent > 1 ? width - indent : 1;
-    if (n == 0) { emit(c, a, 0, 0, indent, msg, block); return; }
-    for (int i = 0; i < n;) {
-        int col = 0, j = i, brk = -1;
-        while (j < n) {
-            if (col + a[j].w > avail && col > 0) break;
-            if (a[j].cp == ' ' && !hard) brk = j;
-            col += a[j].w;
-            j++;
-        }
-        int end = j, next = j;
-        bool soft = false;
-        if (j < n && !hard && a[j].cp == ' ') {
-            next = j + 1;
-            soft = true;
-        } else if (j < n && brk > i) {
-            end = brk;
-            next = brk + 1;
-            soft = true;
-        }
-        emit(c, a, i, end, indent, msg, block);
+    int col = 0, j = i, brk = -1;
+    while (j < n && a[j].cp != '\n') {
+        if (col + a[j].w > avail && col > 0) break;
+        if (a[j].cp == ' ' && !hard) brk = j;
+        col += a[j].w;
+        j++;
+    }
+    if (j < n && a[j].cp == '\n') { *end = j; return j + 1; }
+    int next = j;
+    bool soft = false;
+    *end = j;
+    if (j < n && !hard && a[j].cp == ' ') {
+        next = j + 1;
+        soft = true;
+    } else if (j < n && brk > i) {
+        *end = brk;
+        next = brk + 1;
+        soft = true;
+    }
+    while (soft && next < n && a[next].cp == ' ') next++;   /* spaces at a soft break */
+    return next;
+}
+
+/* Greedy word wrap of a[0..n) into lines of width columns after the prefixes. */
+void lay_wrap(lay_cache *c, const atoms *p1, const atoms *p2, const atom *a, int n, int width, bool hard,
+              int msg, int block)
+{
+    int w1 = p1 ? atoms_width(p1->v, 0, p1->n) : 0, w2 = p2 ? atoms_width(p2->v, 0, p2->n) : 0;
+    if (n == 0) { lay_emit(c, p1, a, 0, 0, msg, block); return; }
+    for (int i = 0, first = 1; i < n; first = 0) {
+        int pw = first ? w1 : w2, avail = width - pw > 1 ? width - pw : 1, end;
+        int next = wrap_next(a, i, n, avail, hard, &end);
+        lay_emit(c, first ? p1 : p2, a, i, end, msg, block);
         i = next;
-        while (soft && i < n && a[i].cp == ' ') i++;   /* spaces at a soft break */
     }
 }
 
-/* Is this line a ``` fence (up to 3 spaces before it)? */
-static bool is_fence(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && i < 3 && s[i] == ' ') i++;
-    return n - i >= 3 && memcmp(s + i, "```", 3) == 0;
-}
-
-/* Inline markup of one prose line into atoms: **bold**, `code`, # heading. */
-static void parse_inline(atoms *a, const char *s, size_t n, uint8_t style)
-{
-    int col = 0;
-    bool bold = false;
-    size_t i = 0;
-    if (n > 1 && s[0] == '#') {
-        while (i < n && s[i] == '#') i++;
-        if (i < n && s[i] == ' ') { i++; style |= STYLE_BOLD; }
-        else i = 0;
-    }
-    while (i < n) {
-        const char *end;
-        if (s[i] == '`' && (end = memchr(s + i + 1, '`', n - i - 1)) != NULL) {
-            atoms_add_text(a, s + i + 1, (size_t)(end - s - i - 1), ROLE_CODE, &col);
-            i = (size_t)(end - s) + 1;
-        } else if (i + 1 < n && s[i] == '*' && s[i + 1] == '*' && (bold || memmem(s + i + 2, n - i - 2, "**", 2))) {
-            bold = !bold;
-            i += 2;
-        } else {
-            size_t k = i + 1;
-            while (k < n && s[k] != '`' && s[k] != '*') k++;
-            atoms_add_text(a, s + i, k - i, (uint8_t)(bold ? style | STYLE_BOLD : style), &col);
-            i = k;
-        }
-    }
-}
-
-/* Lay out text: prose wraps at words, fenced code is cut at the width. */
+/* Plain text: prose wraps at words after indent spaces; markdown goes to markdown.c. */
 void layout_text(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
                  bool markdown, int msg)
 {
-    atoms a = {0};
-    bool code = false;
-    int block = -1;
+    if (markdown) {
+        layout_markdown(c, text, len, width, indent, style, 0, msg);
+        return;
+    }
+    atoms a = {0}, pre = {0};
+    for (int i = 0; i < indent; i++) atoms_push(&pre, ' ', style);
     for (size_t p = 0; p <= len;) {
         const char *nl = memchr(text + p, '\n', len - p);
         size_t e = nl ? (size_t)(nl - text) : len;
         int col = 0;
         a.n = 0;
-        if (markdown && is_fence(text + p, e - p)) {
-            if (!code) block++;
-            atoms_add_text(&a, text + p, e - p, ROLE_CODE, &col);
-            wrap(c, a.v, a.n, width, indent, true, msg, block);
-            code = !code;
-        } else if (code) {
-            atoms_add_text(&a, text + p, e - p, ROLE_CODE, &col);
-            wrap(c, a.v, a.n, width, indent, true, msg, block);
-        } else {
-            if (markdown) parse_inline(&a, text + p, e - p, style);
-            else atoms_add_text(&a, text + p, e - p, style, &col);
-            wrap(c, a.v, a.n, width, indent, false, msg, -1);
-        }
+        atoms_add_text(&a, text + p, e - p, style, &col);
+        lay_wrap(c, &pre, &pre, a.v, a.n, width, false, msg, -1);
         p = e + 1;
     }
     free(a.v);
+    free(pre.v);
 }
 
+/* Free a message's lines and what streaming kept. */
 void layout_cache_free(lay_cache *c)
 {
     for (int i = 0; i < c->n; i++) {
@@ -215,43 +205,79 @@ void layout_cache_free(lay_cache *c)
         free(c->lines[i].spans);
     }
     free(c->lines);
+    free(c->seen);
     memset(c, 0, sizeof *c);
+}
+
+/* Drop lines [n, c->n): what a streaming answer lays out again. */
+static void lay_truncate(lay_cache *c, int n)
+{
+    while (c->n > n) {
+        c->n--;
+        free(c->lines[c->n].text);
+        free(c->lines[c->n].spans);
+    }
 }
 
 /* ---- messages -------------------------------------------------------------- */
 
-/* Header, body and a blank line for one message. */
-static void layout_message(lay_cache *c, const tr_msg *m, int width, int idx)
+/* The header line of a message: who speaks, and its state. */
+static void layout_header(lay_cache *c, const tr_msg *m, int width, int idx)
 {
     static const struct { const char *label; uint8_t style; } heads[] = {
         [TR_USER] = {"You", ROLE_USER | STYLE_BOLD},
         [TR_ASSISTANT] = {"Assistant", ROLE_ASSISTANT | STYLE_BOLD},
         [TR_SYSTEM] = {"System", ROLE_DIM | STYLE_BOLD},
     };
-    const char *text = m->text ? m->text : "";
     atoms a = {0};
-    int col = 0;
+    atoms_add_str(&a, heads[m->kind].label, heads[m->kind].style);
+    atoms_add_str(&a, m->dropped ? "  (out of context)" : m->stopped ? "  (stopped)"
+                    : m->incomplete ? "  (incomplete)" : m->streaming ? "  ..." : "", ROLE_DIM);
+    lay_wrap(c, NULL, NULL, a.v, a.n, width, true, idx, -1);
+    free(a.v);
+}
+
+/* Header, body and a blank line for one message. */
+static void layout_message(lay_cache *c, const tr_msg *m, int width, int idx, bool ascii)
+{
+    const char *text = m->text ? m->text : "";
     if (m->kind == TR_NOTICE || m->kind == TR_ERROR) {
         uint8_t st = m->kind == TR_NOTICE ? ROLE_NOTICE : ROLE_ERROR | STYLE_BOLD;
-        atoms_add_text(&a, m->kind == TR_NOTICE ? "* " : "! ", 2, st, &col);
+        atoms a = {0};
+        int col = 0;
+        atoms_add_str(&a, m->kind == TR_NOTICE ? "* " : "! ", st);
         atoms_add_text(&a, text, m->len, st, &col);
-        wrap(c, a.v, a.n, width, 0, false, idx, -1);
+        lay_wrap(c, NULL, NULL, a.v, a.n, width, false, idx, -1);
+        free(a.v);
     } else {
-        atoms_add_text(&a, heads[m->kind].label, strlen(heads[m->kind].label), heads[m->kind].style, &col);
-        const char *tag = m->dropped ? "  (out of context)" : m->stopped ? "  (stopped)"
-                        : m->incomplete ? "  (incomplete)" : m->streaming ? "  ..." : "";
-        atoms_add_text(&a, tag, strlen(tag), ROLE_DIM, &col);
-        wrap(c, a.v, a.n, width, 0, true, idx, -1);
+        layout_header(c, m, width, idx);
         uint8_t body = m->kind == TR_USER ? ROLE_NORMAL : m->kind == TR_SYSTEM ? ROLE_DIM : ROLE_ASSISTANT;
-        if (m->len || !m->streaming)
-            layout_text(c, text, m->len, width, INDENT, body, m->kind == TR_ASSISTANT, idx);
+        if (m->kind == TR_ASSISTANT && (m->len || !m->streaming))
+            layout_markdown(c, text, m->len, width, INDENT, body,
+                            (ascii ? LAY_ASCII : 0) | (m->streaming ? LAY_STREAMING : 0), idx);
+        else if (m->len || !m->streaming)
+            layout_text(c, text, m->len, width, INDENT, body, false, idx);
     }
-    free(a.v);
-    emit(c, NULL, 0, 0, 0, idx, -1);
+    lay_emit(c, NULL, NULL, 0, 0, idx, -1);
+}
+
+/* A streaming answer that only grew since c was laid out: lay out again
+ * from the last point its Markdown could still change (c->mark). */
+static bool layout_grow(lay_cache *c, const tr_msg *m, int width, int idx, int flags, bool ascii)
+{
+    if (m->kind != TR_ASSISTANT || !m->streaming || c->n == 0 || c->width != width || c->flags != flags ||
+        c->version >> 32 != m->version >> 32 || c->lines[0].msg != idx || c->mark.lines == 0 ||
+        c->mark.src > m->len || (c->mark.src && (!c->seen || memcmp(c->seen, m->text, c->mark.src) != 0)))
+        return false;
+    lay_truncate(c, c->mark.lines);
+    md_layout_from(c, m->text, m->len, width, INDENT, ROLE_ASSISTANT, (ascii ? LAY_ASCII : 0) | LAY_STREAMING, idx);
+    lay_emit(c, NULL, NULL, 0, 0, idx, -1);
+    return true;
 }
 
 void layout_init(layout *L) { memset(L, 0, sizeof *L); }
 
+/* Free every message's lines. */
 void layout_done(layout *L)
 {
     for (int i = 0; i < L->cap_msgs; i++) layout_cache_free(&L->msgs[i]);
@@ -280,10 +306,11 @@ int layout_update(layout *L, const transcript *t, int width)
     for (int i = 0; i < t->n; i++) {
         const tr_msg *m = &t->msgs[i];
         lay_cache *c = &L->msgs[i];
-        int flags = m->dropped | m->stopped << 1 | m->streaming << 2 | m->incomplete << 3;
-        if (c->version != m->version || c->width != width || c->flags != flags || c->n == 0) {
+        int flags = m->dropped | m->stopped << 1 | m->streaming << 2 | m->incomplete << 3 | L->ascii << 4;
+        if ((c->version != m->version || c->width != width || c->flags != flags || c->n == 0) &&
+            !layout_grow(c, m, width, i, flags, L->ascii)) {
             layout_cache_free(c);
-            layout_message(c, m, width, i);
+            layout_message(c, m, width, i, L->ascii);
             c->version = m->version;
             c->width = width;
             c->flags = flags;
@@ -306,30 +333,4 @@ const lay_line *layout_line(const layout *L, int i)
         if (L->first[mid] <= i) lo = mid; else hi = mid - 1;
     }
     return &L->msgs[lo].lines[i - L->first[lo]];
-}
-
-/* Code block k (-1: the last) of a message, without its fences. */
-char *layout_code_block(const char *text, size_t len, int k)
-{
-    int block = -1;
-    const char *start = NULL, *best = NULL, *best_end = NULL;
-    bool code = false;
-    for (size_t p = 0; p < len;) {
-        const char *nl = memchr(text + p, '\n', len - p);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        if (is_fence(text + p, e - p)) {
-            if (!code) { block++; start = nl ? nl + 1 : text + len; }
-            else if (k < 0 || block == k) { best = start; best_end = text + p; }
-            code = !code;
-        }
-        p = e + 1;
-    }
-    if (code && (k < 0 || block == k)) { best = start; best_end = text + len; }   /* unclosed */
-    if (!best) return NULL;
-    size_t n = (size_t)(best_end - best);
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    memcpy(out, best, n);
-    out[n] = 0;
-    return out;
 }

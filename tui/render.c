@@ -33,11 +33,21 @@ static const struct {
     [ROLE_ERROR]     = {COLOR_RED, -1, 203, -1, A_BOLD, A_BOLD | A_UNDERLINE},
     [ROLE_DIM]       = {-1, -1, 245, -1, A_DIM, A_DIM},
     [ROLE_SELECT]    = {COLOR_BLACK, COLOR_CYAN, 16, 117, 0, A_REVERSE},
+    /* Markdown: code blocks on a background of their own, syntax colours on it, links. */
+    [ROLE_CODE_BLOCK]  = {COLOR_WHITE, COLOR_BLACK, 252, 236, 0, 0},
+    [ROLE_SYN_KEYWORD] = {COLOR_MAGENTA, COLOR_BLACK, 176, 236, 0, A_BOLD},
+    [ROLE_SYN_STRING]  = {COLOR_GREEN, COLOR_BLACK, 150, 236, 0, 0},
+    [ROLE_SYN_COMMENT] = {COLOR_CYAN, COLOR_BLACK, 245, 236, 0, 0},
+    [ROLE_SYN_NUMBER]  = {COLOR_YELLOW, COLOR_BLACK, 215, 236, 0, 0},
+    [ROLE_LINK]        = {COLOR_BLUE, -1, 75, -1, 0, 0},
 };
+static attr_t italic_attr = A_UNDERLINE;
 
 /* Pairs 1..ROLE_COUNT-1 for the roles; ncolors 0 means attributes only. */
 void render_init_colors(int ncolors)
 {
+    const char *sitm = tigetstr("sitm");   /* italics where the terminal has them, else underline */
+    italic_attr = sitm && sitm != (char *)-1 ? A_ITALIC : A_UNDERLINE;
     for (int r = 0; r < ROLE_COUNT; r++) {
         if (ncolors < 8) { role_attr[r] = roles[r].mono; continue; }
         bool big = ncolors >= 256;
@@ -49,9 +59,11 @@ void render_init_colors(int ncolors)
     }
 }
 
+/* A style's attributes: its role's colours, then bold, italics, underline. */
 attr_t render_attr(uint8_t style)
 {
-    return role_attr[style & 0x0f] | ((style & STYLE_BOLD) ? A_BOLD : 0);
+    return role_attr[style & 0x0f] | ((style & STYLE_BOLD) ? A_BOLD : 0) | ((style & STYLE_ITALIC) ? italic_attr : 0) |
+           ((style & STYLE_UNDERLINE) ? A_UNDERLINE : 0);
 }
 
 /* Print s (UTF-8) at (y, x) in at most w columns, controls shown as '?'. */
@@ -155,6 +167,7 @@ static void draw_chat(tui_app *a)
     WINDOW *w = a->w_chat;
     werase(w);
     int cols = getmaxx(w);
+    a->lay.ascii = term_colors() == 0;   /* no colours: Markdown drawn with ASCII marks */
     int total = layout_update(&a->lay, &a->tr, cols), h = a->chat_h;
     if (a->scroll > 0 && total > a->last_total) a->scroll += total - a->last_total;   /* reading: hold still */
     a->last_total = total;

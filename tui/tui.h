@@ -29,9 +29,14 @@ enum { TUI_UNHANDLED = 0, TUI_HANDLED = 1, TUI_REDRAW = 2, TUI_QUIT = 4 };
 /* Semantic colour roles; render.c maps them onto the terminal's colours. */
 typedef enum tui_role {
     ROLE_NORMAL = 0, ROLE_USER, ROLE_ASSISTANT, ROLE_CODE, ROLE_STATUS, ROLE_NOTICE,
-    ROLE_ERROR, ROLE_DIM, ROLE_SELECT, ROLE_COUNT
+    ROLE_ERROR, ROLE_DIM, ROLE_SELECT,
+    /* Markdown: code blocks (a background of their own) and their syntax colours, links. */
+    ROLE_CODE_BLOCK, ROLE_SYN_KEYWORD, ROLE_SYN_STRING, ROLE_SYN_COMMENT, ROLE_SYN_NUMBER, ROLE_LINK,
+    ROLE_COUNT   /* at most 16: a role is the low 4 bits of a style */
 } tui_role;
-#define STYLE_BOLD 0x10u   /* or'd onto a role */
+#define STYLE_BOLD      0x10u   /* or'd onto a role */
+#define STYLE_ITALIC    0x20u   /* underlined where the terminal has no italics */
+#define STYLE_UNDERLINE 0x40u
 
 /* A key: a character, or an ncurses KEY_* code (is_key), maybe with Alt. */
 typedef struct tui_key {
@@ -97,11 +102,28 @@ typedef struct lay_line {
     int       code_block; /* index of the code block in its message, -1 if none */
 } lay_line;
 
+/* Where a streaming answer's Markdown stopped being able to change: lines
+ * [0, lines) lay out text [0, src) for good (markdown.c). */
+typedef struct lay_mark {
+    size_t   src;
+    int      lines;
+    int      code_blocks;   /* code blocks before src */
+    unsigned ol_next;       /* a top-level numbered list ended just before src: its next number */
+    char     ol_delim;      /* and its delimiter ('.' or ')'), 0 if none */
+    bool     any;           /* some body line was laid out before src */
+    char     fence;         /* src is inside a code fence of this char ('`', '~'), 0 if not: */
+    int      fence_len;     /* its run length, */
+    size_t   fence_at, fence_n;   /* its opening line in the text, */
+    int      hl_state;      /* and the highlighter's state there */
+} lay_mark;
+
 typedef struct lay_cache {
     uint64_t  version;
     int       width, flags;
     lay_line *lines;
     int       n, cap;
+    lay_mark  mark;       /* streaming: what stays when more text arrives */
+    char     *seen;       /* a copy of text [0, mark.src), to be sure it did not change */
 } lay_cache;
 
 typedef struct layout {
@@ -110,6 +132,7 @@ typedef struct layout {
     int       *first;     /* first global line of each message */
     int        total;
     int        width;
+    bool       ascii;     /* no colours: Markdown structure drawn with ASCII marks */
 } layout;
 
 void layout_init(layout *L);
@@ -119,6 +142,11 @@ const lay_line *layout_line(const layout *L, int i);
 /* Lay out one piece of text (tests, input box): lines into c. */
 void layout_text(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
                  bool markdown, int msg);
+/* Lay out Markdown (markdown.c): LAY_ASCII for terminals without colours,
+ * LAY_STREAMING while it grows (unfinished markup is not shown raw). */
+enum { LAY_ASCII = 1, LAY_STREAMING = 2 };
+void layout_markdown(lay_cache *c, const char *text, size_t len, int width, int indent, uint8_t style,
+                     int flags, int msg);
 void layout_cache_free(lay_cache *c);
 int  tui_str_width(const char *s, size_t len);                    /* display columns */
 /* Extract code block k (-1: last) of text into a malloc'd string; NULL if none. */

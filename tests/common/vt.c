@@ -267,6 +267,22 @@ bool vt_cell_colored(vt_term *t, int r, int c)
     return !VTERM_COLOR_IS_DEFAULT_FG(&cell.fg) || !VTERM_COLOR_IS_DEFAULT_BG(&cell.bg);
 }
 
+/* One colour as RGB, or -1 for the terminal's default. */
+static long rgb(VTermScreen *s, VTermColor c, bool fg)
+{
+    if (fg ? VTERM_COLOR_IS_DEFAULT_FG(&c) : VTERM_COLOR_IS_DEFAULT_BG(&c)) return -1;
+    vterm_screen_convert_color_to_rgb(s, &c);
+    return (long)c.rgb.red << 16 | (long)c.rgb.green << 8 | c.rgb.blue;
+}
+
+vt_attrs vt_cell_attrs(vt_term *t, int r, int c)
+{
+    VTermScreenCell cell;
+    vterm_screen_get_cell(t->screen, (VTermPos){r, c}, &cell);
+    return (vt_attrs){cell.attrs.bold, cell.attrs.italic, cell.attrs.underline != 0, cell.attrs.reverse,
+                      rgb(t->screen, cell.fg, true), rgb(t->screen, cell.bg, false)};
+}
+
 const char *vt_raw(const vt_term *t, size_t *len)
 {
     if (len) *len = t->n_raw;

@@ -65,6 +65,13 @@ bool     vt_cell_colored(vt_term *t, int r, int c);
  * (application keypad, DECKPAM); both are off in a shell. */
 bool     vt_app_cursor_keys(vt_term *t);
 bool     vt_app_keypad(vt_term *t);
+
+/* A cell's attributes and colours (fg/bg: -1 default, else an RGB value 0xRRGGBB). */
+typedef struct vt_attrs {
+    bool bold, italic, underline, reverse;
+    long fg, bg;
+} vt_attrs;
+vt_attrs vt_cell_attrs(vt_term *t, int r, int c);
 /* Everything the child wrote so far (raw bytes, NUL-terminated). */
 const char *vt_raw(const vt_term *t, size_t *len);
 

@@ -97,10 +97,12 @@ Test(tui_layout, fenced_code_blocks)
 {
     const char *t = "look:\n```c\nint x = 1;   /* not wrapped at words */\n```\nafter";
     lay_cache c = lay(t, 80, true);
-    cr_assert_eq(c.n, 5);
-    cr_expect_eq(c.lines[2].code_block, 0);
-    cr_expect_eq(c.lines[4].code_block, -1);
-    cr_expect_eq(c.lines[2].spans[0].style & 0x0f, ROLE_CODE);
+    cr_assert_eq(c.n, 6, "look, gap, label, code, gap, after");
+    cr_expect_eq(strncmp(c.lines[2].text, " c ", 3), 0, "no language label: '%s'", c.lines[2].text);
+    cr_expect_eq(c.lines[3].cols, 80, "the code box does not span the pane");
+    cr_expect_eq(c.lines[3].code_block, 0);
+    cr_expect_eq(c.lines[5].code_block, -1);
+    cr_expect_eq(c.lines[3].spans[0].style & 0x0f, ROLE_CODE_BLOCK);
     layout_cache_free(&c);
     char *code = layout_code_block(t, strlen(t), -1);
     cr_assert_not_null(code);
