@@ -215,11 +215,20 @@ int vt_find_row(vt_term *t, const char *needle)
     return -1;
 }
 
+/* Read until the child has been quiet for 30 ms (at most 300 ms): a frame
+ * can reach the pty in several writes, and a test that found one part of it
+ * must then see the rest of that frame, not half of it. */
+static void vt_settle(vt_term *t)
+{
+    long long end = now_ms() + 300;
+    while (now_ms() < end && vt_pump(t, 30) > 0) {}
+}
+
 bool vt_wait_text(vt_term *t, const char *needle, int timeout_ms)
 {
     long long end = now_ms() + timeout_ms;
     for (;;) {
-        if (vt_contains(t, needle)) return true;
+        if (vt_contains(t, needle)) { vt_settle(t); return true; }
         long long left = end - now_ms();
         if (left <= 0) return false;
         if (vt_pump(t, left > 50 ? 50 : (int)left) < 0) return vt_contains(t, needle);
@@ -230,7 +239,7 @@ bool vt_wait_gone(vt_term *t, const char *needle, int timeout_ms)
 {
     long long end = now_ms() + timeout_ms;
     for (;;) {
-        if (!vt_contains(t, needle)) return true;
+        if (!vt_contains(t, needle)) { vt_settle(t); return true; }
         long long left = end - now_ms();
         if (left <= 0) return false;
         if (vt_pump(t, left > 50 ? 50 : (int)left) < 0) return !vt_contains(t, needle);

@@ -154,6 +154,8 @@ Test(tui_resume, the_sidebar_marks_sessions_that_resume_instantly, .timeout = 60
     vt_send(t, VT_KEY_CTRL('b'));
     cr_assert(vt_wait_text(t, "Sessions (2)", 3000), "Ctrl-B did not open the sidebar");
     expect_screen(t, vt_contains(t, "\u00bb instant"), "the header does not explain the marker");
+    vt_wait_text(t, "What is the capital of France?", 3000);   /* rows may come a frame after the header */
+    vt_wait_text(t, "Imported without", 3000);
     int chat = vt_find_row(t, "What is the capital of France?"), other = vt_find_row(t, "Imported without");
     cr_assert(chat >= 0 && other >= 0, "both sessions should be listed");
     char row[512];
