@@ -198,7 +198,7 @@ run: deps
 	@$(MAKE) --no-print-directory parley model
 	./parley -m "$$(scripts/fetch-model.sh --path)"
 
-bench: parley model
+bench: parley model model-gemma
 	scripts/bench.sh
 
 # CPU kernel micro-benchmark: decode GB/s and prefill GFLOP/s per weight type.

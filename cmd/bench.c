@@ -4,6 +4,10 @@
  *
  *   pp<N>: N tokens decoded as one batched prefill into an empty context;
  *   tg<N>: N tokens decoded one at a time from an empty context.
+ * With -d D (--bench-depth) both start with D tokens already in the KV cache
+ * (decoded once, kept between runs), as llama-bench's -d: the speed of a
+ * long conversation, where attention reads the whole cache every token.
+ * The rows then read "pp512 @ d4096", as llama-bench writes them.
  * Each test runs once to warm up (page in the weights, size the buffers),
  * then -r times; the table shows the mean and standard deviation of tok/s.
  * Token ids are arbitrary (speed does not depend on them).
@@ -29,10 +33,10 @@ static double bench_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One timed run of a test: seconds, or a negative value on error. */
-static double bench_once(pl_ctx *ctx, int seq, const int32_t *toks, int n, bool batched, pl_status *st)
+/* One timed run of a test after depth tokens: seconds, or a negative value on error. */
+static double bench_once(pl_ctx *ctx, int seq, int depth, const int32_t *toks, int n, bool batched, pl_status *st)
 {
-    if (pl_seq_truncate(ctx, seq, 0) != 0) {
+    if (pl_seq_truncate(ctx, seq, depth) != 0) {
         pl_status_set(st, PL_ERR_ARG, "cannot clear the sequence");
         return -1;
     }
@@ -47,21 +51,24 @@ static double bench_once(pl_ctx *ctx, int seq, const int32_t *toks, int n, bool 
 }
 
 /* Warm up, run reps times, print one table row. */
-static int bench_test(pl_ctx *ctx, int seq, const char *label, const int32_t *toks, int n, bool batched,
-                      int reps, const char *prefix, pl_status *st)
+static int bench_test(pl_ctx *ctx, int seq, int depth, const char *label, const int32_t *toks, int n,
+                      bool batched, int reps, const char *prefix, pl_status *st)
 {
     if (n <= 0) return 0;
-    if (bench_once(ctx, seq, toks, n, batched, st) < 0) return -1;
+    if (bench_once(ctx, seq, depth, toks, n, batched, st) < 0) return -1;
     double sum = 0, sum2 = 0;
     for (int r = 0; r < reps; r++) {
-        double s = bench_once(ctx, seq, toks, n, batched, st);
+        double s = bench_once(ctx, seq, depth, toks, n, batched, st);
         if (s < 0) return -1;
         double tps = n / s;
         sum += tps;
         sum2 += tps * tps;
     }
     double mean = sum / reps, var = reps > 1 ? (sum2 - sum * sum / reps) / (reps - 1) : 0;
-    cmd_term_printf(stdout, false, "%s | %6s%d | %10.2f ± %.2f |\n", prefix, label, n, mean, sqrt(var > 0 ? var : 0));
+    char test[48];
+    if (depth > 0) snprintf(test, sizeof test, "%s%d @ d%d", label, n, depth);
+    else snprintf(test, sizeof test, "%6s%d", label, n);
+    cmd_term_printf(stdout, false, "%s | %s | %10.2f ± %.2f |\n", prefix, test, mean, sqrt(var > 0 ? var : 0));
     fflush(stdout);
     return 0;
 }
@@ -76,11 +83,11 @@ static int bench_cmp_double(const void *a, const void *b)
  * bytes it reads (pl_ctx_read_weights_s), so each token is set against the
  * memory of its own moment, the faster read of the two (the bandwidth is
  * never understated); prints both bandwidths and the median per-token share. */
-static int bench_bw(pl_ctx *ctx, int seq, const int32_t *toks, int n, uint64_t wbytes, pl_status *st)
+static int bench_bw(pl_ctx *ctx, int seq, int depth, const int32_t *toks, int n, uint64_t wbytes, pl_status *st)
 {
     double *share = malloc(sizeof *share * (size_t)n);
     double prev = share ? pl_ctx_read_weights_s(ctx) : -1;
-    if (prev < 0 || pl_seq_truncate(ctx, seq, 0) != 0) {
+    if (prev < 0 || pl_seq_truncate(ctx, seq, depth) != 0) {
         free(share);
         pl_status_set(st, prev < 0 ? PL_ERR_NOMEM : PL_ERR_ARG, prev < 0 ? "out of memory" : "cannot clear the sequence");
         return -1;
@@ -158,10 +165,11 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     pl_ctx_params cp = pl_ctx_default_params();
-    int need = (cfg.bench_pp > cfg.bench_tg ? cfg.bench_pp : cfg.bench_tg) + 1;
+    int depth = cfg.bench_depth;
+    int need = depth + (cfg.bench_pp > cfg.bench_tg ? cfg.bench_pp : cfg.bench_tg) + 1;
     cp.n_ctx = need;
     cp.n_threads = cfg.threads;
-    cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : 1;
+    cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : depth > 0 ? 512 : 1;   /* the depth is one batched prefill */
     if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
     if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
     if (!(ctx = pl_ctx_new(m, &cp, &st))) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }
@@ -175,10 +183,11 @@ int cmd_bench(int argc, char **argv)
     bench_prefix(m, path, threads, prefix, sizeof prefix);
     printf("| model | size | params | backend | threads | test | t/s |\n");
     printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
-    if (bench_test(ctx, seq, "pp", toks, cfg.bench_pp, true, cfg.bench_reps, prefix, &st) < 0 ||
-        bench_test(ctx, seq, "tg", toks, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0 ||
+    if ((depth > 0 && pl_decode(ctx, seq, toks, depth, &st) != 0) ||   /* kept: each run truncates back to it */
+        bench_test(ctx, seq, depth, "pp", toks + depth, cfg.bench_pp, true, cfg.bench_reps, prefix, &st) < 0 ||
+        bench_test(ctx, seq, depth, "tg", toks + depth, cfg.bench_tg, false, cfg.bench_reps, prefix, &st) < 0 ||
         (cfg.bench_bw && cfg.bench_tg > 0 &&
-         bench_bw(ctx, seq, toks, cfg.bench_tg, pl_model_weight_bytes_per_token(m), &st) < 0)) {
+         bench_bw(ctx, seq, depth, toks + depth, cfg.bench_tg, pl_model_weight_bytes_per_token(m), &st) < 0)) {
         cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg);
         goto done;
     }

@@ -79,6 +79,7 @@ typedef struct pl_config {
     char   *color;          /* "auto" | "always" | "never" */
     /* bench */
     int     bench_pp, bench_tg, bench_reps;
+    int     bench_depth;    /* bench: tokens in the cache before each test (llama-bench -d) */
     bool    bench_bw;       /* bench: pair each generated token with a plain read of the weights */
     bool    weight_bytes;   /* bench: print weight bytes per token */
     uint64_t from_cli;      /* bit i: pl_options[i] was given on the command line */

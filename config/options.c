@@ -102,6 +102,8 @@ const pl_option pl_options[] = {
      "tokens per generation test (0 = skip)", LIVE_NONE},
     {"bench-reps",       'r', NULL,                    OPT_INT,  "3",     1, 100, NULL, F(bench_reps), CFG_BENCH, "N",
      "repetitions of each test", LIVE_NONE},
+    {"bench-depth",      'd', NULL,                    OPT_INT,  "0",     0, 1048576, NULL, F(bench_depth), CFG_BENCH, "N",
+     "tokens already in the KV cache before each test, as llama-bench -d (decode deep in a long chat)", LIVE_NONE},
     {"bench-bw",         0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(bench_bw), CFG_BENCH, NULL,
      "after the tests, generate once more timing a plain read of the weights after each token, and print generation speed as a share of it", LIVE_NONE},
     {"weight-bytes",     0,   NULL,                    OPT_BOOL, "false", 0, 0, NULL, F(weight_bytes), CFG_BENCH, NULL,

@@ -87,7 +87,7 @@ _parley() {
         --stop) :; return;;
       esac;;
     bench)
-      opts='-m --model --models-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v -v --verbose -p --bench-pp -n --bench-tg -r --bench-reps --bench-bw --weight-bytes --help'
+      opts='-m --model --models-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v -v --verbose -p --bench-pp -n --bench-tg -r --bench-reps -d --bench-depth --bench-bw --weight-bytes --help'
       case $prev in
         -m|--model) _parley_models; return;;
         --models-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
@@ -100,6 +100,7 @@ _parley() {
         -p|--bench-pp) :; return;;
         -n|--bench-tg) :; return;;
         -r|--bench-reps) :; return;;
+        -d|--bench-depth) :; return;;
       esac;;
     models)
       opts='--models-dir --model-paths -v --verbose --names --help'

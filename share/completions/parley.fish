@@ -89,6 +89,7 @@ complete -c parley -n '__fish_seen_subcommand_from bench' -s v -l verbose -d 'pr
 complete -c parley -n '__fish_seen_subcommand_from bench' -s p -l bench-pp -x -d 'prompt tokens per prefill test'
 complete -c parley -n '__fish_seen_subcommand_from bench' -s n -l bench-tg -x -d 'tokens per generation test'
 complete -c parley -n '__fish_seen_subcommand_from bench' -s r -l bench-reps -x -d 'repetitions of each test'
+complete -c parley -n '__fish_seen_subcommand_from bench' -s d -l bench-depth -x -d 'tokens already in the KV cache before each test, as llama-bench -d'
 complete -c parley -n '__fish_seen_subcommand_from bench' -l bench-bw -d 'after the tests, generate once more timing a plain read of the weights after each token, and print generation speed as a share of it'
 complete -c parley -n '__fish_seen_subcommand_from bench' -l weight-bytes -d 'print the weight bytes one generated token reads, and exit'
 complete -c parley -n '__fish_seen_subcommand_from models' -l models-dir -x -a '(__fish_complete_directories)' -d 'directory of GGUF models'

@@ -80,3 +80,17 @@ Test(bench_cli, missing_model_is_an_error, .timeout = 30)
     cr_expect_neq(cli_run(cmd, true, out, sizeof out), 0);
     cr_expect(strstr(out, "parley bench:") && strstr(out, "/nonexistent/model.gguf"), "message:\n%s", out);
 }
+
+/* -d N: the tests run with N tokens already in the cache, rows named as
+ * llama-bench names them ("tg4 @ d64") so scripts/bench.sh pairs them. */
+Test(bench_cli, depth_runs_after_tokens_in_the_cache, .timeout = 120)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s' -p 8 -n 4 -d 64 -r 1 -t 2", cli_bin(), fixt_model("PARLEY_MODEL", "model"));
+    cr_assert_eq(cli_run(cmd, false, out, sizeof out), 0, "%s failed:\n%s", cmd, out);
+    cr_expect_gt(bench_row_rate("pp8 @ d64"), 0);
+    cr_expect_gt(bench_row_rate("tg4 @ d64"), 0);
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s' -p 0 -n 4 -d 100000000 -r 1 -t 2", cli_bin(),
+             fixt_model("PARLEY_MODEL", "model"));
+    cr_expect_eq(cli_run(cmd, true, out, sizeof out), 2, "a depth past the option's range: %s", out);
+}
