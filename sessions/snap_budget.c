@@ -85,7 +85,7 @@ int sess_snap_trim(const char *data_dir, uint64_t budget, sess_trim *out, sess_s
     int n;
     sess_trim r = {0};
     if (snap_files(data_dir, &f, &n, st) < 0) return -1;
-    qsort(f, (size_t)n, sizeof *f, by_use);
+    if (n > 1) qsort(f, (size_t)n, sizeof *f, by_use);   /* f may be NULL when there are none */
     for (int i = 0; i < n; i++) r.bytes += f[i].bytes;
     r.n_files = n;
     int rc = 0;
