@@ -165,6 +165,39 @@ static int k_kill_word(input *in)
     return TUI_REDRAW;
 }
 
+/* A letter or digit of any script: what readline's word commands stop at. */
+static bool word_cp(const input *in, size_t i)
+{
+    int32_t cp;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)in->buf + i, (utf8proc_ssize_t)(in->len - i), &cp) <= 0) return false;
+    utf8proc_category_t c = utf8proc_category(cp);
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO) ||
+           (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME && i > 0);
+}
+
+/* Start of the word before i (readline's backward-word). */
+static size_t word_left(const input *in, size_t i)
+{
+    while (i > 0 && !word_cp(in, prev_cp(in, i))) i = prev_cp(in, i);
+    while (i > 0 && word_cp(in, prev_cp(in, i))) i = prev_cp(in, i);
+    return i;
+}
+
+/* End of the word after i (readline's forward-word). */
+static size_t word_right(const input *in, size_t i)
+{
+    while (i < in->len && !word_cp(in, i)) i = next_cp(in, i);
+    while (i < in->len && word_cp(in, i)) i = next_cp(in, i);
+    return i;
+}
+
+static int k_word_left(input *in) { in->cur = word_left(in, in->cur); return TUI_REDRAW; }
+static int k_word_right(input *in) { in->cur = word_right(in, in->cur); return TUI_REDRAW; }
+/* Alt-d: delete to the end of the word after the cursor (readline's kill-word). */
+static int k_kill_word_right(input *in) { input_delete(in, in->cur, word_right(in, in->cur)); return TUI_REDRAW; }
+/* Alt-Backspace: delete to the start of the word (readline's backward-kill-word). */
+static int k_kill_word_left(input *in) { input_delete(in, word_left(in, in->cur), in->cur); return TUI_REDRAW; }
+
 /* Up: previous line, or older history on the first line. */
 static int k_up(input *in)
 {
@@ -202,6 +235,13 @@ static const struct {
     {TUI_CTRL('e'), false, false, k_end},  {TUI_CTRL('k'), false, false, k_kill_end},
     {TUI_CTRL('u'), false, false, k_kill_start}, {TUI_CTRL('w'), false, false, k_kill_word},
     {KEY_UP, true, false, k_up},           {KEY_DOWN, true, false, k_down},
+    {TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL), true, false, k_word_left},
+    {TUI_KEY_MOD(TUI_KB_RIGHT, TUI_MOD_CTRL), true, false, k_word_right},
+    {KEY_LEFT, true, true, k_word_left},   {KEY_RIGHT, true, true, k_word_right},
+    {'b', false, true, k_word_left},       {'f', false, true, k_word_right},
+    {'d', false, true, k_kill_word_right}, {TUI_KEY_MOD(TUI_KB_DC, TUI_MOD_CTRL), true, false, k_kill_word_right},
+    {127, false, true, k_kill_word_left},  {8, false, true, k_kill_word_left},
+    {KEY_BACKSPACE, true, true, k_kill_word_left},
 };
 
 /* Paste mode: every character is text, but Ctrl-C ends it (text kept); returns flags. */

@@ -166,6 +166,7 @@ int term_setup(bool want_color)
     render_init_colors(n_colors);
     define_key("\x1b[200~", TUI_KEY_PASTE_BEGIN);
     define_key("\x1b[201~", TUI_KEY_PASTE_END);
+    keys_setup();
     mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
     mouseinterval(0);
     ssize_t r = write(STDOUT_FILENO, "\x1b[?2004h", 8);   /* bracketed paste on */

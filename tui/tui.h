@@ -46,6 +46,20 @@ typedef struct tui_key {
 #define TUI_CTRL(c) ((c) & 0x1f)
 #define TUI_KEY_PASTE_BEGIN (KEY_MAX + 1)
 #define TUI_KEY_PASTE_END   (KEY_MAX + 2)
+/* keys.c: an escape sequence no description defines, read whole and dropped. */
+#define TUI_KEY_UNKNOWN     (KEY_MAX + 1023)
+/* Keys with modifiers (keys.c): TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL) is
+ * Ctrl-Left. Alt-only arrives as the key with alt set, Shift-only as ncurses'
+ * shifted code (KEY_SR, KEY_SLEFT...). Past ncurses' own extended-key codes. */
+enum { TUI_KB_UP, TUI_KB_DOWN, TUI_KB_RIGHT, TUI_KB_LEFT, TUI_KB_HOME, TUI_KB_END, TUI_KB_IC, TUI_KB_DC,
+       TUI_KB_PPAGE, TUI_KB_NPAGE, TUI_KB_COUNT };
+enum { TUI_MOD_SHIFT = 1, TUI_MOD_ALT = 2, TUI_MOD_CTRL = 4 };   /* xterm's parameter - 1 */
+#define TUI_KEY_MOD(kb, mods) (KEY_MAX + 1024 + (kb) * 8 + (mods))
+
+/* keys.c: define the terminal's keys (after keypad), read one key. */
+void    keys_setup(void);
+bool    keys_read(tui_key *k);                 /* false: no key waiting */
+tui_key keys_normalize(tui_key k);
 
 /* ---- transcript.c: the messages --------------------------------------- */
 

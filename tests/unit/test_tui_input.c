@@ -4,6 +4,7 @@
  * keyboard back — at Ctrl-C, or after a second without keys — with what was
  * pasted kept. Keys go in, the text and flags that come out are checked. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../tui/tui.h"
@@ -80,5 +81,88 @@ Test(tui_input, stray_end_marker_and_keys_outside_a_paste)
     feed(&in, "ok");
     cr_expect_eq(input_key(&in, ch(TUI_CTRL('c'))), 0, "Ctrl-C outside a paste belongs to the chat, not the editor");
     cr_expect_str_eq(in.buf, "ok");
+    input_done(&in);
+}
+
+/* An Alt + character key. */
+static tui_key alt(int c) { return (tui_key){c, false, true}; }
+
+/* The text with '|' where the cursor is. */
+static const char *shown(const input *in)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%.*s|%s", (int)in->cur, in->buf, in->buf + in->cur);
+    return buf;
+}
+
+/* Readline's word keys: Ctrl-Left/Right and Alt-b/f stop at the ends of words
+ * (letters and digits of any script, punctuation is a gap), Alt-d deletes to
+ * the end of the next word, Ctrl-W the whitespace-separated word before. */
+Test(tui_input, word_movement_as_readline)
+{
+    input in;
+    input_init(&in);
+    input_set(&in, "say hello, wörld_2 now");
+    input_key(&in, key(TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL)));
+    cr_expect_str_eq(shown(&in), "say hello, wörld_2 |now");
+    input_key(&in, alt('b'));
+    cr_expect_str_eq(shown(&in), "say hello, wörld_|2 now", "'_' is not a word character in readline");
+    input_key(&in, alt('b'));
+    cr_expect_str_eq(shown(&in), "say hello, |wörld_2 now", "a non-ASCII letter split the word");
+    input_key(&in, alt('b'));
+    input_key(&in, alt('b'));
+    input_key(&in, alt('b'));
+    cr_expect_str_eq(shown(&in), "|say hello, wörld_2 now", "Alt-b at the start stays there");
+    input_key(&in, alt('f'));
+    cr_expect_str_eq(shown(&in), "say| hello, wörld_2 now");
+    input_key(&in, key(TUI_KEY_MOD(TUI_KB_RIGHT, TUI_MOD_CTRL)));
+    cr_expect_str_eq(shown(&in), "say hello|, wörld_2 now");
+    input_key(&in, (tui_key){KEY_RIGHT, true, true});
+    cr_expect_str_eq(shown(&in), "say hello, wörld|_2 now", "Alt-Right is a word too");
+    input_key(&in, (tui_key){KEY_LEFT, true, true});
+    cr_expect_str_eq(shown(&in), "say hello, |wörld_2 now");
+    input_done(&in);
+}
+
+Test(tui_input, word_deletion_as_readline)
+{
+    input in;
+    input_init(&in);
+    input_set(&in, "one two-three four");
+    in.cur = 3;
+    input_key(&in, alt('d'));
+    cr_expect_str_eq(shown(&in), "one|-three four", "Alt-d deletes to the end of the next word");
+    input_key(&in, key(TUI_KEY_MOD(TUI_KB_DC, TUI_MOD_CTRL)));
+    cr_expect_str_eq(shown(&in), "one| four", "Ctrl-Delete is Alt-d");
+    input_key(&in, key(KEY_END));
+    input_key(&in, ch(TUI_CTRL('w')));
+    cr_expect_str_eq(shown(&in), "one |", "Ctrl-W deletes the word before the cursor");
+    input_set(&in, "path/to/file.c");
+    input_key(&in, alt(127));
+    cr_expect_str_eq(shown(&in), "path/to/file.|", "Alt-Backspace stops at punctuation");
+    input_key(&in, ch(TUI_CTRL('w')));
+    cr_expect_str_eq(shown(&in), "|", "Ctrl-W takes everything back to whitespace");
+    input_set(&in, "abc def");
+    input_key(&in, ch(TUI_CTRL('a')));
+    cr_expect_str_eq(shown(&in), "|abc def");
+    input_key(&in, ch(TUI_CTRL('e')));
+    cr_expect_str_eq(shown(&in), "abc def|");
+    in.cur = 3;
+    input_key(&in, ch(TUI_CTRL('k')));
+    cr_expect_str_eq(shown(&in), "abc|");
+    input_key(&in, ch(TUI_CTRL('u')));
+    cr_expect_str_eq(shown(&in), "|");
+    input_done(&in);
+}
+
+/* Keys the editor has no use for (an unknown sequence, Ctrl-Up) insert nothing. */
+Test(tui_input, unknown_keys_insert_nothing)
+{
+    input in;
+    input_init(&in);
+    input_set(&in, "x");
+    cr_expect_eq(input_key(&in, key(TUI_KEY_UNKNOWN)), 0);
+    cr_expect_eq(input_key(&in, key(TUI_KEY_MOD(TUI_KB_UP, TUI_MOD_CTRL))), 0);
+    cr_expect_str_eq(in.buf, "x");
     input_done(&in);
 }
