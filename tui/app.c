@@ -379,6 +379,7 @@ int tui_run(pl_config *cfg)
     }
     a.ncolors = term_colors();
     tui_sess_open(&a);
+    tui_history_open(&a);
     char *path = config_model_path(cfg);
     if (path) tui_load_model(&a, path);
     free(path);

@@ -2,10 +2,12 @@
  * non-blocking style: it lives inside app.c's poll loop, never reads itself).
  *
  * The text is one UTF-8 buffer with a byte cursor that always sits on a code
- * point boundary. Enter sends; Alt-Enter and Ctrl-J insert a newline; Up/Down
- * move between lines and, on the first/last line, through history. Between
- * the bracketed-paste markers everything is literal text, so a pasted
- * program's newlines never send it half-way. A paste whose end marker never
+ * point boundary. Enter sends (a message opened with """ only once it ends
+ * with """, as in Ollama: the quotes are not sent); Alt-Enter and Ctrl-J insert
+ * a newline; Up/Down move between lines and, on the first/last line, through
+ * history (history.c keeps it across restarts). Between the bracketed-paste
+ * markers everything is literal text, so a pasted program's newlines never
+ * send it half-way. A paste whose end marker never
  * comes (a terminal or multiplexer that dropped it) must not lock the keyboard:
  * Ctrl-C ends it, and so does a second without bytes (input_paste_idle; a big
  * paste arrives continuously). Keys are a table.
@@ -24,6 +26,7 @@ void input_done(input *in)
     for (int i = 0; i < in->n_hist; i++) free(in->hist[i]);
     free(in->hist);
     free(in->draft);
+    free(in->hist_path);
     memset(in, 0, sizeof *in);
 }
 
@@ -107,11 +110,24 @@ static size_t advance_cps(const input *in, size_t i, int n, size_t limit)
 
 /* ---- history ------------------------------------------------------------ */
 
+/* A sent message into the history: memory, and the data dir's file if open. */
 void input_history_add(input *in, const char *text)
+{
+    input_history_add_mem(in, text);
+    if (in->hist_path && *text) history_file_add(in->hist_path, text, HISTORY_MAX);
+}
+
+/* Into the in-memory history only (the newest HISTORY_MAX kept). */
+void input_history_add_mem(input *in, const char *text)
 {
     if (!*text || (in->n_hist && strcmp(in->hist[in->n_hist - 1], text) == 0)) {
         in->hist_pos = in->n_hist;
         return;
+    }
+    if (in->n_hist >= HISTORY_MAX) {
+        free(in->hist[0]);
+        memmove(in->hist, in->hist + 1, sizeof *in->hist * (size_t)(in->n_hist - 1));
+        in->n_hist--;
     }
     char **h = realloc(in->hist, sizeof *h * (size_t)(in->n_hist + 1));
     char *copy = strdup(text);
@@ -138,7 +154,22 @@ static int history_step(input *in, int dir)
 /* ---- keys ------------------------------------------------------------------ */
 
 static int k_newline(input *in) { input_insert(in, "\n", 1); return TUI_REDRAW; }
-static int k_submit(input *in) { return in->len ? INPUT_SUBMIT : TUI_HANDLED; }
+/* Ollama's multi-line form: text that starts with """ on its own is sent once
+ * it ends with """ (until then Enter is a new line), without the quotes. */
+static int k_submit(input *in)
+{
+    if (!in->len) return TUI_HANDLED;
+    if (in->len < 3 || memcmp(in->buf, "\"\"\"", 3) != 0) return INPUT_SUBMIT;
+    if (in->len < 6 || memcmp(in->buf + in->len - 3, "\"\"\"", 3) != 0) { input_insert(in, "\n", 1); return TUI_REDRAW; }
+    size_t from = 3, to = in->len - 3;
+    if (from < to && in->buf[from] == '\n') from++;
+    if (from < to && in->buf[to - 1] == '\n') to--;
+    char *text = strndup(in->buf + from, to - from);
+    if (!text) return TUI_HANDLED;
+    input_set(in, text);
+    free(text);
+    return in->len ? INPUT_SUBMIT : TUI_REDRAW;
+}
 static int k_backspace(input *in) { input_delete(in, prev_cp(in, in->cur), in->cur); return TUI_REDRAW; }
 static int k_delete(input *in) { input_delete(in, in->cur, next_cp(in, in->cur)); return TUI_REDRAW; }
 static int k_left(input *in) { in->cur = prev_cp(in, in->cur); return TUI_REDRAW; }

@@ -174,6 +174,7 @@ typedef struct input {
     char **hist;
     int    n_hist, hist_pos; /* hist_pos == n_hist: not browsing */
     char  *draft;            /* the text being typed before browsing history */
+    char  *hist_path;        /* history.c: the history file, NULL: kept in memory only */
     bool   pasting;
     size_t paste_bytes;
     int    paste_lines;
@@ -191,7 +192,16 @@ int  input_key(input *in, tui_key k);      /* TUI_* | INPUT_SUBMIT */
 int  input_paste_idle(input *in, double idle_s);
 void input_set(input *in, const char *text);
 void input_insert(input *in, const char *s, size_t n);
-void input_history_add(input *in, const char *text);
+void input_history_add(input *in, const char *text);       /* and to the file, if open */
+void input_history_add_mem(input *in, const char *text);   /* memory only */
+
+/* ---- history.c: the input history across restarts ------------------------ */
+
+#define HISTORY_MAX 500   /* entries kept, in memory and in the file */
+/* The entries in path, oldest first, the newest max; 0 (none if no file) or -1. */
+int  history_file_load(const char *path, int max, char ***out, int *n);
+/* Add text to the file (0600, written whole or not at all); 0 or -1. */
+int  history_file_add(const char *path, const char *text, int max);
 /* Rows the box needs at this width; drawing (cursor left in place). */
 int  input_height(const input *in, int width);
 void input_draw(const input *in, WINDOW *w, const char *hint);
@@ -285,6 +295,7 @@ struct tui_app {
 };
 
 int  tui_run(pl_config *cfg);
+void tui_history_open(tui_app *a);   /* history.c: load the data dir's history */
 double tui_now(void);
 
 /* app.c: actions shared by keys, commands and overlays. */

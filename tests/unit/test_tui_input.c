@@ -5,7 +5,10 @@
  * pasted kept. Keys go in, the text and flags that come out are checked. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../tui/tui.h"
 
@@ -165,4 +168,59 @@ Test(tui_input, unknown_keys_insert_nothing)
     cr_expect_eq(input_key(&in, key(TUI_KEY_MOD(TUI_KB_UP, TUI_MOD_CTRL))), 0);
     cr_expect_str_eq(in.buf, "x");
     input_done(&in);
+}
+
+/* Ollama's """: Enter inside is a new line; the closing """ sends the text
+ * between, without the quotes (and the newlines next to them). */
+Test(tui_input, triple_quotes_make_a_multi_line_message)
+{
+    input in;
+    input_init(&in);
+    feed(&in, "\"\"\"");
+    cr_expect_eq(input_key(&in, ch('\r')) & INPUT_SUBMIT, 0, "\"\"\" alone was sent");
+    feed(&in, "line one");
+    cr_expect_eq(input_key(&in, ch('\r')) & INPUT_SUBMIT, 0, "Enter inside \"\"\" sent the message");
+    feed(&in, "line two\r\"\"\"");
+    cr_expect_str_eq(in.buf, "\"\"\"\nline one\nline two\n\"\"\"");
+    cr_expect(input_key(&in, ch('\r')) & INPUT_SUBMIT, "the closing \"\"\" did not send");
+    cr_expect_str_eq(in.buf, "line one\nline two", "the quotes were sent");
+    input_set(&in, "\"\"\"inline\"\"\"");
+    cr_expect(input_key(&in, ch('\r')) & INPUT_SUBMIT);
+    cr_expect_str_eq(in.buf, "inline");
+    input_set(&in, "\"\"\"\n\"\"\"");
+    cr_expect_eq(input_key(&in, ch('\r')) & INPUT_SUBMIT, 0, "an empty \"\"\" message was sent");
+    cr_expect_eq(in.len, 0);
+    input_set(&in, "say \"\"\"");
+    cr_expect(input_key(&in, ch('\r')) & INPUT_SUBMIT, "quotes that do not open the message are text");
+    input_done(&in);
+}
+
+/* The history file: multi-line entries whole, the newest HISTORY_MAX kept,
+ * private (0600), and a missing file is an empty history. */
+Test(tui_input, history_file_round_trip)
+{
+    char dir[] = "/tmp/parley-hist-XXXXXX", path[64];
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/input_history", dir);
+    char **list;
+    int n;
+    cr_expect_eq(history_file_load(path, HISTORY_MAX, &list, &n), 0);
+    cr_expect_eq(n, 0);
+    char text[64];
+    for (int i = 0; i < HISTORY_MAX + 20; i++) {
+        snprintf(text, sizeof text, "message %d", i);
+        cr_assert_eq(history_file_add(path, text, HISTORY_MAX), 0);
+    }
+    cr_assert_eq(history_file_add(path, "two\nlines with a \\n and \\", HISTORY_MAX), 0);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_expect_eq(sb.st_mode & 0777, 0600, "the history file is %o", sb.st_mode & 0777);
+    cr_assert_eq(history_file_load(path, HISTORY_MAX, &list, &n), 0);
+    cr_expect_eq(n, HISTORY_MAX);
+    cr_expect_str_eq(list[0], "message 21", "not the newest entries were kept");
+    cr_expect_str_eq(list[n - 1], "two\nlines with a \\n and \\", "a multi-line entry did not come back whole");
+    for (int i = 0; i < n; i++) free(list[i]);
+    free(list);
+    unlink(path);
+    rmdir(dir);
 }
