@@ -204,6 +204,13 @@ Test(tui_keymap, box_borders_are_lines, .timeout = 40)
         bool side = strstr(mid, "\u2502 Keys") || strstr(mid, "| Keys");
         assert_screen(t, top && side, "%s: the help box is not drawn with lines:\n%s\n%s", terms[i], row, mid);
         cr_expect(!strstr(row, "lq") && !strstr(mid, "x Keys"), "%s: line-drawing letters on screen", terms[i]);
+        /* A UTF-8 terminal that ignores charset switching (the Linux console,
+         * tmux's capture-pane, copy and paste) shows the letters l q k x when
+         * the lines come through SO or ESC ( 0: they must be UTF-8 characters. */
+        size_t n;
+        const char *raw = vt_raw(t, &n);
+        cr_expect(!memchr(raw, '\x0e', n) && !strstr(raw, "\x1b(0"),
+                  "%s: the box is drawn through a charset switch (lqqqk where it is ignored)", terms[i]);
         parley_stop(t);
     }
 }
