@@ -135,13 +135,10 @@ bool keys_read(tui_key *k)
     if (r2 == ERR) return true;                                   /* Esc alone */
     if (r2 == KEY_CODE_YES) { *k = with_alt((int)c2); return true; }   /* Esc + key: Alt + key */
     if (c2 == 27) { unget_wch(c2); return true; }                 /* Esc, Esc */
-    if (c2 == '[' || c2 == 'O') {                                 /* a sequence nobody knows? */
-        wint_t c3;
-        nodelay(stdscr, TRUE);
-        int r3 = wget_wch(stdscr, &c3);
-        if (r3 != ERR) {
-            if (r3 == KEY_CODE_YES) ungetch((int)c3);
-            else unget_wch(c3);
+    if (c2 == '[' || c2 == 'O') {          /* a sequence nobody knows (or split by a slow link)? */
+        int c3 = seq_byte();
+        if (c3 >= 0) {
+            unget_wch((wchar_t)c3);
             skip_sequence((int)c2);
             *k = (tui_key){TUI_KEY_UNKNOWN, true, false};
             return true;

@@ -179,6 +179,10 @@ Test(tui_keymap, sequences_never_typed, .timeout = 30)
             vt_send(t, seqs[s]);
             vt_pump(t, 60);
         }
+        vt_send(t, "\x1b[1;");   /* a slow link splits a sequence past ncurses' ESCDELAY */
+        vt_pump(t, 35);
+        vt_send(t, "9Q");
+        vt_pump(t, 60);
         vt_send(t, "\x05!");   /* Ctrl-E: the keys still work */
         char row[1024];
         assert_screen(t, wait_input(t, "ab!", 2000), "%s: escape sequences reached the message: '%s'", terms[i],

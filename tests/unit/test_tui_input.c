@@ -224,3 +224,21 @@ Test(tui_input, history_file_round_trip)
     unlink(path);
     rmdir(dir);
 }
+
+/* Modified keys reach the tables as they list them: Alt-Up is Up with Alt,
+ * Shift-Up is ncurses' KEY_SR, Ctrl-Left stays a code of its own. */
+Test(tui_input, modified_keys_normalized)
+{
+    tui_key k = keys_normalize(key(TUI_KEY_MOD(TUI_KB_UP, TUI_MOD_ALT)));
+    cr_expect(k.code == KEY_UP && k.is_key && k.alt, "Alt-Up");
+    k = keys_normalize(key(TUI_KEY_MOD(TUI_KB_END, TUI_MOD_ALT)));
+    cr_expect(k.code == KEY_END && k.alt, "Alt-End");
+    k = keys_normalize(key(TUI_KEY_MOD(TUI_KB_UP, TUI_MOD_SHIFT)));
+    cr_expect(k.code == KEY_SR && !k.alt, "Shift-Up");
+    k = keys_normalize(key(TUI_KEY_MOD(TUI_KB_NPAGE, TUI_MOD_SHIFT)));
+    cr_expect(k.code == KEY_SNEXT, "Shift-PgDn");
+    k = keys_normalize(key(TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL)));
+    cr_expect(k.code == TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL) && !k.alt, "Ctrl-Left");
+    k = keys_normalize(ch('a'));
+    cr_expect(k.code == 'a' && !k.is_key, "a character is left alone");
+}
