@@ -101,8 +101,9 @@ static const struct {
 const tui_binding tui_bindings[] = {
     {"Enter", "send the message"},           {"Alt-Enter, Ctrl-J", "new line in the message"},
     {"Up / Down", "move between lines; history on the first/last line"},
-    {"Ctrl-A / Ctrl-E", "start / end of line"}, {"Ctrl-K / Ctrl-U", "delete to end / start of line"},
-    {"Ctrl-W", "delete the word before the cursor"}, {"Tab", "complete a /command or /set name"},
+    {"Ctrl-A / Ctrl-E, Home / End", "start / end of line"}, {"Ctrl-K / Ctrl-U", "delete to end / start of line"},
+    {"Ctrl-Left/Right, Alt-b/f", "back / forward one word"},
+    {"Ctrl-W / Alt-d", "delete the word before / after the cursor"}, {"Tab", "complete a /command or /set name"},
     {"Esc, Ctrl-C", "stop the answer (the text so far is kept)"},
     {"PgUp / PgDn, wheel", "scroll the conversation"}, {"Shift-Up/Down, Alt-Up/Down", "scroll one line"},
     {"Alt-End", "back to the newest line"},    {"Ctrl-R", "regenerate the last answer"},
@@ -154,22 +155,8 @@ static int chat_key(tui_app *a, tui_key k)
     return f & (TUI_HANDLED | TUI_REDRAW | TUI_QUIT);
 }
 
-/* Read one key (Esc + key = Alt); false when no key is waiting. */
-static bool read_key(tui_key *k)
-{
-    wint_t ch;
-    int r = wget_wch(stdscr, &ch);
-    if (r == ERR) return false;
-    *k = (tui_key){(int)ch, r == KEY_CODE_YES, false};
-    if (!k->is_key && ch == 27) {
-        wint_t c2;
-        int r2 = wget_wch(stdscr, &c2);
-        if (r2 == KEY_CODE_YES) ungetch((int)c2);          /* Esc, then a function key */
-        else if (r2 != ERR && c2 == 27) unget_wch(c2);     /* Esc, Esc */
-        else if (r2 != ERR) *k = (tui_key){(int)c2, false, true};
-    }
-    return true;
-}
+/* Read one key (keys.c: Esc + key = Alt, unknown sequences dropped whole). */
+static bool read_key(tui_key *k) { return keys_read(k); }
 
 /* ---- worker events ---------------------------------------------------------- */
 
@@ -391,6 +378,7 @@ int tui_run(pl_config *cfg)
     }
     a.ncolors = term_colors();
     tui_sess_open(&a);
+    tui_history_open(&a);
     char *path = config_model_path(cfg);
     if (path) tui_load_model(&a, path);
     free(path);

@@ -195,6 +195,8 @@ const tui_command tui_commands[] = {
     {"copy", "[code]", "copy the last answer or its last code block", c_copy},
     {"help", "", "keys and commands (F1)", c_help},
     {"quit", "", "leave parley", c_quit},
+    {"bye", "", "leave parley (as in Ollama)", c_quit},
+    {"exit", "", "leave parley", c_quit},
 };
 const int tui_n_commands = (int)(sizeof tui_commands / sizeof tui_commands[0]);
 

@@ -13,7 +13,7 @@ static bool help_row(int i, char *buf, size_t len, uint8_t *style)
     *style = ROLE_NORMAL;
     if (i == 0) { snprintf(buf, len, "Keys"); *style = ROLE_USER | STYLE_BOLD; return true; }
     i--;
-    if (i < tui_n_bindings) { snprintf(buf, len, "  %-24s %s", tui_bindings[i].keys, tui_bindings[i].what); return true; }
+    if (i < tui_n_bindings) { snprintf(buf, len, "  %-28s %s", tui_bindings[i].keys, tui_bindings[i].what); return true; }
     i -= tui_n_bindings;
     if (i == 0) { buf[0] = 0; return true; }
     if (i == 1) { snprintf(buf, len, "Commands"); *style = ROLE_USER | STYLE_BOLD; return true; }
@@ -21,7 +21,7 @@ static bool help_row(int i, char *buf, size_t len, uint8_t *style)
     if (i < tui_n_commands) {
         char head[48];
         snprintf(head, sizeof head, "/%s %s", tui_commands[i].name, tui_commands[i].args);
-        snprintf(buf, len, "  %-24s %s", head, tui_commands[i].help);
+        snprintf(buf, len, "  %-28s %s", head, tui_commands[i].help);
         return true;
     }
     return false;

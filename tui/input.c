@@ -2,10 +2,12 @@
  * non-blocking style: it lives inside app.c's poll loop, never reads itself).
  *
  * The text is one UTF-8 buffer with a byte cursor that always sits on a code
- * point boundary. Enter sends; Alt-Enter and Ctrl-J insert a newline; Up/Down
- * move between lines and, on the first/last line, through history. Between
- * the bracketed-paste markers everything is literal text, so a pasted
- * program's newlines never send it half-way. A paste whose end marker never
+ * point boundary. Enter sends (a message opened with """ only once it ends
+ * with """, as in Ollama: the quotes are not sent); Alt-Enter and Ctrl-J insert
+ * a newline; Up/Down move between lines and, on the first/last line, through
+ * history (history.c keeps it across restarts). Between the bracketed-paste
+ * markers everything is literal text, so a pasted program's newlines never
+ * send it half-way. A paste whose end marker never
  * comes (a terminal or multiplexer that dropped it) must not lock the keyboard:
  * Ctrl-C ends it, and so does a second without bytes (input_paste_idle; a big
  * paste arrives continuously). Keys are a table.
@@ -24,6 +26,7 @@ void input_done(input *in)
     for (int i = 0; i < in->n_hist; i++) free(in->hist[i]);
     free(in->hist);
     free(in->draft);
+    free(in->hist_path);
     memset(in, 0, sizeof *in);
 }
 
@@ -107,11 +110,24 @@ static size_t advance_cps(const input *in, size_t i, int n, size_t limit)
 
 /* ---- history ------------------------------------------------------------ */
 
+/* A sent message into the history: memory, and the data dir's file if open. */
 void input_history_add(input *in, const char *text)
+{
+    input_history_add_mem(in, text);
+    if (in->hist_path && *text) history_file_add(in->hist_path, text, HISTORY_MAX);
+}
+
+/* Into the in-memory history only (the newest HISTORY_MAX kept). */
+void input_history_add_mem(input *in, const char *text)
 {
     if (!*text || (in->n_hist && strcmp(in->hist[in->n_hist - 1], text) == 0)) {
         in->hist_pos = in->n_hist;
         return;
+    }
+    if (in->n_hist >= HISTORY_MAX) {
+        free(in->hist[0]);
+        memmove(in->hist, in->hist + 1, sizeof *in->hist * (size_t)(in->n_hist - 1));
+        in->n_hist--;
     }
     char **h = realloc(in->hist, sizeof *h * (size_t)(in->n_hist + 1));
     char *copy = strdup(text);
@@ -138,7 +154,22 @@ static int history_step(input *in, int dir)
 /* ---- keys ------------------------------------------------------------------ */
 
 static int k_newline(input *in) { input_insert(in, "\n", 1); return TUI_REDRAW; }
-static int k_submit(input *in) { return in->len ? INPUT_SUBMIT : TUI_HANDLED; }
+/* Ollama's multi-line form: text that starts with """ on its own is sent once
+ * it ends with """ (until then Enter is a new line), without the quotes. */
+static int k_submit(input *in)
+{
+    if (!in->len) return TUI_HANDLED;
+    if (in->len < 3 || memcmp(in->buf, "\"\"\"", 3) != 0) return INPUT_SUBMIT;
+    if (in->len < 6 || memcmp(in->buf + in->len - 3, "\"\"\"", 3) != 0) { input_insert(in, "\n", 1); return TUI_REDRAW; }
+    size_t from = 3, to = in->len - 3;
+    if (from < to && in->buf[from] == '\n') from++;
+    if (from < to && in->buf[to - 1] == '\n') to--;
+    char *text = strndup(in->buf + from, to - from);
+    if (!text) return TUI_HANDLED;
+    input_set(in, text);
+    free(text);
+    return in->len ? INPUT_SUBMIT : TUI_REDRAW;
+}
 static int k_backspace(input *in) { input_delete(in, prev_cp(in, in->cur), in->cur); return TUI_REDRAW; }
 static int k_delete(input *in) { input_delete(in, in->cur, next_cp(in, in->cur)); return TUI_REDRAW; }
 static int k_left(input *in) { in->cur = prev_cp(in, in->cur); return TUI_REDRAW; }
@@ -164,6 +195,39 @@ static int k_kill_word(input *in)
     input_delete(in, i, in->cur);
     return TUI_REDRAW;
 }
+
+/* A letter or digit of any script: what readline's word commands stop at. */
+static bool word_cp(const input *in, size_t i)
+{
+    int32_t cp;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)in->buf + i, (utf8proc_ssize_t)(in->len - i), &cp) <= 0) return false;
+    utf8proc_category_t c = utf8proc_category(cp);
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO) ||
+           (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME && i > 0);
+}
+
+/* Start of the word before i (readline's backward-word). */
+static size_t word_left(const input *in, size_t i)
+{
+    while (i > 0 && !word_cp(in, prev_cp(in, i))) i = prev_cp(in, i);
+    while (i > 0 && word_cp(in, prev_cp(in, i))) i = prev_cp(in, i);
+    return i;
+}
+
+/* End of the word after i (readline's forward-word). */
+static size_t word_right(const input *in, size_t i)
+{
+    while (i < in->len && !word_cp(in, i)) i = next_cp(in, i);
+    while (i < in->len && word_cp(in, i)) i = next_cp(in, i);
+    return i;
+}
+
+static int k_word_left(input *in) { in->cur = word_left(in, in->cur); return TUI_REDRAW; }
+static int k_word_right(input *in) { in->cur = word_right(in, in->cur); return TUI_REDRAW; }
+/* Alt-d: delete to the end of the word after the cursor (readline's kill-word). */
+static int k_kill_word_right(input *in) { input_delete(in, in->cur, word_right(in, in->cur)); return TUI_REDRAW; }
+/* Alt-Backspace: delete to the start of the word (readline's backward-kill-word). */
+static int k_kill_word_left(input *in) { input_delete(in, word_left(in, in->cur), in->cur); return TUI_REDRAW; }
 
 /* Up: previous line, or older history on the first line. */
 static int k_up(input *in)
@@ -202,6 +266,13 @@ static const struct {
     {TUI_CTRL('e'), false, false, k_end},  {TUI_CTRL('k'), false, false, k_kill_end},
     {TUI_CTRL('u'), false, false, k_kill_start}, {TUI_CTRL('w'), false, false, k_kill_word},
     {KEY_UP, true, false, k_up},           {KEY_DOWN, true, false, k_down},
+    {TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL), true, false, k_word_left},
+    {TUI_KEY_MOD(TUI_KB_RIGHT, TUI_MOD_CTRL), true, false, k_word_right},
+    {KEY_LEFT, true, true, k_word_left},   {KEY_RIGHT, true, true, k_word_right},
+    {'b', false, true, k_word_left},       {'f', false, true, k_word_right},
+    {'d', false, true, k_kill_word_right}, {TUI_KEY_MOD(TUI_KB_DC, TUI_MOD_CTRL), true, false, k_kill_word_right},
+    {127, false, true, k_kill_word_left},  {8, false, true, k_kill_word_left},
+    {KEY_BACKSPACE, true, true, k_kill_word_left},
 };
 
 /* Paste mode: every character is text, but Ctrl-C ends it (text kept); returns flags. */

@@ -27,6 +27,8 @@
 
 #include "tui.h"
 
+#include <term.h>   /* after tui.h: its capability macros (lines, ...) */
+
 static struct termios saved_tio;
 static bool have_tio, active;
 static int winch_pipe[2] = {-1, -1};
@@ -139,6 +141,22 @@ static void setup_locale(void)
     }
 }
 
+/* Box lines in our UTF-8 locale are Unicode box characters, which any UTF-8
+ * terminal draws whatever its charset state: the line-drawing set reached by
+ * smacs (SO under vt100) shows as "lqqqk" where a UTF-8 terminal ignores
+ * charset switching (the Linux console, tmux's capture, copy and paste).
+ * That is ncurses' own NCURSES_NO_UTF8_ACS; a description without line
+ * drawing (no acsc) keeps ncurses' ASCII + - |. A user's setting wins. */
+static void setup_acs(void)
+{
+    int err = 0;
+    if (getenv("NCURSES_NO_UTF8_ACS") || setupterm(NULL, STDOUT_FILENO, &err) != OK) return;
+    const char *acsc = tigetstr("acsc");
+    bool drawing = acsc && acsc != (char *)-1 && *acsc;
+    del_curterm(cur_term);
+    if (drawing) setenv("NCURSES_NO_UTF8_ACS", "1", 1);
+}
+
 /* Curses on: raw keys (Ctrl-C is a key), no echo, keypad, paste and wheel. */
 int term_setup(bool want_color)
 {
@@ -153,6 +171,7 @@ int term_setup(bool want_color)
     install_signals();
     atexit(term_restore);
     if (!getenv("ESCDELAY")) set_escdelay(25);
+    setup_acs();
     if (!initscr()) return -1;
     reset_build();
     active = true;
@@ -166,6 +185,7 @@ int term_setup(bool want_color)
     render_init_colors(n_colors);
     define_key("\x1b[200~", TUI_KEY_PASTE_BEGIN);
     define_key("\x1b[201~", TUI_KEY_PASTE_END);
+    keys_setup();
     mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
     mouseinterval(0);
     ssize_t r = write(STDOUT_FILENO, "\x1b[?2004h", 8);   /* bracketed paste on */

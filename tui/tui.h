@@ -46,6 +46,20 @@ typedef struct tui_key {
 #define TUI_CTRL(c) ((c) & 0x1f)
 #define TUI_KEY_PASTE_BEGIN (KEY_MAX + 1)
 #define TUI_KEY_PASTE_END   (KEY_MAX + 2)
+/* keys.c: an escape sequence no description defines, read whole and dropped. */
+#define TUI_KEY_UNKNOWN     (KEY_MAX + 1023)
+/* Keys with modifiers (keys.c): TUI_KEY_MOD(TUI_KB_LEFT, TUI_MOD_CTRL) is
+ * Ctrl-Left. Alt-only arrives as the key with alt set, Shift-only as ncurses'
+ * shifted code (KEY_SR, KEY_SLEFT...). Past ncurses' own extended-key codes. */
+enum { TUI_KB_UP, TUI_KB_DOWN, TUI_KB_RIGHT, TUI_KB_LEFT, TUI_KB_HOME, TUI_KB_END, TUI_KB_IC, TUI_KB_DC,
+       TUI_KB_PPAGE, TUI_KB_NPAGE, TUI_KB_COUNT };
+enum { TUI_MOD_SHIFT = 1, TUI_MOD_ALT = 2, TUI_MOD_CTRL = 4 };   /* xterm's parameter - 1 */
+#define TUI_KEY_MOD(kb, mods) (KEY_MAX + 1024 + (kb) * 8 + (mods))
+
+/* keys.c: define the terminal's keys (after keypad), read one key. */
+void    keys_setup(void);
+bool    keys_read(tui_key *k);                 /* false: no key waiting */
+tui_key keys_normalize(tui_key k);
 
 /* ---- transcript.c: the messages --------------------------------------- */
 
@@ -160,6 +174,7 @@ typedef struct input {
     char **hist;
     int    n_hist, hist_pos; /* hist_pos == n_hist: not browsing */
     char  *draft;            /* the text being typed before browsing history */
+    char  *hist_path;        /* history.c: the history file, NULL: kept in memory only */
     bool   pasting;
     size_t paste_bytes;
     int    paste_lines;
@@ -177,7 +192,16 @@ int  input_key(input *in, tui_key k);      /* TUI_* | INPUT_SUBMIT */
 int  input_paste_idle(input *in, double idle_s);
 void input_set(input *in, const char *text);
 void input_insert(input *in, const char *s, size_t n);
-void input_history_add(input *in, const char *text);
+void input_history_add(input *in, const char *text);       /* and to the file, if open */
+void input_history_add_mem(input *in, const char *text);   /* memory only */
+
+/* ---- history.c: the input history across restarts ------------------------ */
+
+#define HISTORY_MAX 500   /* entries kept, in memory and in the file */
+/* The entries in path, oldest first, the newest max; 0 (none if no file) or -1. */
+int  history_file_load(const char *path, int max, char ***out, int *n);
+/* Add text to the file (0600, written whole or not at all); 0 or -1. */
+int  history_file_add(const char *path, const char *text, int max);
 /* Rows the box needs at this width; drawing (cursor left in place). */
 int  input_height(const input *in, int width);
 void input_draw(const input *in, WINDOW *w, const char *hint);
@@ -271,6 +295,7 @@ struct tui_app {
 };
 
 int  tui_run(pl_config *cfg);
+void tui_history_open(tui_app *a);   /* history.c: load the data dir's history */
 double tui_now(void);
 
 /* app.c: actions shared by keys, commands and overlays. */
