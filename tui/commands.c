@@ -170,8 +170,9 @@ static int c_copy(tui_app *a, const char *args)
     if (strncmp(args, "code", 4) == 0 && !code) { tui_status_msg(a, "the last answer has no code block"); return TUI_REDRAW; }
     const char *text = code ? code : m->text;
     size_t len = code ? strlen(code) : m->len;
-    if (tui_clipboard_copy(text, len) < 0) tui_status_msg(a, "copy failed");
-    else tui_status_msg(a, "copied %zu bytes (OSC 52)", len);
+    char said[160];
+    tui_clipboard_copy(text, len, said, sizeof said);
+    tui_status_msg(a, "%s", said);
     free(code);
     return TUI_REDRAW;
 }

@@ -353,8 +353,9 @@ const char     *tui_knob_when(const tui_knob *k);
 void tui_picker_open(tui_app *a);
 void tui_knobs_open(tui_app *a);
 
-/* clipboard.c: OSC 52 (tmux/screen passthrough). Returns 0 or -1. */
-int  tui_clipboard_copy(const char *text, size_t len);
+/* clipboard.c: OSC 52 (plain in tmux, wrapped for screen). Returns 0 or -1;
+ * said gets what to tell the user (what was sent, what the terminal needs). */
+int  tui_clipboard_copy(const char *text, size_t len, char *said, size_t said_len);
 char *tui_osc52_encode(const char *text, size_t len, bool tmux, bool screen);  /* malloc'd */
 
 /* term.c */

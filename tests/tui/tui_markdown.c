@@ -153,7 +153,7 @@ Test(tui_markdown, copy_gives_the_raw_text, .timeout = 30)
     char *home;
     vt_term *t = start(NULL, false, &home);
     parley_type(t, "/copy code");
-    cr_assert(vt_wait_text(t, "copied", 3000), "/copy code said nothing");
+    cr_assert(vt_wait_text(t, "(OSC 52)", 3000), "/copy code said nothing");
     char *got = last_osc52(t);
     cr_assert_not_null(got, "no OSC 52 sent");
     cr_expect_str_eq(got, "def f(x):\n    return 42  # answer\n", "/copy code did not copy the code as written");
