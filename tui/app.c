@@ -223,9 +223,17 @@ static void ev_done(tui_app *a, pl_event *ev)
     a->gen_msg = -1;
 }
 
+/* An error; a failed load leaves the model in use working (the worker kept it). */
 static void ev_error(tui_app *a, pl_event *ev)
 {
-    if (a->loading && ev->req_id == a->load_id) { a->loading = false; a->es.loaded = false; }
+    if (a->loading && ev->req_id == a->load_id) {
+        a->loading = false;
+        a->es = ev->state;
+        if (a->es.loaded && a->kept_path[0]) {
+            snprintf(a->model_path, sizeof a->model_path, "%s", a->kept_path);
+            snprintf(a->model_name, sizeof a->model_name, "%s", a->kept_name);
+        }
+    }
     tui_notice(a, TR_ERROR, "%s", ev->text ? ev->text : "error");
 }
 

@@ -217,6 +217,8 @@ struct tui_app {
     float           load_progress;   /* < 0: unknown (indeterminate bar) */
     char            load_stage[160];
     char            model_path[1024];
+    char            model_name[256];  /* the name users know it by ("smollm2:135m"); "" = its file name */
+    char            kept_path[1024], kept_name[256];  /* the model in use while another loads (kept if that fails) */
     bool            generating;
     uint32_t        gen_id;
     int             gen_msg;         /* transcript index of the streaming answer */
@@ -280,6 +282,10 @@ int  tui_send(tui_app *a, const char *text);
 void tui_cancel(tui_app *a);
 int  tui_regenerate(tui_app *a);
 int  tui_load_model(tui_app *a, const char *path);
+/* Load path, shown as name (the picker's "smollm2:135m"; NULL: found from the catalog). */
+int  tui_load_model_as(tui_app *a, const char *path, const char *name);
+/* What the status line and the session call the model: name, else file name (no .gguf). */
+const char *tui_model_label(const tui_app *a, char *buf, size_t len);
 int  tui_set_option(tui_app *a, const char *name, const char *value, char *err, size_t len);
 void tui_open(tui_app *a, const tui_view *v);
 void tui_clear(tui_app *a);
