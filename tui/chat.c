@@ -104,13 +104,11 @@ static int start_answer(tui_app *a)
     return 0;
 }
 
-/* Enter: send a user message (or the edited one, cutting what came after). */
+/* Enter: send a user message (or the edited one, cutting what came after);
+ * while an answer is awaited it is queued (queue.c). */
 int tui_send(tui_app *a, const char *text)
 {
-    if (a->generating) {
-        tui_status_msg(a, "still answering - Esc stops it");
-        return -1;
-    }
+    if (a->generating) return tui_queue_add(a, text);   /* sent when the answer ends */
     if (!a->es.loaded && !a->loading) {
         tui_notice(a, TR_ERROR, "no model is loaded - press Ctrl-O (or /model) to pick one");
         return -1;
@@ -148,6 +146,10 @@ int tui_regenerate(tui_app *a)
 /* /edit: put the last user message back in the editor; Enter resends it. */
 void tui_edit_last(tui_app *a)
 {
+    if (a->n_queued) {   /* the queued one would be sent into the conversation being rewritten */
+        tui_status_msg(a, "a message is queued: Up takes it back into the box, Esc drops it; then /edit");
+        return;
+    }
     if (a->generating) tui_cancel(a);
     int u = transcript_last(&a->tr, TR_USER);
     if (u < 0) { tui_status_msg(a, "no message to edit yet"); return; }
@@ -251,6 +253,7 @@ int tui_set_option(tui_app *a, const char *name, const char *value, char *err, s
 void tui_clear(tui_app *a)
 {
     if (a->generating) tui_cancel(a);
+    tui_queue_to_box(a, "new conversation");   /* typed for the old one: the user decides */
     tui_sess_new(a);
     a->gen_msg = -1;   /* late tokens of a stopped answer go nowhere */
     transcript_truncate(&a->tr, 0);

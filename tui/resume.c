@@ -51,6 +51,7 @@ static void resume_settings(tui_app *a, const sess_info *info)
 /* Stop what the old conversation was doing; keep the answer written so far. */
 static void resume_leave_current(tui_app *a)
 {
+    tui_queue_to_box(a, "another session");   /* typed for this one: the user decides */
     if (a->generating) {
         tui_cancel(a);
         if (a->stream_id && a->store) sess_msg_flush(a->store, a->stream_id, NULL);

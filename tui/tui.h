@@ -226,6 +226,8 @@ struct tui_app {
     bool            have_last;
     double          gen_started;
     int             edit_from;       /* /edit: index of the user message being rewritten, -1 */
+    char          **queued;          /* queue.c: messages typed while an answer is awaited (FIFO) */
+    int             n_queued;
     /* UI */
     char            status_msg[256];
     double          status_until;
@@ -291,6 +293,16 @@ void tui_open(tui_app *a, const tui_view *v);
 void tui_clear(tui_app *a);
 void tui_edit_last(tui_app *a);
 void tui_scroll(tui_app *a, int lines);
+
+/* queue.c: messages typed while an answer is awaited, sent in order as answers end. */
+int  tui_queue_add(tui_app *a, const char *text);
+void tui_queue_flush(tui_app *a);                        /* an answer ended: send the oldest */
+bool tui_queue_recall(tui_app *a);                       /* Up on an empty box */
+bool tui_queue_drop(tui_app *a);                         /* Esc on an empty box */
+void tui_queue_to_box(tui_app *a, const char *why);      /* cannot be sent: back into the box */
+void tui_queue_free(tui_app *a);
+int  tui_queue_rows(const tui_app *a, int max);
+void tui_queue_draw(tui_app *a, WINDOW *w, int row, int rows, int cols);
 
 /* chat.c: sampling and policy for a turn from the settings; free(*stops). */
 pl_gen_params tui_gen_params(tui_app *a, char ***stops);
