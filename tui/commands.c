@@ -181,7 +181,7 @@ static int c_help(tui_app *a, const char *args) { a->help_top = 0; tui_open(a, &
 static int c_quit(tui_app *a, const char *args) { return TUI_QUIT; }
 
 const tui_command tui_commands[] = {
-    {"model", "[PATH]", "pick a model (Ctrl-O), or load PATH", c_model},
+    {"model", "[PATH|NAME]", "pick a model (Ctrl-O), or load one (if it fails, the model in use stays)", c_model},
     {"set", "[NAME [VALUE]]", "settings panel (F2), show or change one", c_set},
     {"clear", "", "start a new conversation", c_clear},
     {"save", "[TITLE]", "keep this session in the store (saved as you go), name it", c_save},
