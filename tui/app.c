@@ -101,13 +101,11 @@ static const struct {
 
 /* For the help overlay: every key the chat understands. */
 const tui_binding tui_bindings[] = {
-    {"Enter", "send the message"},           {"Alt-Enter, Ctrl-J", "new line in the message"},
+    {"Enter", "send (while answering: queue it; Up edits, Esc drops)"},           {"Alt-Enter, Ctrl-J", "new line in the message"},
     {"Up / Down", "move between lines; history on the first/last line"},
     {"Ctrl-A / Ctrl-E", "start / end of line"}, {"Ctrl-K / Ctrl-U", "delete to end / start of line"},
     {"Ctrl-W", "delete the word before the cursor"}, {"Tab", "complete a /command or /set name"},
     {"Esc, Ctrl-C", "stop the answer (the text so far is kept)"},
-    {"Enter while answering", "queue the message: sent when the answer ends"},
-    {"Up / Esc on empty box", "edit / drop the newest queued message"},
     {"PgUp / PgDn, wheel", "scroll the conversation"}, {"Shift-Up/Down, Alt-Up/Down", "scroll one line"},
     {"Alt-End", "back to the newest line"},    {"Ctrl-R", "regenerate the last answer"},
     {"Alt-y", "copy the last answer (OSC 52; tmux: set-clipboard on)"}, {"Ctrl-O", "model picker"},

@@ -127,9 +127,9 @@ Test(tui_queue, queued_message_is_sent_after_a_finished_answer, .timeout = 60)
     vt_term *t = parley_start(40, 100, &(parley_opts){.args = {"-n", "300", NULL}});
     parley_wait_ready(t);
     vt_send(t, VT_KEY_F1);   /* the help says how the queue works */
-    assert_screen(t, vt_wait_text(t, "queue the message", 3000), "F1 help does not mention the queue");
+    assert_screen(t, vt_wait_text(t, "while answering: queue it", 3000), "F1 help does not mention the queue");
     vt_send(t, VT_KEY_ESC);
-    assert_screen(t, vt_wait_gone(t, "queue the message", 3000), "the help did not close");
+    assert_screen(t, vt_wait_gone(t, "while answering: queue it", 3000), "the help did not close");
     parley_type(t, "Write a long story about a dragon.");
     assert_screen(t, wait_status(t, "answering", 5000), "no answer started");
     parley_type(t, "What is the capital of France?");
