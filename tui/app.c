@@ -101,7 +101,7 @@ static const struct {
 
 /* For the help overlay: every key the chat understands. */
 const tui_binding tui_bindings[] = {
-    {"Enter", "send (while answering: queue it; Up edits, Esc drops)"},           {"Alt-Enter, Ctrl-J", "new line in the message"},
+    {"Enter", "send (while answering: queue it; Up edits, Esc drops)"}, {"Alt-Enter, Ctrl-J", "new line in the message"},
     {"Up / Down", "move between lines; history on the first/last line"},
     {"Ctrl-A / Ctrl-E", "start / end of line"}, {"Ctrl-K / Ctrl-U", "delete to end / start of line"},
     {"Ctrl-W", "delete the word before the cursor"}, {"Tab", "complete a /command or /set name"},

@@ -173,6 +173,7 @@ static void catalog_name(tui_app *a, const char *path, char *out, size_t len)
     pl_catalog_free(v);
 }
 
+/* What the status line, resume and the session call the model: the name users know, else its file name. */
 const char *tui_model_label(const tui_app *a, char *buf, size_t len)
 {
     const char *p = a->model_name[0] ? a->model_name : strrchr(a->model_path, '/');
