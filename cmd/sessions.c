@@ -128,7 +128,8 @@ static int verb_show(sess_store *s, verb_args *a)
     bool raw = a->cfg->raw;
     cmd_term_printf(stdout, raw, "session %lld: %s\ncreated %s, updated %s, %d messages\n", (long long)id,
                     *info.title ? info.title : "(untitled)", c, u, n);
-    if (*info.model_path) cmd_term_printf(stdout, raw, "model: %s\n", info.model_path);
+    if (*info.model_name) cmd_term_printf(stdout, raw, "model: %s (%s)\n", info.model_name, info.model_path);
+    else if (*info.model_path) cmd_term_printf(stdout, raw, "model: %s\n", info.model_path);
     if (*info.system_prompt) cmd_term_printf(stdout, raw, "system: %s\n", info.system_prompt);
     for (int i = 0; i < n; i++) {
         cmd_term_printf(stdout, raw, "\n[%s]%s", m[i].role, m[i].complete ? "" : " (stopped)");

@@ -61,7 +61,10 @@ void wk_unload(pl_worker *w)
     w->state.loaded = false;
 }
 
-/* LOAD: replace the model and context (ends with LOADED, or ERROR: then the old ones are gone too). */
+/* LOAD: the new model and its context are built beside the old ones, which
+ * go only once the new pair works: a bad path or file (ERROR) leaves the
+ * working model, its context and its KV cache (the conversation) as they
+ * were. For that moment both models are in memory. */
 void wk_do_load(pl_worker *w, wk_req *r)
 {
     pl_status st;
@@ -69,25 +72,31 @@ void wk_do_load(pl_worker *w, wk_req *r)
     char stage[300];
     snprintf(stage, sizeof stage, "loading %s", base);
     emit_progress(w, -1.0f, stage);
-    wk_unload(w);
-    free(w->model_path);
-    w->model_path = r->path;   /* take it over */
-    r->path = NULL;
-    w->lp = r->load;
-    w->lp.path = w->model_path;
-    w->model = pl_model_load(w->model_path, &w->lp.model, &st);
-    if (!w->model) {
-        wk_endf(w, r, PL_EV_ERROR, "cannot load %s: %s", base, st.msg);
+    pl_load_params lp = r->load;
+    pl_model *model = pl_model_load(r->path, &lp.model, &st);
+    if (!model) {
+        wk_endf(w, r, PL_EV_ERROR, "cannot load %s: %s%s", base, st.msg, w->ctx ? "; the model in use stays" : "");
         return;
     }
     emit_progress(w, 0.8f, "creating the context");
-    w->ctx = pl_ctx_new(w->model, &w->lp.ctx, &st);
-    if (w->ctx) w->seq = pl_seq_new(w->ctx, &st);
-    if (!w->ctx || w->seq < 0) {
-        wk_endf(w, r, PL_EV_ERROR, "cannot create a context for %s: %s", base, st.msg);
-        wk_unload(w);
+    pl_ctx *ctx = pl_ctx_new(model, &lp.ctx, &st);
+    int seq = ctx ? pl_seq_new(ctx, &st) : -1;
+    if (!ctx || seq < 0) {
+        if (ctx) pl_ctx_free(ctx);
+        pl_model_free(model);
+        wk_endf(w, r, PL_EV_ERROR, "cannot create a context for %s: %s%s", base, st.msg,
+                w->ctx ? "; the model in use stays" : "");
         return;
     }
+    wk_unload(w);
+    w->model = model;
+    w->ctx = ctx;
+    w->seq = seq;
+    free(w->model_path);
+    w->model_path = r->path;   /* take it over */
+    r->path = NULL;
+    w->lp = lp;
+    w->lp.path = w->model_path;
     pl_ctx_set_abort(w->ctx, &w->cancel);
     emit_progress(w, 1.0f, "ready");
     wk_state_refresh(w);

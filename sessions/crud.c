@@ -17,7 +17,7 @@
 
 #define SESSION_COLS \
     "s.id, s.title, s.created, s.updated, s.model_path, s.model_fp, s.settings, s.system_prompt," \
-    " (SELECT count(*) FROM messages m WHERE m.session_id = s.id)"
+    " (SELECT count(*) FROM messages m WHERE m.session_id = s.id), s.model_name"
 
 /* Fill a sess_info from a row of SESSION_COLS. */
 static int info_from_row(sqlite3_stmt *q, sess_info *i)
@@ -32,7 +32,8 @@ static int info_from_row(sqlite3_stmt *q, sess_info *i)
     i->settings = sess_col_dup(q, 6);
     i->system_prompt = sess_col_dup(q, 7);
     i->n_messages = sqlite3_column_int(q, 8);
-    return i->title && i->model_path && i->settings && i->system_prompt ? 0 : -1;
+    i->model_name = sess_col_dup(q, 9);
+    return i->title && i->model_path && i->settings && i->system_prompt && i->model_name ? 0 : -1;
 }
 
 void sess_info_clear(sess_info *i)
@@ -42,6 +43,7 @@ void sess_info_clear(sess_info *i)
     free(i->model_path);
     free(i->settings);
     free(i->system_prompt);
+    free(i->model_name);
     memset(i, 0, sizeof *i);
 }
 
@@ -165,6 +167,12 @@ int sess_set_model(sess_store *s, int64_t id, const char *model_path, uint64_t f
 {
     set_ctx c = {id, "UPDATE sessions SET model_path = coalesce(?2, model_path), model_fp = ?3 WHERE id = ?1",
                  model_path, (int64_t)fp, true};
+    return sess_tx(s, set_tx, &c, st);
+}
+
+int sess_set_model_name(sess_store *s, int64_t id, const char *model_name, sess_status *st)
+{
+    set_ctx c = {id, "UPDATE sessions SET model_name = ?2 WHERE id = ?1", model_name ? model_name : "", 0, false};
     return sess_tx(s, set_tx, &c, st);
 }
 

@@ -10,6 +10,7 @@
  *   1: sessions, messages (ids never reused: AUTOINCREMENT)
  *   2: model fingerprint, per-message stats and the complete flag, list index
  *   3: FTS5 index over message text, kept in sync by triggers
+ *   4: the model's name as users know it ("smollm2:135m" beside its blob's path)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,8 @@ static const char *const migrations[] = {
     "  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);"
     "  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END;"
     "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
+    /* 3 -> 4 */
+    "ALTER TABLE sessions ADD COLUMN model_name TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof migrations[0])
 

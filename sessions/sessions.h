@@ -118,6 +118,7 @@ typedef struct sess_info {
     int      n_messages;
     sess_snap_state snap;      /* filled by sess_snap_mark only (NONE otherwise) */
     uint64_t snap_bytes;       /* its snapshot file's size */
+    char    *model_name;       /* the name users know it by ("smollm2:135m"); "" if none */
 } sess_info;
 
 typedef struct sess_new {
@@ -135,6 +136,8 @@ int     sess_rename(sess_store *s, int64_t id, const char *title, sess_status *s
 int     sess_delete(sess_store *s, int64_t id, sess_status *st);
 /* Update what the session runs with (NULL fields are left as they are). */
 int     sess_set_model(sess_store *s, int64_t id, const char *model_path, uint64_t fp, sess_status *st);
+/* The name users know the session's model by ("" for none). */
+int     sess_set_model_name(sess_store *s, int64_t id, const char *model_name, sess_status *st);
 int     sess_set_settings(sess_store *s, int64_t id, const char *settings_json, sess_status *st);
 int     sess_set_system(sess_store *s, int64_t id, const char *system_prompt, sess_status *st);
 

@@ -39,9 +39,11 @@ static int key_redraw(tui_app *a) { clearok(curscr, TRUE); return TUI_REDRAW; }
 static int key_tab(tui_app *a) { return tui_command_complete(a, &a->in); }
 static int key_sidebar(tui_app *a) { tui_sidebar_open(a); return TUI_REDRAW; }
 
-/* Esc: stop the answer; else leave an edit; else clear the status message. */
+/* Esc: drop the newest queued message (empty box); else stop the answer;
+ * else leave an edit; else clear the status message. */
 static int key_escape(tui_app *a)
 {
+    if (a->in.len == 0 && tui_queue_drop(a)) return TUI_REDRAW;
     if (a->generating) tui_cancel(a);
     else if (a->edit_from >= 0) { a->edit_from = -1; input_set(&a->in, ""); tui_status_msg(a, "edit cancelled"); }
     else a->status_until = 0;
@@ -99,7 +101,7 @@ static const struct {
 
 /* For the help overlay: every key the chat understands. */
 const tui_binding tui_bindings[] = {
-    {"Enter", "send the message"},           {"Alt-Enter, Ctrl-J", "new line in the message"},
+    {"Enter", "send (while answering: queue it; Up edits, Esc drops)"}, {"Alt-Enter, Ctrl-J", "new line in the message"},
     {"Up / Down", "move between lines; history on the first/last line"},
     {"Ctrl-A / Ctrl-E, Home / End", "start / end of line"}, {"Ctrl-K / Ctrl-U", "delete to end / start of line"},
     {"Ctrl-Left/Right, Alt-b/f", "back / forward one word"},
@@ -107,7 +109,7 @@ const tui_binding tui_bindings[] = {
     {"Esc, Ctrl-C", "stop the answer (the text so far is kept)"},
     {"PgUp / PgDn, wheel", "scroll the conversation"}, {"Shift-Up/Down, Alt-Up/Down", "scroll one line"},
     {"Alt-End", "back to the newest line"},    {"Ctrl-R", "regenerate the last answer"},
-    {"Alt-y", "copy the last answer (OSC 52)"}, {"Ctrl-O", "model picker"},
+    {"Alt-y", "copy the last answer (OSC 52; tmux: set-clipboard on)"}, {"Ctrl-O", "model picker"},
     {"Ctrl-B, F3", "sessions: resume, rename, delete, search, new"},
     {"F2", "settings (knobs)"},                 {"F1, ?", "this help"},
     {"Ctrl-L", "redraw the screen"},            {"Ctrl-C twice, Ctrl-D", "quit (on an empty line)"},
@@ -145,6 +147,7 @@ static int chat_key(tui_app *a, tui_key k)
     if (!(k.code == TUI_CTRL('c') && !k.is_key)) a->ctrl_c = 0;
     if (!a->in.pasting) {
         if (!k.is_key && !k.alt && k.code == '?' && a->in.len == 0) return key_help(a);
+        if (k.is_key && !k.alt && k.code == KEY_UP && a->in.len == 0 && tui_queue_recall(a)) return TUI_REDRAW;
         for (size_t i = 0; i < sizeof chat_keys / sizeof chat_keys[0]; i++)
             if (chat_keys[i].code == k.code && chat_keys[i].is_key == k.is_key && chat_keys[i].alt == k.alt)
                 return chat_keys[i].fn(a) | TUI_HANDLED;
@@ -208,11 +211,20 @@ static void ev_done(tui_app *a, pl_event *ev)
     if (ev->stats.n_dropped_turns) transcript_drop_turns(&a->tr, ev->stats.n_dropped_turns);
     if (ev->stats.cancelled) tui_status_msg(a, "stopped after %d tokens", ev->stats.n_gen);
     a->gen_msg = -1;
+    tui_queue_flush(a);   /* the next message typed meanwhile */
 }
 
+/* An error; a failed load leaves the model in use working (the worker kept it). */
 static void ev_error(tui_app *a, pl_event *ev)
 {
-    if (a->loading && ev->req_id == a->load_id) { a->loading = false; a->es.loaded = false; }
+    if (a->loading && ev->req_id == a->load_id) {
+        a->loading = false;
+        a->es = ev->state;
+        if (a->es.loaded && a->kept_path[0]) {
+            snprintf(a->model_path, sizeof a->model_path, "%s", a->kept_path);
+            snprintf(a->model_name, sizeof a->model_name, "%s", a->kept_name);
+        }
+    }
     tui_notice(a, TR_ERROR, "%s", ev->text ? ev->text : "error");
 }
 
@@ -314,6 +326,7 @@ static int hangup_finish(tui_app *a)
 {
     a->hangup = true;
     term_abandon();
+    tui_queue_free(a);   /* nobody is there to read their answers; they are in the input history */
     wait_answer(a, HANGUP_FINISH_S);
     return 0;
 }
@@ -384,6 +397,7 @@ int tui_run(pl_config *cfg)
     free(path);
     tui_sess_startup(&a);
     int rc = run_loop(&a);
+    tui_queue_free(&a);   /* quitting: not sent (each is in the input history) */
     if (a.generating) {   /* quitting mid-answer: stop it and keep what was written */
         tui_cancel(&a);
         wait_answer(&a, QUIT_WAIT_S);

@@ -104,13 +104,11 @@ static int start_answer(tui_app *a)
     return 0;
 }
 
-/* Enter: send a user message (or the edited one, cutting what came after). */
+/* Enter: send a user message (or the edited one, cutting what came after);
+ * while an answer is awaited it is queued (queue.c). */
 int tui_send(tui_app *a, const char *text)
 {
-    if (a->generating) {
-        tui_status_msg(a, "still answering - Esc stops it");
-        return -1;
-    }
+    if (a->generating) return tui_queue_add(a, text);   /* sent when the answer ends */
     if (!a->es.loaded && !a->loading) {
         tui_notice(a, TR_ERROR, "no model is loaded - press Ctrl-O (or /model) to pick one");
         return -1;
@@ -148,6 +146,10 @@ int tui_regenerate(tui_app *a)
 /* /edit: put the last user message back in the editor; Enter resends it. */
 void tui_edit_last(tui_app *a)
 {
+    if (a->n_queued) {   /* the queued one would be sent into the conversation being rewritten */
+        tui_status_msg(a, "a message is queued: Up takes it back into the box, Esc drops it; then /edit");
+        return;
+    }
     if (a->generating) tui_cancel(a);
     int u = transcript_last(&a->tr, TR_USER);
     if (u < 0) { tui_status_msg(a, "no message to edit yet"); return; }
@@ -156,13 +158,49 @@ void tui_edit_last(tui_app *a)
     tui_status_msg(a, "editing: Enter resends, Esc cancels");
 }
 
-/* Queue a model load with the current engine settings. */
+/* The name users know path by, when the catalog has one the file name
+ * hides: an Ollama blob ("sha256-b179c9...") is "smollm2:135m". */
+static void catalog_name(tui_app *a, const char *path, char *out, size_t len)
+{
+    out[0] = 0;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (strncmp(base, "sha256-", 7) != 0) return;
+    pl_model_entry *v = NULL;
+    pl_status st;
+    int n = pl_catalog_scan(a->cfg->models_dir, a->cfg->model_paths, &v, &st);
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i].path, path) == 0) { snprintf(out, len, "%s", v[i].display); break; }
+    pl_catalog_free(v);
+}
+
+/* What the status line, resume and the session call the model: the name users know, else its file name. */
+const char *tui_model_label(const tui_app *a, char *buf, size_t len)
+{
+    const char *p = a->model_name[0] ? a->model_name : strrchr(a->model_path, '/');
+    p = a->model_name[0] ? p : p ? p + 1 : a->model_path;
+    snprintf(buf, len, "%s", p);
+    size_t n = strlen(buf);
+    if (!a->model_name[0] && n > 5 && strcmp(buf + n - 5, ".gguf") == 0) buf[n - 5] = 0;
+    return buf;
+}
+
+/* -m, /model NAME: a path, or a name as `parley models` lists it (-m smollm2:135m). */
 int tui_load_model(tui_app *a, const char *name)
 {
     pl_config *c = a->cfg;
     pl_status st;
-    char *path = pl_catalog_resolve(name, c->models_dir, c->model_paths, &st);   /* -m smollm2:135m */
+    char *path = pl_catalog_resolve(name, c->models_dir, c->model_paths, &st);
     if (!path) { tui_notice(a, TR_ERROR, "%s", st.msg); return -1; }
+    int rc = tui_load_model_as(a, path, strcmp(path, name) != 0 ? name : NULL);
+    free(path);
+    return rc;
+}
+
+/* Queue a model load with the current engine settings; the model in use
+ * stays until the new one works (the worker swaps only on success). */
+int tui_load_model_as(tui_app *a, const char *path, const char *name)
+{
+    pl_config *c = a->cfg;
     if (a->generating) tui_cancel(a);
     pl_load_params p;
     memset(&p, 0, sizeof p);
@@ -178,10 +216,15 @@ int tui_load_model(tui_app *a, const char *name)
     if (tk >= 0) p.ctx.type_k = (pl_type)tk;
     if (tv >= 0) p.ctx.type_v = (pl_type)tv;
     uint32_t id = pl_worker_load(a->wk, &p);
-    if (!id) { tui_notice(a, TR_ERROR, "out of memory"); free(path); return -1; }
+    if (!id) { tui_notice(a, TR_ERROR, "out of memory"); return -1; }
+    if (a->es.loaded) {   /* what the status line and session go back to if this load fails */
+        snprintf(a->kept_path, sizeof a->kept_path, "%s", a->model_path);
+        snprintf(a->kept_name, sizeof a->kept_name, "%s", a->model_name);
+    }
     a->load_id = id;
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
-    free(path);
+    if (name) snprintf(a->model_name, sizeof a->model_name, "%s", name);
+    else catalog_name(a, path, a->model_name, sizeof a->model_name);
     a->loading = true;
     a->load_progress = -1;
     a->es.loaded = false;
@@ -211,6 +254,7 @@ int tui_set_option(tui_app *a, const char *name, const char *value, char *err, s
 void tui_clear(tui_app *a)
 {
     if (a->generating) tui_cancel(a);
+    tui_queue_to_box(a, "new conversation");   /* typed for the old one: the user decides */
     tui_sess_new(a);
     a->gen_msg = -1;   /* late tokens of a stopped answer go nowhere */
     transcript_truncate(&a->tr, 0);

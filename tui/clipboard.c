@@ -1,9 +1,14 @@
 /* clipboard.c — copy text with OSC 52, the escape sequence that asks the
- * terminal to set its clipboard. It travels through SSH untouched; tmux
- * forwards it when wrapped in its passthrough DCS (every ESC inside doubled),
- * GNU screen when wrapped in its own DCS. The bytes go straight to the tty
- * after a frame: they move no cursor and change no cell.
+ * terminal to set its clipboard. It travels through SSH untouched. Inside
+ * tmux it is sent plain: tmux takes it into its paste buffer (and passes it
+ * on to the outer terminal) when set-clipboard is on, while its passthrough
+ * wrapper is ignored by default since tmux 3.3 (allow-passthrough off). GNU
+ * screen does not know OSC 52, so there it goes wrapped in screen's DCS.
+ * No terminal answers, so parley never knows whether it arrived: what it
+ * says is what it sent, and what the terminal needs. The bytes go straight
+ * to the tty after a frame: they move no cursor and change no cell.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,11 +47,13 @@ char *tui_osc52_encode(const char *text, size_t len, bool tmux, bool screen)
     return out;
 }
 
-int tui_clipboard_copy(const char *text, size_t len)
+/* Send text as OSC 52 the way this terminal takes it; what to tell the user goes to said. */
+int tui_clipboard_copy(const char *text, size_t len, char *said, size_t said_len)
 {
     const char *tmux = getenv("TMUX"), *sty = getenv("STY");
-    char *seq = tui_osc52_encode(text, len, tmux && *tmux, !(tmux && *tmux) && sty && *sty);
-    if (!seq) return -1;
+    bool in_tmux = tmux && *tmux, in_screen = !in_tmux && sty && *sty;
+    char *seq = tui_osc52_encode(text, len, false, in_screen);
+    if (!seq) { snprintf(said, said_len, "copy failed: out of memory"); return -1; }
     size_t n = strlen(seq), off = 0;
     while (off < n) {
         ssize_t w = write(STDOUT_FILENO, seq + off, n - off);
@@ -54,5 +61,9 @@ int tui_clipboard_copy(const char *text, size_t len)
         off += (size_t)w;
     }
     free(seq);
-    return off == n ? 0 : -1;
+    if (off != n) { snprintf(said, said_len, "copy failed: the terminal took %zu of %zu bytes", off, n); return -1; }
+    if (in_tmux) snprintf(said, said_len, "sent %zu bytes by OSC 52 (tmux needs set-clipboard on)", len);
+    else if (in_screen) snprintf(said, said_len, "sent %zu bytes by OSC 52 through screen", len);
+    else snprintf(said, said_len, "sent %zu bytes to the terminal's clipboard (OSC 52)", len);
+    return 0;
 }

@@ -170,8 +170,9 @@ static int c_copy(tui_app *a, const char *args)
     if (strncmp(args, "code", 4) == 0 && !code) { tui_status_msg(a, "the last answer has no code block"); return TUI_REDRAW; }
     const char *text = code ? code : m->text;
     size_t len = code ? strlen(code) : m->len;
-    if (tui_clipboard_copy(text, len) < 0) tui_status_msg(a, "copy failed");
-    else tui_status_msg(a, "copied %zu bytes (OSC 52)", len);
+    char said[160];
+    tui_clipboard_copy(text, len, said, sizeof said);
+    tui_status_msg(a, "%s", said);
     free(code);
     return TUI_REDRAW;
 }
@@ -180,7 +181,7 @@ static int c_help(tui_app *a, const char *args) { a->help_top = 0; tui_open(a, &
 static int c_quit(tui_app *a, const char *args) { return TUI_QUIT; }
 
 const tui_command tui_commands[] = {
-    {"model", "[PATH]", "pick a model (Ctrl-O), or load PATH", c_model},
+    {"model", "[PATH|NAME]", "pick a model (Ctrl-O), or load one (if it fails, the model in use stays)", c_model},
     {"set", "[NAME [VALUE]]", "settings panel (F2), show or change one", c_set},
     {"clear", "", "start a new conversation", c_clear},
     {"save", "[TITLE]", "keep this session in the store (saved as you go), name it", c_save},

@@ -1,6 +1,7 @@
 /* picker.c — the model picker (Ctrl-O, /model): the GGUF files the engine's
  * catalog finds (parley's models dir, extra paths, Ollama, the HF cache...)
- * with architecture, size, quantization, context and whether it fits in RAM.
+ * with where each was found (its source), architecture, size, quantization,
+ * context and whether it fits in RAM.
  * Models the engine cannot run are greyed with the reason. Enter queues a
  * LOAD on the worker; the status line shows the progress bar.
  * The scan reads headers only (milliseconds), so it runs on opening.
@@ -40,7 +41,8 @@ void tui_picker_open(tui_app *a)
     tui_open(a, &tui_picker_view);
 }
 
-/* One row: name, arch, params, quant, size, context, fits. */
+/* One row: name, where it was found (parley, ollama, hf, llama.cpp, lmstudio, path), arch,
+ * params, quant, size, context, fits. */
 static void picker_row(const pl_model_entry *e, char *buf, size_t len, int name_w)
 {
     char params[16], size[24], ctx[16];
@@ -48,7 +50,8 @@ static void picker_row(const pl_model_entry *e, char *buf, size_t len, int name_
     pl_catalog_fmt_size(e->file_size, size, sizeof size);
     snprintf(ctx, sizeof ctx, "%u", e->n_ctx_train);
     const char *name = e->display[0] ? e->display : e->name;
-    snprintf(buf, len, "%-*.*s %-8.8s %6s %-7.7s %10s %6s %s", name_w, name_w, name, e->arch[0] ? e->arch : "?",
+    snprintf(buf, len, "%-*.*s %-9.9s %-8.8s %6s %-7.7s %10s %6s %s", name_w, name_w, name, e->source,
+             e->arch[0] ? e->arch : "?",
              params, e->quant[0] ? e->quant : "?", size, e->n_ctx_train ? ctx : "?",
              !e->supported ? "n/a" : e->fits_ram ? "fits" : "big");
 }
@@ -59,9 +62,10 @@ static void picker_draw(tui_app *a)
     if (list_h > a->pk_n + 1) list_h = a->pk_n + 1 > 2 ? a->pk_n + 1 : 2;
     WINDOW *win = render_overlay(a, list_h + 5, w, "Models - Enter loads, Esc closes");
     if (!win) return;
-    int iw = getmaxx(win) - 4, name_w = iw - 47 > 8 ? iw - 47 : 8, rows = getmaxy(win) - 5;
+    int iw = getmaxx(win) - 4, name_w = iw - 57 > 8 ? iw - 57 : 8, rows = getmaxy(win) - 5;
     char buf[512];
-    snprintf(buf, sizeof buf, "%-*s %-8s %6s %-7s %10s %6s %s", name_w, "model", "arch", "params", "quant", "size", "ctx", "ram");
+    snprintf(buf, sizeof buf, "%-*s %-9s %-8s %6s %-7s %10s %6s %s", name_w, "model", "source", "arch", "params", "quant",
+             "size", "ctx", "ram");
     render_text(win, 1, 2, iw, buf, ROLE_DIM | STYLE_BOLD);
     if (a->pk_n == 0) {
         render_text(win, 2, 2, iw, a->pk_err[0] ? a->pk_err : "no GGUF models found (make model fetches the default)", ROLE_NOTICE);
@@ -95,7 +99,7 @@ static int picker_key(tui_app *a, tui_key k)
             tui_status_msg(a, "cannot load: %s", e->reason);
         } else {
             a->overlay = NULL;
-            tui_load_model(a, e->path);
+            tui_load_model_as(a, e->path, e->display);
         }
     }
     return TUI_HANDLED | TUI_REDRAW;

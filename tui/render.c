@@ -168,7 +168,9 @@ static void draw_chat(tui_app *a)
     werase(w);
     int cols = getmaxx(w);
     a->lay.ascii = term_colors() == 0;   /* no colours: Markdown drawn with ASCII marks */
-    int total = layout_update(&a->lay, &a->tr, cols), h = a->chat_h;
+    int q = tui_queue_rows(a, a->chat_h / 3), h = a->chat_h - q;   /* queued messages above the box */
+    int total = layout_update(&a->lay, &a->tr, cols);
+    if (q) tui_queue_draw(a, w, h, q, cols);
     if (a->scroll > 0 && total > a->last_total) a->scroll += total - a->last_total;   /* reading: hold still */
     a->last_total = total;
     int max_scroll = total > h ? total - h + 1 : 0;   /* + 1: the marker's row */
@@ -235,7 +237,8 @@ void render_frame(tui_app *a)
     status_draw(a, a->w_status);
     const char *hint = a->cols >= 70 ? "Type a message. Enter sends, Alt-Enter newline, F1 help"
                                      : "Message (F1 help)";
-    input_draw(&a->in, a->w_input, a->generating ? "...answering (Esc stops)" : hint);
+    input_draw(&a->in, a->w_input, !a->generating ? hint : a->n_queued ? "...answering (Enter queues, Ctrl-C stops)"
+                                                                      : "...answering (Esc stops)");
     wnoutrefresh(a->w_chat);
     wnoutrefresh(a->w_status);
     if (a->overlay) {

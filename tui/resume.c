@@ -42,15 +42,18 @@ static void resume_settings(tui_app *a, const sess_info *info)
     if (a->resume_note[0]) tui_notice(a, TR_NOTICE, "%s", a->resume_note);
     a->resume_note[0] = 0;
     if (info->model_path[0] && a->model_path[0] && strcmp(info->model_path, a->model_path) != 0) {
-        const char *was = strrchr(info->model_path, '/'), *now = strrchr(a->model_path, '/');
+        const char *was = strrchr(info->model_path, '/');   /* by the names users know ("smollm2:135m") */
+        char now[256];
         tui_notice(a, TR_NOTICE, "this session ran with %s; it continues with %s (Ctrl-O to switch)",
-                   was ? was + 1 : info->model_path, now ? now + 1 : a->model_path);
+                   info->model_name[0] ? info->model_name : was ? was + 1 : info->model_path,
+                   tui_model_label(a, now, sizeof now));
     }
 }
 
 /* Stop what the old conversation was doing; keep the answer written so far. */
 static void resume_leave_current(tui_app *a)
 {
+    tui_queue_to_box(a, "another session");   /* typed for this one: the user decides */
     if (a->generating) {
         tui_cancel(a);
         if (a->stream_id && a->store) sess_msg_flush(a->store, a->stream_id, NULL);

@@ -182,9 +182,11 @@ static bool settings_sync(tui_app *a)
     const char *sys = a->cfg->system ? a->cfg->system : "";
     bool knobs = json && strcmp(json, info.settings) != 0, prompt = strcmp(sys, info.system_prompt) != 0;
     bool model = a->es.loaded && a->model_path[0] && strcmp(a->model_path, info.model_path) != 0;
+    bool name = a->es.loaded && a->model_path[0] && strcmp(a->model_name, info.model_name) != 0;
     int rc = knobs ? sess_set_settings(a->store, a->sid, json, &st) : 0;
     if (rc == 0 && prompt) rc = sess_set_system(a->store, a->sid, sys, &st);
     if (rc == 0 && model) rc = sess_set_model(a->store, a->sid, a->model_path, model_fp(a), &st);
+    if (rc == 0 && name) rc = sess_set_model_name(a->store, a->sid, a->model_name, &st);
     if (rc < 0) store_fail(a, "the session's settings", &st);
     free(json);
     sess_info_clear(&info);
@@ -237,6 +239,8 @@ static bool sess_ensure(tui_app *a)
     int64_t id = sess_create(a->store, &p, &st);
     free(settings);
     if (id <= 0) { store_fail(a, "the session", &st); return false; }
+    if (a->model_name[0]) sess_set_model_name(a->store, id, a->model_name, NULL);   /* "smollm2:135m"; a miss is
+                                                                                      retried by settings_sync */
     a->sid = id;
     a->sb_stale = true;
     return true;

@@ -49,11 +49,13 @@ static void progress_bar(char *out, size_t len, float p, double now)
     snprintf(out, len, "[%s]", bar);
 }
 
-/* Short model name: the file name without .gguf (what the user picked), cut to max columns. */
+/* Short model name: the name users know it by (what the user picked), cut to max columns. */
 static void model_name(tui_app *a, char *out, size_t len, int max)
 {
-    const char *p = strrchr(a->model_path, '/');
-    snprintf(out, len, "%.60s", p ? p + 1 : a->model_path[0] ? a->model_path : "no model");
+    char label[256];
+    const char *l = tui_model_label(a, label, sizeof label);
+    const char *p = strrchr(l, '/');   /* the Hugging Face cache's "org/repo/file": the file */
+    snprintf(out, len, "%.60s", p ? p + 1 : l[0] ? l : "no model");
     char *dot = strstr(out, ".gguf");
     if (dot) *dot = 0;
     size_t n = strlen(out);

@@ -241,6 +241,8 @@ struct tui_app {
     float           load_progress;   /* < 0: unknown (indeterminate bar) */
     char            load_stage[160];
     char            model_path[1024];
+    char            model_name[256];  /* the name users know it by ("smollm2:135m"); "" = its file name */
+    char            kept_path[1024], kept_name[256];  /* the model in use while another loads (kept if that fails) */
     bool            generating;
     uint32_t        gen_id;
     int             gen_msg;         /* transcript index of the streaming answer */
@@ -248,6 +250,8 @@ struct tui_app {
     bool            have_last;
     double          gen_started;
     int             edit_from;       /* /edit: index of the user message being rewritten, -1 */
+    char          **queued;          /* queue.c: messages typed while an answer is awaited (FIFO) */
+    int             n_queued;
     /* UI */
     char            status_msg[256];
     double          status_until;
@@ -305,11 +309,25 @@ int  tui_send(tui_app *a, const char *text);
 void tui_cancel(tui_app *a);
 int  tui_regenerate(tui_app *a);
 int  tui_load_model(tui_app *a, const char *path);
+/* Load path, shown as name (the picker's "smollm2:135m"; NULL: found from the catalog). */
+int  tui_load_model_as(tui_app *a, const char *path, const char *name);
+/* What the status line and the session call the model: name, else file name (no .gguf). */
+const char *tui_model_label(const tui_app *a, char *buf, size_t len);
 int  tui_set_option(tui_app *a, const char *name, const char *value, char *err, size_t len);
 void tui_open(tui_app *a, const tui_view *v);
 void tui_clear(tui_app *a);
 void tui_edit_last(tui_app *a);
 void tui_scroll(tui_app *a, int lines);
+
+/* queue.c: messages typed while an answer is awaited, sent in order as answers end. */
+int  tui_queue_add(tui_app *a, const char *text);
+void tui_queue_flush(tui_app *a);                        /* an answer ended: send the oldest */
+bool tui_queue_recall(tui_app *a);                       /* Up on an empty box */
+bool tui_queue_drop(tui_app *a);                         /* Esc on an empty box */
+void tui_queue_to_box(tui_app *a, const char *why);      /* cannot be sent: back into the box */
+void tui_queue_free(tui_app *a);
+int  tui_queue_rows(const tui_app *a, int max);
+void tui_queue_draw(tui_app *a, WINDOW *w, int row, int rows, int cols);
 
 /* chat.c: sampling and policy for a turn from the settings; free(*stops). */
 pl_gen_params tui_gen_params(tui_app *a, char ***stops);
@@ -378,8 +396,9 @@ const char     *tui_knob_when(const tui_knob *k);
 void tui_picker_open(tui_app *a);
 void tui_knobs_open(tui_app *a);
 
-/* clipboard.c: OSC 52 (tmux/screen passthrough). Returns 0 or -1. */
-int  tui_clipboard_copy(const char *text, size_t len);
+/* clipboard.c: OSC 52 (plain in tmux, wrapped for screen). Returns 0 or -1;
+ * said gets what to tell the user (what was sent, what the terminal needs). */
+int  tui_clipboard_copy(const char *text, size_t len, char *said, size_t said_len);
 char *tui_osc52_encode(const char *text, size_t len, bool tmux, bool screen);  /* malloc'd */
 
 /* term.c */

@@ -40,8 +40,9 @@ vt_term *parley_start(int rows, int cols, const parley_opts *o)
     snprintf(dir, sizeof dir, "%s", model && !o->no_model ? model : home);
     if (strrchr(dir, '/')) *strrchr(dir, '/') = 0;
     snprintf(e_models, sizeof e_models, "PARLEY_MODELS=%s", dir);
-    char *env[] = {e_home, e_data, e_cfg, e_term, e_models, "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TMUX=", "STY=",
-                   "PARLEY_MODEL_PATHS=", o->no_color ? "NO_COLOR=1" : "NO_COLOR=", NULL};
+    char *env[16] = {e_home, e_data, e_cfg, e_term, e_models, "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TMUX=", "STY=",
+                     "PARLEY_MODEL_PATHS=", o->no_color ? "NO_COLOR=1" : "NO_COLOR="};
+    for (int i = 0, e = 11; i < 4 && o->env[i]; i++) env[e++] = (char *)o->env[i];   /* later entries win */
     char *argv[24];
     int n = 0;
     argv[n++] = (char *)bin;

@@ -18,6 +18,7 @@ typedef struct parley_opts {
     bool        no_model;      /* pass -m /nonexistent.gguf instead of the real model */
     const char *args[8];       /* extra flags, NULL-terminated */
     const char *home;          /* reuse this HOME/PARLEY_DATA (parley_mkhome, parley_stop_keep) */
+    const char *env[4];        /* extra "NAME=value" entries over the fixed ones (e.g. TMUX), NULL-terminated */
 } parley_opts;
 
 /* Start parley at rows x cols (always --temp 0 with the model). */

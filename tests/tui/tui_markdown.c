@@ -153,14 +153,20 @@ Test(tui_markdown, copy_gives_the_raw_text, .timeout = 30)
     char *home;
     vt_term *t = start(NULL, false, &home);
     parley_type(t, "/copy code");
-    cr_assert(vt_wait_text(t, "copied", 3000), "/copy code said nothing");
+    cr_assert(vt_wait_text(t, "(OSC 52)", 3000), "/copy code said nothing");
     char *got = last_osc52(t);
     cr_assert_not_null(got, "no OSC 52 sent");
     cr_expect_str_eq(got, "def f(x):\n    return 42  # answer\n", "/copy code did not copy the code as written");
     free(got);
     vt_send(t, "\x1by");
-    vt_pump(t, 300);
-    got = last_osc52(t);
+    for (int i = 0; i < 30; i++) {   /* under load the answer may take a while */
+        vt_pump(t, 100);
+        got = last_osc52(t);
+        if (got && strcmp(got, answer) == 0) break;
+        free(got);
+        got = NULL;
+    }
+    if (!got) got = last_osc52(t);
     cr_assert_not_null(got);
     cr_expect_str_eq(got, answer, "Alt-y did not copy the raw Markdown");
     free(got);

@@ -3,7 +3,8 @@
  * restore dropped by cancel while a model load is still going is answered at
  * once (DONE / RESTORED, marked cancelled), not after the load, and not
  * never. The load is held open with a FIFO as the model path: the worker
- * waits in open() until the test opens the other end. No model is needed. */
+ * waits in open() until the test opens the other end. No model is needed,
+ * but for the last test: a failed load keeps the model in use (PARLEY_MODEL). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../engine/engine.h"
+#include "../common/fixture.h"
 
 /* Milliseconds on a clock that never jumps. */
 static long long ms_now(void)
@@ -121,6 +123,43 @@ Test(worker_events, every_request_ends_with_its_event, .timeout = 20)
     cr_expect_str_eq(ev.text, "temp=0.5");
     pl_event_free(&ev);
     cr_assert(wait_event(w, PL_EV_NOTICE, bid, 3000, &ev), "an unknown knob was not answered");
+    pl_event_free(&ev);
+    pl_worker_free(w);
+}
+
+/* A load that fails (no such file, then not a GGUF) leaves the model in use:
+ * the ERROR carries a loaded state, and the next turn of the same
+ * conversation reuses the KV cache the first one left (nothing re-decoded). */
+Test(worker_events, a_failed_load_keeps_the_model_and_its_cache, .timeout = 60)
+{
+    const char *model = fixt_model("PARLEY_MODEL", "model");
+    pl_status st;
+    pl_worker *w = pl_worker_new(&st);
+    cr_assert(w, "%s", st.msg);
+    pl_event ev;
+    cr_assert(wait_event(w, PL_EV_LOADED, load(w, model), 30000, &ev), "the model did not load");
+    pl_event_free(&ev);
+    pl_gen_params g = gen_params();
+    g.sampler.temp = 0;
+    cr_assert(wait_event(w, PL_EV_DONE, pl_worker_generate(w, chat, 1, &g), 30000, &ev), "no first answer");
+    pl_event_free(&ev);
+    char bad[] = "/tmp/parley-badgguf-XXXXXX";
+    int fd = mkstemp(bad);
+    cr_assert(fd >= 0);
+    cr_assert(write(fd, "GGUF not a model", 16) == 16);
+    close(fd);
+    const char *paths[] = {"/nonexistent/missing.gguf", bad};
+    for (int i = 0; i < 2; i++) {
+        cr_assert(wait_event(w, PL_EV_ERROR, load(w, paths[i]), 10000, &ev), "%s: no ERROR", paths[i]);
+        cr_expect(ev.state.loaded, "%s: the failed load unloaded the model in use (%s)", paths[i], ev.text);
+        cr_expect(ev.text && strstr(ev.text, "the model in use stays"), "%s", ev.text);
+        pl_event_free(&ev);
+    }
+    unlink(bad);
+    const pl_chat_msg again[] = {{"user", "hello"}, {"assistant", "Hello!"}, {"user", "hello"}};
+    cr_assert(wait_event(w, PL_EV_DONE, pl_worker_generate(w, again, 3, &g), 30000, &ev), "no answer after the failed loads");
+    cr_expect(!ev.stats.cancelled && ev.stats.n_gen > 0, "the model in use did not answer");
+    cr_expect_gt(ev.stats.n_reused, 5, "the KV cache of the conversation was lost (%d tokens reused)", ev.stats.n_reused);
     pl_event_free(&ev);
     pl_worker_free(w);
 }
