@@ -4,7 +4,7 @@
  * renders the same document for reading and carries it in a comment, so
  * sess_import_file reads either back:
  *   { "parley_session": 1, "title", "created", "updated" (unix ms),
- *     "model_path", "model_fingerprint" (16 hex digits: JSON numbers lose
+ *     "model_path", "model_name" (if known: "smollm2:135m"), "model_fingerprint" (16 hex digits: JSON numbers lose
  *     64-bit precision), "settings" {knob: value}, "system_prompt",
  *     "messages": [ { "role", "text", "created", "n_tokens", "gen_ms",
  *                     "tok_s", "complete" } ] }
@@ -102,12 +102,15 @@ static json_t *session_json(const sess_info *info, const sess_msg *m, int n)
     if (!json_is_object(settings)) { json_decref(settings); settings = json_object(); }
     json_t *msgs = json_array();
     for (int i = 0; msgs && i < n; i++) json_array_append_new(msgs, msg_json(&m[i]));
-    return json_pack("{s:i, s:o, s:I, s:I, s:o, s:s, s:o, s:o, s:o}", "parley_session", JSON_FORMAT_VERSION,
+    json_t *doc = json_pack("{s:i, s:o, s:I, s:I, s:o, s:s, s:o, s:o, s:o}", "parley_session", JSON_FORMAT_VERSION,
                      "title", sess_json_text(info->title, strlen(info->title)), "created", (json_int_t)info->created,
                      "updated", (json_int_t)info->updated,
                      "model_path", sess_json_text(info->model_path, strlen(info->model_path)), "model_fingerprint", fp,
                      "settings", settings, "system_prompt", sess_json_text(info->system_prompt, strlen(info->system_prompt)),
                      "messages", msgs);
+    if (doc && info->model_name && *info->model_name)   /* the name users know ("smollm2:135m") */
+        json_object_set_new(doc, "model_name", sess_json_text(info->model_name, strlen(info->model_name)));
+    return doc;
 }
 
 /* Session id as its document, written to out as Markdown or JSON. */

@@ -109,6 +109,7 @@ static int check_doc(json_t *d, const char *name, sess_status *st)
         return bad(st, name, "parley_session", "unsupported format version (this parley reads 1)");
     if (want_string(d, "title", true, name, "", st) < 0 || want_string(d, "model_path", false, name, "", st) < 0 ||
         want_string(d, "system_prompt", false, name, "", st) < 0 ||
+        want_string(d, "model_name", false, name, "", st) < 0 ||
         want_string(d, "model_fingerprint", false, name, "", st) < 0 ||
         want_number(d, "created", 0, 9e15, false, name, "", st) < 0 ||
         want_number(d, "updated", 0, 9e15, false, name, "", st) < 0) return -1;
@@ -140,7 +141,7 @@ static int insert_session(sess_store *s, import_ctx *c, sess_status *st)
     int64_t now = sess_now_ms();
     json_t *cr = json_object_get(d, "created"), *up = json_object_get(d, "updated");
     sqlite3_stmt *q = sess_prepare(s, "INSERT INTO sessions(title, created, updated, model_path, model_fp, settings,"
-                                      " system_prompt) VALUES (?, ?, ?, ?, ?, ?, ?)", st);
+                                      " system_prompt, model_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", st);
     if (!q) { free(settings); return -1; }
     sqlite3_bind_text(q, 1, str_or(d, "title"), -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, cr ? json_integer_value(cr) : now);
@@ -149,6 +150,7 @@ static int insert_session(sess_store *s, import_ctx *c, sess_status *st)
     sqlite3_bind_int64(q, 5, (int64_t)strtoull(str_or(d, "model_fingerprint"), NULL, 16));
     sqlite3_bind_text(q, 6, settings ? settings : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 7, str_or(d, "system_prompt"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 8, str_or(d, "model_name"), -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
     free(settings);

@@ -12,6 +12,7 @@ static int64_t rich_session(sess_store *s)
     sess_new p = {NULL, "/models/smol.gguf", 0xfedcba9876543210ull, "{\"temp\":0.25,\"top-k\":7}", "Be terse."};
     int64_t sid = sess_create(s, &p, &st);
     cr_assert_gt(sid, 0, "%s", st.msg);
+    cr_assert_eq(sess_set_model_name(s, sid, "smollm2:135m", &st), 0, "%s", st.msg);
     const char *q = "Write \"hello\" in C\nwith a tab\tand unicode: ünïcödé 日本 😀";
     cr_assert_gt(sess_msg_add(s, sid, "user", q, strlen(q), NULL, &st), 0);
     sess_msg_stats stats = {12, 240, 50.0};
@@ -60,6 +61,7 @@ Test(sess_export, json_round_trip_is_identical)
     cr_assert_eq(sess_get_info(s, copy, &info, &st), 0);
     cr_assert_eq(info.model_fp, 0xfedcba9876543210ull);
     cr_assert_str_eq(info.system_prompt, "Be terse.");
+    cr_assert_str_eq(info.model_name, "smollm2:135m", "the model's name was lost on the way");
     cr_assert_str_eq(info.title, "Write \"hello\" in C");
     sess_info_clear(&info);
     sess_msg *m = NULL;
