@@ -265,8 +265,8 @@ static int turn_generate(pl_turn *t, pl_status *st)
     char piece[256];
     double t0 = turn_now();
     for (;;) {
-        if (turn_cancelled(t)) { t->stats.stop = PL_TURN_STOP_CANCELLED; break; }
         turn_emit(t, (pl_turn_event){.kind = PL_TURN_EV_STEP});
+        if (turn_cancelled(t)) { t->stats.stop = PL_TURN_STOP_CANCELLED; break; }
         if (t->gen.n_predict >= 0 && t->stats.n_gen >= t->gen.n_predict) { t->stats.stop = PL_TURN_STOP_LIMIT; break; }
         const float *logits = pl_logits(t->c, t->seq);
         if (!logits) { pl_status_set(st, PL_ERR_ARG, "no logits after decode"); break; }
