@@ -31,6 +31,7 @@ struct pl_turn {
     int                   first;       /* messages before it are kept (the system prompt) */
     char                 *out;         /* released by the stopper, not yet complete UTF-8 */
     size_t                n_out, cap_out;
+    size_t                stop_bytes;  /* the stop strings' lengths, summed */
     pl_turn_stats         stats;
 };
 
@@ -189,8 +190,7 @@ static void turn_send(pl_turn *t)
 /* One token's bytes through the stopper; true when a stop string completed. */
 static bool turn_text(pl_turn *t, const char *piece, int len, pl_status *st)
 {
-    size_t need = t->n_out + (size_t)len + 1024;
-    for (int i = 0; t->gen.stop && t->gen.stop[i]; i++) need += strlen(t->gen.stop[i]);
+    size_t need = t->n_out + (size_t)len + t->stop_bytes + 256;   /* the stopper's bound: piece + stops */
     if (need > t->cap_out) {
         char *o = realloc(t->out, need);
         if (!o) return pl_status_set(st, PL_ERR_NOMEM, "out of memory"), true;
@@ -292,7 +292,7 @@ static int turn_generate(pl_turn *t, pl_status *st)
 static int turn_start(pl_turn *t, pl_status *st)
 {
     int n_stop = 0;
-    while (t->gen.stop && t->gen.stop[n_stop]) n_stop++;
+    for (; t->gen.stop && t->gen.stop[n_stop]; n_stop++) t->stop_bytes += strlen(t->gen.stop[n_stop]);
     t->stopper = pl_stopper_new(t->gen.stop, n_stop);
     t->smp = t->stopper ? turn_sampler(&t->gen.sampler, t->toks, t->n_toks) : NULL;
     if (!t->smp) return pl_status_set(st, PL_ERR_NOMEM, "cannot create the sampler"), -1;

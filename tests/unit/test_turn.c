@@ -43,7 +43,7 @@ static void rec_sink(void *ud, pl_turn *t, const pl_turn_event *ev)
         break;
     case PL_TURN_EV_END:
         cr_assert_lt(ev->len, sizeof r->tail);
-        memcpy(r->tail, ev->text, ev->len);
+        if (ev->len) memcpy(r->tail, ev->text, ev->len);
         r->n_tail = ev->len;
         r->n_end++;
         break;
