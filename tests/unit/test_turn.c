@@ -4,10 +4,12 @@
  * are never sent; text is complete UTF-8 and a character cut by the end comes
  * with END; a second turn reuses the cached prefix; a full context drops
  * turns, shifts, or stops as the policy says; cancel and live changes land
- * between two tokens. Runs on the default model (PARLEY_MODEL). */
+ * between two tokens; the worker sends the same text as TOKEN events. Runs on
+ * the default model (PARLEY_MODEL). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../engine/engine.h"
 #include "../common/fixture.h"
@@ -358,5 +360,58 @@ Test(turn, prefill_only_fills_the_cache_and_generates_nothing)
     pl_status st;
     cr_assert_eq(pl_turn_run(model, ctx, seq, &p, &ts, &st), 0, "%s", st.msg);
     cr_assert_eq(ts.n_reused, ts.n_prompt);
+    close_model();
+}
+
+/* Next event of the worker, waiting up to 60 s; false on timeout. */
+static bool next_event(pl_worker *w, pl_event *ev)
+{
+    for (int i = 0; i < 6000; i++) {
+        if (pl_worker_next_event(w, ev)) return true;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+Test(turn, the_workers_tokens_are_the_turns_text, .timeout = 120)
+{
+    open_model(512);
+    pl_chat_msg msgs[] = {{"user", "Name three rivers."}};
+    rec r = {0};
+    pl_turn_params p = greedy(&r, 20);
+    p.msgs = msgs;
+    p.n_msgs = 1;
+    run_new(&p, NULL);
+    pl_status st;
+    pl_worker *w = pl_worker_new(&st);
+    cr_assert(w, "%s", st.msg);
+    pl_load_params lp = {.path = fixt_model("PARLEY_MODEL", "model"), .model = pl_model_default_params(),
+                         .ctx = pl_ctx_default_params()};
+    lp.ctx.n_ctx = 512;
+    lp.ctx.n_threads = 2;
+    pl_worker_load(w, &lp);
+    uint32_t id = pl_worker_generate(w, msgs, 1, &p.gen);
+    char text[4096];
+    size_t n = 0;
+    pl_event ev;
+    bool done = false;
+    while (!done && next_event(w, &ev)) {
+        cr_assert_neq(ev.kind, PL_EV_ERROR, "%s", ev.text);
+        if (ev.kind == PL_EV_TOKEN && ev.req_id == id && n + ev.len < sizeof text) {
+            memcpy(text + n, ev.text, ev.len);
+            n += ev.len;
+        }
+        if (ev.kind == PL_EV_DONE && ev.req_id == id) {
+            done = true;
+            cr_assert_eq(ev.stats.n_gen, 20);
+            cr_assert(ev.stats.hit_limit);
+        }
+        pl_event_free(&ev);
+    }
+    cr_assert(done, "no DONE");
+    cr_assert_eq(n, r.n_text, "worker '%.*s'\nturn '%.*s'", (int)n, text, (int)r.n_text, r.text);
+    cr_assert(memcmp(text, r.text, n) == 0);
+    pl_worker_free(w);
     close_model();
 }
