@@ -148,8 +148,8 @@ int cmd_bench(int argc, char **argv)
     int rc = 1;
     pl_status st = {0};
     char *path = config_model_path(&cfg);
-    pl_model_params mp = pl_model_default_params();
-    mp.mmap = cfg.mmap;
+    pl_model_params mp;
+    config_to_model_params(&cfg, &mp);
     if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
         char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
         free(path);
@@ -164,14 +164,12 @@ int cmd_bench(int argc, char **argv)
         rc = 0;
         goto done;
     }
-    pl_ctx_params cp = pl_ctx_default_params();
+    pl_ctx_params cp;
+    config_to_ctx_params(&cfg, &cp);
     int depth = cfg.bench_depth;
     int need = depth + (cfg.bench_pp > cfg.bench_tg ? cfg.bench_pp : cfg.bench_tg) + 1;
-    cp.n_ctx = need;
-    cp.n_threads = cfg.threads;
-    cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : depth > 0 ? 512 : 1;   /* the depth is one batched prefill */
-    if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
-    if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
+    cp.n_ctx = need;                                                        /* sized to the tests */
+    cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : depth > 0 ? 512 : 1;   /* pp as one batch; the depth too */
     if (!(ctx = pl_ctx_new(m, &cp, &st))) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }
     int seq = pl_seq_new(ctx, &st);
     toks = malloc(sizeof *toks * (size_t)need);

@@ -2,9 +2,10 @@
  *
  *   parley run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--chat] [--system S]
  *
- * The prompt is tokenized raw (or, with --chat, rendered as one user turn
- * through the chat template and tokenized with special tokens parsed), decoded
- * in one batched prefill, then tokens are sampled and printed as they come.
+ * The turn is the engine's (engine/turn.h, the one the TUI's worker runs): the
+ * prompt is tokenized raw (or, with --chat, rendered as one user turn through
+ * the chat template and tokenized with special tokens parsed), decoded in one
+ * batched prefill, then tokens are sampled and printed as they come.
  * Output is flushed per token; bytes that could still be the start of a stop
  * string or of an unfinished UTF-8 character are held back, so nothing invalid
  * and no part of a stop string is ever printed. The model's text is made safe
@@ -24,31 +25,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../config/config.h"
 #include "../engine/engine.h"
 #include "cmd.h"
 
-/* Streamed output: the stopper holds back possible stop strings, then the
- * terminal stream holds an unfinished UTF-8 character until it completes. */
+/* Streamed output: the turn sends complete characters with no stop string
+ * in them; the terminal stream makes them safe to show (unless --raw). */
 typedef struct run_out {
-    pl_stopper    *stopper;
-    pl_term_stream term;
-    bool           raw;       /* --raw: bytes as generated, escapes included */
-    bool           stopped;   /* a stop string was generated */
+    pl_term_stream  term;
+    bool            raw;       /* --raw: bytes as generated, escapes included */
+    bool            verbose;
+    const pl_model *m;
+    const pl_ctx   *c;
 } run_out;
 
-/* Seconds on a monotonic clock. */
-static double run_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Print released bytes, keeping an unfinished character for later. */
+/* Print text, made safe for the terminal unless --raw. */
 static void run_print(run_out *o, const char *s, size_t n)
 {
     enum { CHUNK = 256 };
@@ -61,61 +54,13 @@ static void run_print(run_out *o, const char *s, size_t n)
     fflush(stdout);
 }
 
-/* A token's bytes through the stopper to stdout. */
-static int run_emit(run_out *o, const char *piece, int n)
-{
-    char out[512];
-    int k = pl_stopper_feed(o->stopper, piece, n, out, sizeof out, &o->stopped);
-    if (k < 0) return -1;
-    run_print(o, out, (size_t)k);
-    return 0;
-}
-
-/* End of output: held text, an unfinished character as U+FFFD, a newline. */
+/* End of output: an unfinished character as U+FFFD, a newline. */
 static void run_flush(run_out *o)
 {
-    char out[512];
-    int k = pl_stopper_flush(o->stopper, out, sizeof out);
-    if (k > 0) run_print(o, out, (size_t)k);
     char repl[PL_TERM_STREAM_MAX(0)];
     fwrite(repl, 1, pl_term_stream_end(&o->term, repl, sizeof repl), stdout);
     fputc('\n', stdout);
     fflush(stdout);
-}
-
-/* The prompt as text: raw, or rendered through the chat template (malloc'd). */
-static char *run_prompt_text(const pl_model *m, const pl_config *cfg, pl_status *st)
-{
-    if (!cfg->chat) return strdup(cfg->prompt);
-    pl_chat_msg msgs[2];
-    int n = 0;
-    if (cfg->system && cfg->system[0]) msgs[n++] = (pl_chat_msg){ "system", cfg->system };
-    msgs[n++] = (pl_chat_msg){ "user", cfg->prompt };
-    const char *tmpl = cfg->chat_template && cfg->chat_template[0] ? cfg->chat_template : NULL;
-    int need = pl_chat_render(m, tmpl, msgs, n, true, NULL, 0, st);
-    if (need < 0) return NULL;
-    char *buf = malloc((size_t)need + 1);
-    if (!buf || pl_chat_render(m, tmpl, msgs, n, true, buf, need + 1, st) < 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-/* Tokenize text; *n gets the count. NULL + message on failure. */
-static int32_t *run_tokenize(const pl_model *m, const char *text, bool chat, int *n, pl_status *st)
-{
-    size_t len = strlen(text);
-    int cap = (int)len + 8;
-    int32_t *toks = malloc(sizeof(int32_t) * (size_t)cap);
-    if (!toks) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); return NULL; }
-    *n = pl_tokenize(m, text, len, toks, cap, true, chat);
-    if (*n < 0 || *n > cap) {
-        pl_status_set(st, PL_ERR_ARG, "could not tokenize the prompt");
-        free(toks);
-        return NULL;
-    }
-    return toks;
 }
 
 /* --verbose: what was loaded and what the prompt became. */
@@ -137,91 +82,48 @@ static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *to
     fputc('\n', stderr);
 }
 
-/* Sampler settings from the configuration; seed -1 picks one from the clock. */
-static pl_sampler *run_sampler(const pl_config *cfg)
+/* The turn's events: -v info once the prompt is known, text as it comes,
+ * and at the end an unfinished character (the terminal stream shows it as U+FFFD). */
+static void run_sink(void *ud, pl_turn *t, const pl_turn_event *ev)
 {
-    pl_sampler_params sp = pl_sampler_default_params();
-    sp.temp = cfg->temp;
-    sp.top_k = cfg->top_k;
-    sp.top_p = cfg->top_p;
-    sp.min_p = cfg->min_p;
-    sp.repeat_penalty = cfg->repeat_penalty;
-    sp.penalty_last_n = cfg->repeat_last_n;
-    sp.freq_penalty = cfg->freq_penalty;
-    sp.presence_penalty = cfg->presence_penalty;
-    sp.seed = cfg->seed >= 0 ? (uint64_t)cfg->seed : PL_SEED_RANDOM;
-    return pl_sampler_new(&sp);
+    run_out *o = ud;
+    if (ev->kind == PL_TURN_EV_PROMPT && o->verbose) run_print_info(o->m, o->c, ev->toks, ev->n);
+    if ((ev->kind == PL_TURN_EV_TEXT || ev->kind == PL_TURN_EV_END) && ev->len) run_print(o, ev->text, ev->len);
 }
 
-/* The generation loop: sample, print, decode, until a reason to stop. */
-static int run_generate(pl_ctx *c, const pl_model *m, int seq, pl_sampler *smp, run_out *o,
-                        int n_predict, int *n_gen, pl_status *st)
-{
-    char piece[256];
-    const int n_vocab = pl_n_vocab(m);
-    for (*n_gen = 0; n_predict < 0 || *n_gen < n_predict; ) {
-        int32_t tok = pl_sampler_sample(smp, pl_logits(c, seq), n_vocab);
-        if (pl_token_is_eog(m, tok)) break;
-        pl_sampler_accept(smp, tok);
-        (*n_gen)++;
-        int len = pl_token_to_piece(m, tok, piece, sizeof piece, false);
-        if (len > 0 && run_emit(o, piece, len))
-            return pl_status_set(st, PL_ERR_ARG, "stop-string matching failed");
-        if (o->stopped || (n_predict >= 0 && *n_gen >= n_predict)) break;
-        if (pl_seq_len(c, seq) >= pl_ctx_n_ctx(c))
-            return pl_status_set(st, PL_ERR_CONTEXT_FULL, "the context is full (%d tokens): the answer "
-                                 "was cut off; raise --ctx-size", pl_ctx_n_ctx(c));
-        if (pl_decode(c, seq, &tok, 1, st)) return st->code;
-    }
-    return 0;
-}
-
-/* Model, context and prompt are ready: prefill, then generate. */
+/* Model and context are ready: one turn (engine/turn.c) on a new sequence. */
 static int run_with(pl_model *m, pl_ctx *c, const pl_config *cfg, pl_status *st)
 {
-    char *text = run_prompt_text(m, cfg, st);
-    if (!text) return 1;
-    int n = 0;
-    int32_t *toks = run_tokenize(m, text, cfg->chat, &n, st);
-    free(text);
-    if (!toks) return 1;
-    if (cfg->verbose) run_print_info(m, c, toks, n);
-    int rc = 1, seq = -1, n_gen = 0;
-    run_out o = { .raw = cfg->raw };
-    pl_sampler *smp = NULL;
-    if (n == 0) { pl_status_set(st, PL_ERR_ARG, "the prompt is empty"); goto done; }
-    if (n >= pl_ctx_n_ctx(c)) {
-        pl_status_set(st, PL_ERR_CONTEXT_FULL, "prompt is %d tokens, context is %d; raise "
-                      "--ctx-size", n, pl_ctx_n_ctx(c));
-        goto done;
+    run_out o = { .raw = cfg->raw, .verbose = cfg->verbose, .m = m, .c = c };
+    pl_turn_params tp = { .n_reserve = 1, .sink = run_sink, .ud = &o };
+    char **stops = NULL;
+    config_to_gen_params(cfg, &tp.gen, &stops);
+    tp.gen.shift_on_full = false;   /* a full context ends the run */
+    pl_chat_msg msgs[2];
+    if (cfg->chat) {   /* one user turn (after the system prompt) through the template */
+        if (cfg->system && cfg->system[0]) msgs[tp.n_msgs++] = (pl_chat_msg){ "system", cfg->system };
+        msgs[tp.n_msgs++] = (pl_chat_msg){ "user", cfg->prompt };
+        tp.msgs = msgs;
+    } else {
+        tp.prompt = cfg->prompt;
     }
-    seq = pl_seq_new(c, st);
-    smp = run_sampler(cfg);
-    if (seq < 0 || !smp) goto done;
-    for (int i = 0; i < n; i++) pl_sampler_accept(smp, toks[i]);
-    double t0 = run_now();
-    if (pl_decode(c, seq, toks, n, st)) goto done;
-    double t1 = run_now();
-    int n_stops = 0;
-    char **stops = config_stop_list(cfg, &n_stops);
-    o.stopper = pl_stopper_new((const char *const *)stops, n_stops);
+    pl_turn_stats ts = { 0 };
+    int seq = pl_seq_new(c, st);
+    int rc = seq < 0 ? -1 : pl_turn_run(m, c, seq, &tp, &ts, st);
     free(stops);
-    if (!o.stopper) { pl_status_set(st, PL_ERR_NOMEM, "out of memory"); goto done; }
-    int gen = run_generate(c, m, seq, smp, &o, cfg->n_predict, &n_gen, st);
-    if (gen == PL_ERR_CONTEXT_FULL) run_flush(&o);   /* what was written stays; then the error */
-    if (gen) goto done;
-    double t2 = run_now();
-    run_flush(&o);
+    if (rc == PL_ERR_CONTEXT_FULL)
+        pl_status_set(st, PL_ERR_CONTEXT_FULL, "prompt is %d tokens, context is %d; raise --ctx-size",
+                      ts.n_prompt, ts.n_ctx);
+    if (rc) return 1;
+    run_flush(&o);   /* what was written stays, even when the context filled */
+    if (ts.stop == PL_TURN_STOP_CONTEXT_FULL)
+        return pl_status_set(st, PL_ERR_CONTEXT_FULL, "the context is full (%d tokens): the answer "
+                             "was cut off; raise --ctx-size", ts.n_ctx), 1;
     if (cfg->verbose)
         fprintf(stderr, "prefill: %d tokens in %.3f s, %.1f tok/s\ngeneration: %d tokens in "
-                "%.3f s, %.1f tok/s\n", n, t1 - t0, n / (t1 - t0), n_gen, t2 - t1,
-                n_gen > 0 ? n_gen / (t2 - t1) : 0.0);
-    rc = 0;
-done:
-    if (o.stopper) pl_stopper_free(o.stopper);
-    if (smp) pl_sampler_free(smp);
-    free(toks);
-    return rc;
+                "%.3f s, %.1f tok/s\n", ts.n_prompt, ts.prefill_s, ts.n_prompt / ts.prefill_s, ts.n_gen,
+                ts.gen_s, ts.n_gen > 0 ? ts.n_gen / ts.gen_s : 0.0);
+    return 0;
 }
 
 #define RUN_STDIN_MAX (64u << 20)   /* piped prompt text; more is refused, never cut */
@@ -332,9 +234,8 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    pl_model_params mp = pl_model_default_params();
-    mp.n_gpu_layers = cfg.n_gpu_layers;
-    mp.mmap = cfg.mmap;
+    pl_model_params mp;
+    config_to_model_params(&cfg, &mp);
     if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
         char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
         free(path);
@@ -347,12 +248,8 @@ int cmd_run(int argc, char **argv)
         pl_model_info mi;
         pl_model_get_info(m, &mi);
         if (mi.warning[0]) fprintf(stderr, "parley run: warning: %s\n", mi.warning);
-        pl_ctx_params cp = pl_ctx_default_params();
-        cp.n_ctx = cfg.ctx_size;
-        cp.n_threads = cfg.threads;
-        cp.n_batch = cfg.batch_size;
-        if (pl_type_from_name(cfg.cache_type_k) >= 0) cp.type_k = (pl_type)pl_type_from_name(cfg.cache_type_k);
-        if (pl_type_from_name(cfg.cache_type_v) >= 0) cp.type_v = (pl_type)pl_type_from_name(cfg.cache_type_v);
+        pl_ctx_params cp;
+        config_to_ctx_params(&cfg, &cp);
         c = pl_ctx_new(m, &cp, &st);
     }
     if (c) rc = run_with(m, c, &cfg, &st);

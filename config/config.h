@@ -144,6 +144,19 @@ char *config_model_path(const pl_config *c);
 /* Split cfg->stop into a NULL-terminated array (one allocation; free() it). */
 char **config_stop_list(const pl_config *c, int *n);
 
+/* The engine's settings from the configuration (config/engine_params.c): the
+ * one place an option becomes an engine parameter, for the CLI and the TUI.
+ * The structs are the engine's (engine/infer.h, engine/turn.h). */
+struct pl_model_params;
+struct pl_ctx_params;
+struct pl_sampler_params;
+struct pl_gen_params;
+void config_to_model_params(const pl_config *c, struct pl_model_params *out);
+void config_to_ctx_params(const pl_config *c, struct pl_ctx_params *out);
+void config_to_sampler_params(const pl_config *c, struct pl_sampler_params *out);
+/* *stops (free() it) holds the strings out->stop points to. */
+void config_to_gen_params(const pl_config *c, struct pl_gen_params *out, char ***stops);
+
 /* The words for o->live ("live", "next load", ...); NULL for LIVE_NONE. */
 const char *config_live_text(const pl_option *o);
 

@@ -5,6 +5,7 @@
  *   status.h   pl_status, pl_type          infer.h    models, contexts, decode, sampling
  *   text.h     tokens, templates, UTF-8    catalog.h  the models on this machine
  *   quantize.h `parley quantize`           worker.h   the worker thread and its queues
+ *   turn.h     one chat turn (render .. sample .. stop strings), for every front end
  * No call prints, exits or aborts on input: each fallible call fills a
  * pl_status with a code and a message a person can act on.
  */
@@ -16,6 +17,7 @@
 #include "text.h"
 #include "catalog.h"
 #include "quantize.h"
+#include "turn.h"
 #include "worker.h"
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "infer.h"
 #include "text.h"
+#include "turn.h"   /* pl_gen_params */
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,14 +32,6 @@ typedef struct pl_load_params {
     pl_model_params model;
     pl_ctx_params   ctx;
 } pl_load_params;
-
-typedef struct pl_gen_params {
-    pl_sampler_params  sampler;
-    int                n_predict;      /* -1: until the end of the answer */
-    const char *const *stop;           /* NULL-terminated stop strings or NULL; copied */
-    const char        *tmpl_override;  /* NULL: the model's template; copied */
-    bool               shift_on_full;  /* context full: drop oldest turns (true) or stop */
-} pl_gen_params;
 
 typedef enum pl_event_kind {
     PL_EV_LOAD_PROGRESS,  /* progress 0..1, or < 0 when unknown; text = stage */

@@ -1,4 +1,4 @@
-/* worker_impl.h — what worker.c (queues, thread), worker_gen.c (a chat turn)
+/* worker_impl.h — what worker.c (queues, thread), worker_gen.c (a chat turn through engine/turn.c)
  * and worker_knob.c (load, knobs) share. Engine-internal. */
 #ifndef PL_WORKER_IMPL_H
 #define PL_WORKER_IMPL_H
@@ -54,8 +54,7 @@ struct pl_worker {
     pl_load_params  lp;          /* as loaded; lp.path == model_path */
     char           *model_path;
     pl_engine_state state;
-    pl_sampler     *smp;         /* of the turn being generated */
-    pl_gen_params   gp;
+    pl_gen_params   gp;          /* of the turn being generated: knobs change it, the turn takes it */
     pl_snapshot_io  io;          /* set before the first request */
 };
 

@@ -117,22 +117,9 @@ static int knob_threads(pl_worker *w, const char *v, char *msg, size_t len)
     return 0;
 }
 
-/* Rebuild the sampler of the answer being generated with new parameters. */
-static void sampler_rebuild(pl_worker *w)
-{
-    if (!w->smp) return;
-    pl_sampler *s = pl_sampler_new(&w->gp.sampler);
-    if (!s) return;
-    pl_sampler_free(w->smp);
-    w->smp = s;
-    int n = pl_seq_len(w->ctx, w->seq), last = w->gp.sampler.penalty_last_n;
-    const int32_t *t = pl_seq_tokens(w->ctx, w->seq);
-    for (int i = n > last ? n - last : 0; t && i < n; i++) pl_sampler_accept(s, t[i]);
-}
-
 #define SAMPLER_KNOB(fname, field, conv) \
     static int fname(pl_worker *w, const char *v, char *msg, size_t len) \
-    { w->gp.sampler.field = conv; sampler_rebuild(w); return 0; }
+    { w->gp.sampler.field = conv; return 0; }   /* the turn rebuilds its sampler (pl_turn_update) */
 SAMPLER_KNOB(knob_temp, temp, (float)atof(v))
 SAMPLER_KNOB(knob_top_k, top_k, atoi(v))
 SAMPLER_KNOB(knob_top_p, top_p, (float)atof(v))

@@ -55,30 +55,14 @@ void tui_notice(tui_app *a, tr_kind kind, const char *fmt, ...)
     transcript_add(&a->tr, kind, buf);
 }
 
-/* Sampling and policy for one turn, from the current settings. */
+/* Sampling and policy for one turn, from the current settings (config/'s
+ * mapping); a random seed differs from turn to turn even within a second. */
 pl_gen_params tui_gen_params(tui_app *a, char ***stops)
 {
-    pl_config *c = a->cfg;
     static uint64_t counter;
     pl_gen_params g;
-    memset(&g, 0, sizeof g);
-    g.sampler = pl_sampler_default_params();
-    g.sampler.temp = c->temp;
-    g.sampler.top_k = c->top_k;
-    g.sampler.top_p = c->top_p;
-    g.sampler.min_p = c->min_p;
-    g.sampler.repeat_penalty = c->repeat_penalty;
-    g.sampler.freq_penalty = c->freq_penalty;
-    g.sampler.presence_penalty = c->presence_penalty;
-    g.sampler.penalty_last_n = c->repeat_last_n;
-    g.sampler.seed = c->seed >= 0 ? (uint64_t)c->seed
-                                  : (uint64_t)time(NULL) * 6364136223846793005ull + ++counter;
-    g.n_predict = c->n_predict;
-    int n;
-    *stops = config_stop_list(c, &n);
-    g.stop = (const char *const *)*stops;
-    g.tmpl_override = c->chat_template && *c->chat_template ? c->chat_template : NULL;
-    g.shift_on_full = !c->context_policy || strcmp(c->context_policy, "stop") != 0;
+    config_to_gen_params(a->cfg, &g, stops);
+    if (a->cfg->seed < 0) g.sampler.seed = (uint64_t)time(NULL) * 6364136223846793005ull + ++counter;
     return g;
 }
 
@@ -205,16 +189,8 @@ int tui_load_model_as(tui_app *a, const char *path, const char *name)
     pl_load_params p;
     memset(&p, 0, sizeof p);
     p.path = path;
-    p.model = pl_model_default_params();
-    p.model.n_gpu_layers = c->n_gpu_layers;
-    p.model.mmap = c->mmap;
-    p.ctx = pl_ctx_default_params();
-    p.ctx.n_ctx = c->ctx_size;
-    p.ctx.n_threads = c->threads;
-    p.ctx.n_batch = c->batch_size;
-    int tk = pl_type_from_name(c->cache_type_k), tv = pl_type_from_name(c->cache_type_v);
-    if (tk >= 0) p.ctx.type_k = (pl_type)tk;
-    if (tv >= 0) p.ctx.type_v = (pl_type)tv;
+    config_to_model_params(c, &p.model);
+    config_to_ctx_params(c, &p.ctx);
     uint32_t id = pl_worker_load(a->wk, &p);
     if (!id) { tui_notice(a, TR_ERROR, "out of memory"); return -1; }
     if (a->es.loaded) {   /* what the status line and session go back to if this load fails */
