@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -170,4 +171,19 @@ void parley_assert_sane(vt_term *t)
     cr_assert(strstr(st, "F1 help") || strstr(st, "|"), "no status line on row %d: '%s'", vt_rows(t) - 2, st);
     cr_assert(in[0] == '>', "the input row does not start with '>': '%s'", in);
     cr_assert(lit, "the status line has no highlight");
+}
+
+long long parley_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool parley_wait_status(vt_term *t, const char *text, int timeout_ms)
+{
+    char st[1024];
+    for (long long end = parley_ms() + timeout_ms; parley_ms() < end; vt_pump(t, 20))
+        if (strstr(parley_status(t, st, sizeof st), text)) return true;
+    return false;
 }

@@ -46,5 +46,15 @@ char    *parley_status(vt_term *t, char *buf, size_t len);
 char    *parley_answer(vt_term *t, char *buf, size_t len);
 /* Every row is at most cols wide and the status/input rows are in place. */
 void     parley_assert_sane(vt_term *t);
+/* Milliseconds on a clock that never jumps. */
+long long parley_ms(void);
+/* Wait until the status line shows text; false after timeout_ms. */
+bool     parley_wait_status(vt_term *t, const char *text, int timeout_ms);
+
+/* Fail (assert) or count a failure (expect) with the whole screen in the log. */
+#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
+    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
+#define expect_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
+    cr_expect_fail(__VA_ARGS__); cr_log_error("screen:\n%s", s_); free(s_); } } while (0)
 
 #endif

@@ -14,19 +14,12 @@
 
 #define LONG_PROMPT "Write a long story about a dragon and a knight."
 
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until the answer area holds at least n characters. */
 static bool wait_answer_len(vt_term *t, size_t n, int timeout_ms)
 {
     char buf[16384];
-    long long end = ms_now() + timeout_ms;
-    while (ms_now() < end) {
+    long long end = parley_ms() + timeout_ms;
+    while (parley_ms() < end) {
         size_t len = 0;
         parley_answer(t, buf, sizeof buf);
         for (char *p = buf; *p; p++) len += *p != ' ' && *p != '\n';
@@ -37,17 +30,6 @@ static bool wait_answer_len(vt_term *t, size_t n, int timeout_ms)
 }
 
 /* Wait until the status line (not just anywhere) shows text: frames can arrive in pieces. */
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    long long end = ms_now() + timeout_ms;
-    while (ms_now() < end) {
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-        vt_pump(t, 20);
-    }
-    return false;
-}
-
 Test(tui_chat, answer_appears, .timeout = 20)
 {
     vt_term *t = parley_start(24, 80, NULL);
@@ -56,7 +38,7 @@ Test(tui_chat, answer_appears, .timeout = 20)
     cr_assert(vt_wait_text(t, "You", 3000), "the message was not shown");
     cr_assert(vt_wait_text(t, "Paris", 15000), "the model's answer (Paris) did not appear");
     char st[1024];
-    cr_assert(wait_status(t, "tok/s", 10000), "the answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 10000), "the answer did not finish");
     parley_status(t, st, sizeof st);
     cr_expect(strstr(st, "tok/s"), "no speed in the status line after an answer: '%s'", st);
     cr_expect(!strstr(st, "ctx 0/"), "the context meter did not move: '%s'", st);
@@ -70,9 +52,9 @@ Test(tui_chat, streaming_is_visible, .timeout = 20)
     parley_type(t, LONG_PROMPT);
     char prev[16384] = "", cur[16384], st[1024];
     int changes = 0;
-    long long end = ms_now() + 15000;
+    long long end = parley_ms() + 15000;
     bool answering_seen = false;
-    while (ms_now() < end) {
+    while (parley_ms() < end) {
         vt_pump(t, 20);
         parley_status(t, st, sizeof st);
         answering_seen |= strstr(st, "answering") != NULL;
@@ -95,7 +77,7 @@ Test(tui_chat, esc_keeps_partial_answer, .timeout = 20)
     vt_send(t, VT_KEY_ESC);
     cr_assert(vt_wait_text(t, "(stopped)", 5000), "Esc did not stop the answer");
     /* let the frame that says so arrive whole before reading the answer */
-    cr_assert(wait_status(t, "ready", 5000), "the status line does not say ready after Esc");
+    cr_assert(parley_wait_status(t, "ready", 5000), "the status line does not say ready after Esc");
     vt_pump(t, 300);
     char a1[16384], a2[16384];
     parley_answer(t, a1, sizeof a1);
@@ -119,7 +101,7 @@ Test(tui_chat, resize_while_streaming, .timeout = 20)
         vt_resize(t, sizes[i][0], sizes[i][1]);
         vt_pump(t, 150);
     }
-    cr_assert(wait_status(t, "ready", 15000), "the answer did not finish after resizing");
+    cr_assert(parley_wait_status(t, "ready", 15000), "the answer did not finish after resizing");
     vt_pump(t, 200);
     parley_assert_sane(t);
     cr_expect(vt_wait_text(t, "Assistant", 2000), "the answer is gone after resizing");
@@ -172,15 +154,15 @@ Test(tui_chat, kv_type_changes_live, .timeout = 30)
     parley_wait_ready(t);
     parley_type(t, "What is the capital of France?");
     cr_assert(vt_wait_text(t, "Paris", 15000), "no first answer");
-    cr_assert(wait_status(t, "ready", 15000), "the first answer did not finish");
+    cr_assert(parley_wait_status(t, "ready", 15000), "the first answer did not finish");
     vt_pump(t, 300);
     parley_type(t, "/set cache-type-k q8_0");
     cr_assert(vt_wait_text(t, "kv q8_0/f16", 3000), "the status line did not show the new K type");
     cr_expect(!vt_contains(t, "next load"), "a live KV type change was reported as 'next load'");
     parley_type(t, "And of Italy?");
     cr_assert(vt_wait_text(t, "And of Italy?", 3000), "the message was not sent");
-    (void)wait_status(t, "answering", 5000);   /* a short answer may be over before we look */
-    cr_assert(wait_status(t, "ready", 15000), "the answer after the KV type change did not finish");
+    (void)parley_wait_status(t, "answering", 5000);   /* a short answer may be over before we look */
+    cr_assert(parley_wait_status(t, "ready", 15000), "the answer after the KV type change did not finish");
     vt_pump(t, 300);
     char *scr = vt_text(t);
     int answers = 0;
@@ -197,10 +179,10 @@ Test(tui_chat, regenerate_reuses_prefix, .timeout = 20)
     parley_wait_ready(t);
     parley_type(t, "What is the capital of France?");
     cr_assert(vt_wait_text(t, "Paris", 15000), "no first answer");
-    cr_assert(wait_status(t, "tok/s", 10000), "the first answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 10000), "the first answer did not finish");
     vt_send(t, VT_KEY_CTRL('r'));
-    cr_assert(wait_status(t, "answering", 3000), "Ctrl-R did not regenerate");
-    cr_assert(wait_status(t, "ready", 10000), "the regenerated answer did not finish");
+    cr_assert(parley_wait_status(t, "answering", 3000), "Ctrl-R did not regenerate");
+    cr_assert(parley_wait_status(t, "ready", 10000), "the regenerated answer did not finish");
     vt_pump(t, 100);   /* the rest of the frame */
     cr_expect(vt_wait_text(t, "Paris", 2000), "the regenerated answer differs at temp 0");
     parley_type(t, "/stats");
@@ -233,7 +215,7 @@ Test(tui_chat, streaming_sends_only_changes, .timeout = 20)
     size_t before;
     vt_raw(t, &before);
     parley_type(t, LONG_PROMPT);
-    cr_assert(wait_status(t, "tok/s", 15000), "the answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 15000), "the answer did not finish");
     size_t after;
     vt_raw(t, &after);
     /* 48 tokens: a full 80x24 repaint per token would be ~90 KB. */

@@ -13,22 +13,11 @@
 
 #include "harness.h"
 
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
-
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until row r from the bottom (1: the input row) reads exactly text. */
 static bool wait_row(vt_term *t, int from_bottom, const char *text, int timeout_ms)
 {
     char row[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20)) {
+    for (long long end = parley_ms() + timeout_ms; parley_ms() < end; vt_pump(t, 20)) {
         vt_row(t, vt_rows(t) - from_bottom, row, sizeof row);
         for (size_t n = strlen(row); n > 0 && row[n - 1] == ' '; n--) row[n - 1] = 0;
         if (strcmp(row, text) == 0) return true;

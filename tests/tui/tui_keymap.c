@@ -29,30 +29,19 @@ static const char *key_bytes(const char *term, const char *cap, const char *xter
     return buf;
 }
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until the input row (the last one) reads exactly "> text". */
 static bool wait_input(vt_term *t, const char *text, int timeout_ms)
 {
     char row[1024], want[1024];
     snprintf(want, sizeof want, "> %s", text);
     for (size_t n = strlen(want); n > 0 && want[n - 1] == ' '; n--) want[n - 1] = 0;   /* rows come trimmed */
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20)) {
+    for (long long end = parley_ms() + timeout_ms; parley_ms() < end; vt_pump(t, 20)) {
         vt_row(t, vt_rows(t) - 1, row, sizeof row);
         for (size_t n = strlen(row); n > 0 && row[n - 1] == ' '; n--) row[n - 1] = 0;   /* blanks written as spaces */
         if (strcmp(row, want) == 0) return true;
     }
     return false;
 }
-
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
 
 /* parley with no model under term, its UI drawn and the failed load reported. */
 static vt_term *start_idle(const char *term, int rows)
@@ -127,7 +116,7 @@ static bool wait_below(vt_term *t, int n, int timeout_ms)
 {
     char want[64];
     snprintf(want, sizeof want, " %d more below", n);
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20)) {
+    for (long long end = parley_ms() + timeout_ms; parley_ms() < end; vt_pump(t, 20)) {
         char *s = vt_text(t);
         bool ok = n ? strstr(s, want) != NULL : strstr(s, "more below") == NULL;
         free(s);

@@ -17,30 +17,13 @@
 #define PASTE_BEGIN "\x1b[200~"
 #define PASTE_END   "\x1b[201~"
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until the status line shows text. */
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
 /* Wait until the input row (the last one) reads exactly text after "> "
  * ("": the empty editor's hint). */
 static bool wait_input(vt_term *t, const char *text, int timeout_ms)
 {
     char row[1024], want[1024];
     snprintf(want, sizeof want, "> %s", text[0] ? text : "Type a message");
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20)) {
+    for (long long end = parley_ms() + timeout_ms; parley_ms() < end; vt_pump(t, 20)) {
         vt_row(t, vt_rows(t) - 1, row, sizeof row);
         if (text[0] ? strcmp(row, want) == 0 : strncmp(row, want, strlen(want)) == 0) return true;
     }
@@ -56,24 +39,20 @@ static vt_term *start_idle(const char *term)
     return t;
 }
 
-/* Fail with the screen attached. */
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
-
 Test(tui_paste, unterminated_paste_times_out, .timeout = 20)
 {
     vt_term *t = start_idle(NULL);
     vt_send(t, PASTE_BEGIN "pasted text");   /* the end marker never comes */
     assert_screen(t, wait_input(t, "pasted text", 2000), "the pasted text is not in the editor");
-    assert_screen(t, wait_status(t, "paste ended", 3000), "no word that the paste was ended");
-    long long t0 = ms_now();
+    assert_screen(t, parley_wait_status(t, "paste ended", 3000), "no word that the paste was ended");
+    long long t0 = parley_ms();
     vt_send(t, VT_KEY_CTRL('u'));   /* the keys are keys again: Ctrl-U clears, /quit quits */
     assert_screen(t, wait_input(t, "", 2000), "Ctrl-U after the paste timed out was taken as text");
     parley_type(t, "/quit");
     int status = -1;
     assert_screen(t, vt_wait_exit(t, 5000, &status), "/quit after an unterminated paste did not quit");
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
-    cr_log_info("keys worked again %lld ms after the paste's last byte", ms_now() - t0);
+    cr_log_info("keys worked again %lld ms after the paste's last byte", parley_ms() - t0);
     parley_stop(t);
 }
 
@@ -84,7 +63,7 @@ Test(tui_paste, ctrl_c_ends_unterminated_paste, .timeout = 20)
     /* Well inside the idle second: only Ctrl-C can end the paste. */
     assert_screen(t, wait_input(t, "half a paste", 500), "the paste is not shown as it arrives");
     vt_send(t, VT_KEY_CTRL('c'));
-    assert_screen(t, wait_status(t, "paste ended by Ctrl-C", 800), "Ctrl-C did not end the paste");
+    assert_screen(t, parley_wait_status(t, "paste ended by Ctrl-C", 800), "Ctrl-C did not end the paste");
     assert_screen(t, wait_input(t, "half a paste", 500), "Ctrl-C lost the pasted text");
     vt_send(t, VT_KEY_CTRL('u'));
     vt_send(t, VT_KEY_CTRL('d'));

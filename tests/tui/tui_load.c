@@ -21,27 +21,6 @@
 #define ANSWERING "answering (Esc stops)"   /* the empty input box's hint while an answer is awaited */
 #define IDLE      "> Type a message"        /* ... and when none is */
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until the status line shows text. */
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
-/* Fail with the screen attached. */
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
-
 /* A saved one-question chat; returns its home (caller frees). */
 static char *saved_chat(void)
 {
@@ -49,7 +28,7 @@ static char *saved_chat(void)
     parley_wait_ready(t);
     parley_type(t, "What is the capital of France?");
     cr_assert(vt_wait_text(t, "Paris", 15000), "the first answer (Paris) did not appear");
-    cr_assert(wait_status(t, "tok/s", 10000), "the first answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 10000), "the first answer did not finish");
     vt_send(t, VT_KEY_CTRL('d'));
     cr_assert(vt_wait_exit(t, 10000, NULL), "Ctrl-D did not quit");
     return parley_stop_keep(t);
@@ -62,7 +41,7 @@ static vt_term *start_stuck_load(const char *home, char *fifo, size_t len)
     cr_assert(mkfifo(fifo, 0600) == 0, "mkfifo %s: %s", fifo, strerror(errno));
     vt_term *t = parley_start(24, 100, &(parley_opts){.home = home, .args = {"-m", fifo, "--continue", NULL}});
     parley_wait_ui(t);
-    assert_screen(t, wait_status(t, "loading", 3000), "the status line does not say loading");
+    assert_screen(t, parley_wait_status(t, "loading", 3000), "the status line does not say loading");
     return t;
 }
 
@@ -70,7 +49,7 @@ static vt_term *start_stuck_load(const char *home, char *fifo, size_t len)
 static void release_load(vt_term *t, const char *fifo)
 {
     int fd = -1;
-    for (long long end = ms_now() + 3000; fd < 0 && ms_now() < end; vt_pump(t, 20))
+    for (long long end = parley_ms() + 3000; fd < 0 && parley_ms() < end; vt_pump(t, 20))
         fd = open(fifo, O_WRONLY | O_NONBLOCK);
     cr_assert(fd >= 0, "the model load never opened %s", fifo);
     close(fd);
@@ -82,7 +61,7 @@ static void answer_then_quit(vt_term *t)
     parley_wait_ready(t);
     parley_type(t, "What is the capital of Italy?");
     assert_screen(t, vt_wait_text(t, "Rome", 15000), "no answer after the stuck load");
-    assert_screen(t, wait_status(t, "tok/s", 10000), "the answer did not finish");
+    assert_screen(t, parley_wait_status(t, "tok/s", 10000), "the answer did not finish");
     parley_type(t, "/quit");
     int status = -1;
     assert_screen(t, vt_wait_exit(t, 10000, &status), "/quit did not exit");
@@ -98,7 +77,7 @@ Test(tui_load, esc_during_load_returns_to_idle, .timeout = 60)
     vt_send(t, VT_KEY_ESC);
     /* the load still hangs: only the answer that never started is stopped */
     assert_screen(t, vt_wait_text(t, IDLE, 3000), "still answering after Esc while the model loads");
-    assert_screen(t, wait_status(t, "loading", 500), "the load was abandoned too");
+    assert_screen(t, parley_wait_status(t, "loading", 500), "the load was abandoned too");
     release_load(t, fifo);
     assert_screen(t, vt_wait_text(t, "cannot load slow.gguf", 5000), "the failed load was not reported");
     snprintf(cmd, sizeof cmd, "/model %s", getenv("PARLEY_MODEL"));

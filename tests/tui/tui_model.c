@@ -18,33 +18,12 @@
 
 #include "harness.h"
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until the status line shows text. */
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
-/* Fail with the screen attached. */
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
-
 /* Ask a question and wait for its answer to finish (word must appear). */
 static void ask(vt_term *t, const char *q, const char *word)
 {
     parley_type(t, q);
     assert_screen(t, vt_wait_text(t, word, 20000), "no answer with '%s' to '%s'", word, q);
-    assert_screen(t, wait_status(t, "ready", 15000), "the answer to '%s' did not finish", q);
+    assert_screen(t, parley_wait_status(t, "ready", 15000), "the answer to '%s' did not finish", q);
 }
 
 Test(tui_model, failed_switch_keeps_the_model_and_conversation, .timeout = 90)
@@ -54,8 +33,8 @@ Test(tui_model, failed_switch_keeps_the_model_and_conversation, .timeout = 90)
     ask(t, "What is the capital of France?", "Paris");
     parley_type(t, "/model /nonexistent.gguf");
     assert_screen(t, vt_wait_text(t, "cannot load nonexistent.gguf", 5000), "the failed load was not reported");
-    assert_screen(t, wait_status(t, "ready", 3000), "a failed /model left no model");
-    assert_screen(t, wait_status(t, "SmolLM2", 1000), "the status line lost the model in use");
+    assert_screen(t, parley_wait_status(t, "ready", 3000), "a failed /model left no model");
+    assert_screen(t, parley_wait_status(t, "SmolLM2", 1000), "the status line lost the model in use");
     char *home = parley_stop_keep(t);   /* a file that is not a GGUF, in the same home */
     char bad[600], cmd[700];
     snprintf(bad, sizeof bad, "%s/bad.gguf", home);
@@ -69,10 +48,10 @@ Test(tui_model, failed_switch_keeps_the_model_and_conversation, .timeout = 90)
     snprintf(cmd, sizeof cmd, "/model %s", bad);
     parley_type(t, cmd);
     assert_screen(t, vt_wait_text(t, "cannot load bad.gguf", 5000), "the bad GGUF was not reported");
-    assert_screen(t, wait_status(t, "ready", 3000), "a bad GGUF left no model");
+    assert_screen(t, parley_wait_status(t, "ready", 3000), "a bad GGUF left no model");
     parley_type(t, "/model /nonexistent.gguf");
     assert_screen(t, vt_wait_text(t, "cannot load nonexistent.gguf", 5000), "the failed load was not reported");
-    assert_screen(t, wait_status(t, "ready", 3000), "a failed /model left no model");
+    assert_screen(t, parley_wait_status(t, "ready", 3000), "a failed /model left no model");
     ask(t, "And the capital of Italy?", "Rome");
     parley_type(t, "/stats");
     assert_screen(t, vt_wait_text(t, "reused from the cache", 3000), "/stats said nothing");
@@ -120,7 +99,7 @@ Test(tui_model, ollama_name_from_the_command_line, .timeout = 90)
     char *home = ollama_home(env, sizeof env);
     vt_term *t = parley_start(30, 100, &(parley_opts){.home = home, .env = {env, NULL}, .args = {"-m", "smollm2:135m", NULL}});
     parley_wait_ready(t);
-    assert_screen(t, wait_status(t, "smollm2:135m", 2000), "the status line does not name the model as Ollama does");
+    assert_screen(t, parley_wait_status(t, "smollm2:135m", 2000), "the status line does not name the model as Ollama does");
     assert_screen(t, !vt_contains(t, "sha256-"), "the blob's name is shown");
     chat_and_check_session(t, home);
     parley_stop(t);
@@ -148,7 +127,7 @@ Test(tui_model, ollama_name_from_the_picker_with_sources, .timeout = 90)
         vt_pump(t, 100);
     }
     vt_send(t, VT_KEY_ENTER);
-    assert_screen(t, wait_status(t, "smollm2:135m", 10000), "picking the Ollama model does not show its name");
+    assert_screen(t, parley_wait_status(t, "smollm2:135m", 10000), "picking the Ollama model does not show its name");
     parley_wait_ready(t);
     assert_screen(t, !vt_contains(t, "sha256-"), "the blob's name is shown");
     chat_and_check_session(t, home);

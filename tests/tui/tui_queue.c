@@ -19,27 +19,6 @@
 
 #include "harness.h"
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until the status line shows text. */
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
-/* Fail with the screen attached. */
-#define assert_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
-
 /* The input box's row (the last) as text. */
 static char *box(vt_term *t, char *buf, size_t len) { return vt_row(t, vt_rows(t) - 1, buf, len); }
 
@@ -47,7 +26,7 @@ static char *box(vt_term *t, char *buf, size_t len) { return vt_row(t, vt_rows(t
 static void release_load(vt_term *t, const char *fifo)
 {
     int fd = -1;
-    for (long long end = ms_now() + 3000; fd < 0 && ms_now() < end; vt_pump(t, 20))
+    for (long long end = parley_ms() + 3000; fd < 0 && parley_ms() < end; vt_pump(t, 20))
         fd = open(fifo, O_WRONLY | O_NONBLOCK);
     cr_assert(fd >= 0, "the model load never opened %s", fifo);
     close(fd);
@@ -68,7 +47,7 @@ Test(tui_queue, queued_while_answering_edited_dropped_then_sent_in_order, .timeo
     parley_wait_ready(t);
     parley_type(t, "What is the capital of France?");
     assert_screen(t, vt_wait_text(t, "Paris", 20000), "no first answer");
-    assert_screen(t, wait_status(t, "ready", 15000), "the first answer did not finish");
+    assert_screen(t, parley_wait_status(t, "ready", 15000), "the first answer did not finish");
     char fifo[600], cmd[700], b[512];
     char *home = parley_stop_keep(t);
     snprintf(fifo, sizeof fifo, "%s/slow.gguf", home);
@@ -77,7 +56,7 @@ Test(tui_queue, queued_while_answering_edited_dropped_then_sent_in_order, .timeo
     parley_wait_ready(t);
     snprintf(cmd, sizeof cmd, "/model %s", fifo);
     parley_type(t, cmd);
-    assert_screen(t, wait_status(t, "loading", 3000), "the switch to the FIFO does not load");
+    assert_screen(t, parley_wait_status(t, "loading", 3000), "the switch to the FIFO does not load");
 
     parley_type(t, "Hello there");   /* waits behind the load: an answer is awaited */
     assert_screen(t, vt_wait_text(t, "answering (Esc stops)", 3000), "the first message is not awaited");
@@ -98,7 +77,7 @@ Test(tui_queue, queued_while_answering_edited_dropped_then_sent_in_order, .timeo
     vt_send(t, VT_KEY_ESC);   /* empty box: drops the newest */
     assert_screen(t, vt_wait_gone(t, "queued: What is the capital of Germany?", 3000), "Esc did not drop it");
     assert_screen(t, vt_wait_text(t, "dropped", 2000), "dropping said nothing");
-    assert_screen(t, wait_status(t, "loading", 500), "Esc on the queue touched the load");
+    assert_screen(t, parley_wait_status(t, "loading", 500), "Esc on the queue touched the load");
     parley_type(t, "What is the capital of Spain?");
     assert_screen(t, vt_wait_text(t, "queued: What is the capital of Spain?", 3000), "Spain is not queued");
 
@@ -111,7 +90,7 @@ Test(tui_queue, queued_while_answering_edited_dropped_then_sent_in_order, .timeo
     assert_screen(t, vt_wait_text(t, "cannot load slow.gguf", 5000), "the failed load was not reported");
     assert_screen(t, vt_wait_text(t, "Rome", 20000), "the queued question was not answered");
     assert_screen(t, vt_wait_gone(t, "queued: What is the capital of Spain?", 20000), "the last queued one was never sent");
-    assert_screen(t, wait_status(t, "ready", 20000), "the last answer did not finish");
+    assert_screen(t, parley_wait_status(t, "ready", 20000), "the last answer did not finish");
     assert_screen(t, count_rows(t, "What is the capital of Spain?") == 1, "Spain is not in the conversation");
     cr_expect(!vt_contains(t, "Germany") && !vt_contains(t, "joke"), "a dropped or edited message was sent");
     char *s = vt_text(t);
@@ -131,7 +110,7 @@ Test(tui_queue, queued_message_is_sent_after_a_finished_answer, .timeout = 60)
     vt_send(t, VT_KEY_ESC);
     assert_screen(t, vt_wait_gone(t, "while answering: queue it", 3000), "the help did not close");
     parley_type(t, "Write a long story about a dragon.");
-    assert_screen(t, wait_status(t, "answering", 5000), "no answer started");
+    assert_screen(t, parley_wait_status(t, "answering", 5000), "no answer started");
     parley_type(t, "What is the capital of France?");
     assert_screen(t, vt_wait_text(t, "queued: What is the capital of France?", 3000),
                   "the message sent while the answer streams is not queued");

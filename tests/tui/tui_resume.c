@@ -17,25 +17,6 @@
 #define FFFD "\xef\xbf\xbd"
 #define STAR "\xf0\x9f\x8c\x9f"   /* U+1F31F: 4 bytes, 3 tokens of SmolLM2 */
 
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
-/* Fail with the screen attached. */
-#define expect_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_expect_fail(__VA_ARGS__); cr_log_error("screen:\n%s", s_); free(s_); } } while (0)
-
 /* The screen as one line (rows joined, runs of spaces as one): finds text a notice wrapped. */
 static bool screen_has(vt_term *t, const char *needle)
 {
@@ -68,7 +49,7 @@ Test(tui_resume, answer_cut_inside_a_character_keeps_whole_characters, .timeout 
     vt_term *t = parley_start(24, 80, &(parley_opts){.args = {"-n", "4", NULL}});
     parley_wait_ready(t);
     parley_type(t, "Reply with three emoji.");
-    cr_assert(wait_status(t, "tok/s", 15000), "the answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 15000), "the answer did not finish");
     expect_screen(t, vt_contains(t, STAR), "the whole star is not shown");
     expect_screen(t, !vt_contains(t, FFFD), "a cut character is shown as U+FFFD");
     char *home = quit_keep(t);
@@ -85,7 +66,7 @@ static void ask(vt_term *t, const char *question, const char *word)
 {
     parley_type(t, question);
     cr_assert(vt_wait_text(t, word, 15000), "the answer (%s) did not appear", word);
-    cr_assert(wait_status(t, "ready", 15000), "the answer did not finish");
+    cr_assert(parley_wait_status(t, "ready", 15000), "the answer did not finish");
 }
 
 /* A chat whose K cache type was changed to q8_0 between two answers; the kept home. */
@@ -105,7 +86,7 @@ Test(tui_resume, continue_brings_back_the_kv_types_and_the_snapshot_fits, .timeo
     vt_term *t = parley_start(30, 100, &(parley_opts){.home = home, .args = {"--continue", NULL}});
     cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
     char st[1024];
-    expect_screen(t, wait_status(t, "kv q8_0/f16", 5000), "the K cache is not q8_0 again: %s",
+    expect_screen(t, parley_wait_status(t, "kv q8_0/f16", 5000), "the K cache is not q8_0 again: %s",
                   parley_status(t, st, sizeof st));
     expect_screen(t, vt_contains(t, "(snapshot") && !vt_contains(t, "snapshot ignored") && !vt_contains(t, "re-decoded"),
                   "the resume was not instant from the snapshot");
@@ -120,14 +101,14 @@ Test(tui_resume, a_flag_on_the_command_line_wins_and_types_are_named, .timeout =
     vt_term *t = parley_start(30, 100, &(parley_opts){.home = home, .args = {"--continue", "--cache-type-k", "q4_0", NULL}});
     cr_assert(vt_wait_text(t, "re-decoded", 15000), "the transcript was not re-decoded for the other K type");
     char st[1024];
-    expect_screen(t, wait_status(t, "kv q4_0/f16", 5000), "the flag did not win: %s", parley_status(t, st, sizeof st));
+    expect_screen(t, parley_wait_status(t, "kv q4_0/f16", 5000), "the flag did not win: %s", parley_status(t, st, sizeof st));
     expect_screen(t, screen_has(t, "kept from the command line: cache-type-k q4_0 (the session had q8_0)"),
                   "the kept flag is not said");
     expect_screen(t, screen_has(t, "K/V types q8_0/f16, the cache is q4_0/f16"), "the snapshot's types are not named");
     char *again = quit_keep(t);
     t = parley_start(30, 100, &(parley_opts){.home = again, .args = {"--continue", NULL}});   /* it now runs with q4_0 */
     cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
-    expect_screen(t, wait_status(t, "kv q4_0/f16", 5000) && vt_contains(t, "(snapshot"),
+    expect_screen(t, parley_wait_status(t, "kv q4_0/f16", 5000) && vt_contains(t, "(snapshot"),
                   "the session did not keep the type it last ran with: %s", parley_status(t, st, sizeof st));
     parley_stop(t);
     free(again);
@@ -188,12 +169,12 @@ Test(tui_resume, the_sidebar_brings_back_the_kv_types_live, .timeout = 60)
     vt_term *t = parley_start(30, 100, &(parley_opts){.home = home});
     parley_wait_ready(t);
     char st[1024];
-    cr_assert(wait_status(t, "kv f16/f16", 5000), "a new chat starts with the defaults: %s", parley_status(t, st, sizeof st));
+    cr_assert(parley_wait_status(t, "kv f16/f16", 5000), "a new chat starts with the defaults: %s", parley_status(t, st, sizeof st));
     vt_send(t, VT_KEY_CTRL('b'));
     cr_assert(vt_wait_text(t, "Sessions (1)", 3000), "Ctrl-B did not open the sidebar");
     vt_send(t, VT_KEY_ENTER);
     cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume notice");
-    expect_screen(t, wait_status(t, "kv q8_0/f16", 5000), "the K cache type did not come back: %s",
+    expect_screen(t, parley_wait_status(t, "kv q8_0/f16", 5000), "the K cache type did not come back: %s",
                   parley_status(t, st, sizeof st));
     expect_screen(t, vt_contains(t, "(snapshot") && !vt_contains(t, "snapshot ignored"), "the snapshot did not fit");
     parley_stop(t);

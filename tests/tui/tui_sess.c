@@ -21,25 +21,6 @@
 #include "../common/cli.h"
 #include "harness.h"
 
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool wait_status(vt_term *t, const char *text, int timeout_ms)
-{
-    char st[1024];
-    for (long long end = ms_now() + timeout_ms; ms_now() < end; vt_pump(t, 20))
-        if (strstr(parley_status(t, st, sizeof st), text)) return true;
-    return false;
-}
-
-/* Fail with the screen attached. */
-#define expect_screen(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
-    cr_expect_fail(__VA_ARGS__); cr_log_error("screen:\n%s", s_); free(s_); } } while (0)
-
 /* A chat of one question and its answer, then Ctrl-D; returns the kept home. */
 static char *chat_and_quit(const char *question, const char *answer_word)
 {
@@ -47,7 +28,7 @@ static char *chat_and_quit(const char *question, const char *answer_word)
     parley_wait_ready(t);
     parley_type(t, question);
     cr_assert(vt_wait_text(t, answer_word, 15000), "the answer (%s) did not appear", answer_word);
-    cr_assert(wait_status(t, "tok/s", 10000), "the answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 10000), "the answer did not finish");
     vt_send(t, VT_KEY_CTRL('d'));
     int status = 0;
     cr_assert(vt_wait_exit(t, 10000, &status), "Ctrl-D did not quit");
@@ -58,17 +39,17 @@ static char *chat_and_quit(const char *question, const char *answer_word)
 Test(tui_sess_resume, continue_after_quit, .timeout = 45)
 {
     char *home = chat_and_quit("What is the capital of France?", "Paris");
-    long long t0 = ms_now();
+    long long t0 = parley_ms();
     vt_term *t = parley_start(24, 80, &(parley_opts){.home = home, .args = {"--continue", NULL}});
     cr_assert(vt_wait_text(t, "Paris", 3000), "--continue did not show the saved transcript");
     cr_expect(vt_contains(t, "What is the capital of France?"), "the question is missing after --continue");
-    long long shown = ms_now() - t0;
+    long long shown = parley_ms() - t0;
     cr_assert(vt_wait_text(t, "resumed in", 15000), "no resume timing notice");
     expect_screen(t, vt_contains(t, "(snapshot"), "the KV cache was not restored from the snapshot");
     cr_log_info("transcript shown %lld ms after start", shown);
     parley_wait_ready(t);
     parley_type(t, "And the capital of Germany?");
-    cr_assert(wait_status(t, "tok/s", 15000), "the next answer did not finish after the resume");
+    cr_assert(parley_wait_status(t, "tok/s", 15000), "the next answer did not finish after the resume");
     char ans[8192];
     parley_answer(t, ans, sizeof ans);
     size_t letters = 0;
@@ -190,12 +171,12 @@ Test(tui_sess_hangup, sighup_mid_answer_saves_it, .timeout = 60)
     parley_wait_ready(t);
     parley_type(t, "Write a long story about a dragon and a knight.");
     char ans[8192] = "";
-    for (long long end = ms_now() + 15000; ms_now() < end && strlen(parley_answer(t, ans, sizeof ans)) < 24;)
+    for (long long end = parley_ms() + 15000; parley_ms() < end && strlen(parley_answer(t, ans, sizeof ans)) < 24;)
         vt_pump(t, 20);
     cr_assert(strlen(ans) >= 24, "the answer did not start");
     char start[16];
     snprintf(start, sizeof start, "%.12s", ans + 2);   /* rows are indented by two */
-    cr_assert(wait_status(t, "answering", 2000), "the answer ended before the hang-up");
+    cr_assert(parley_wait_status(t, "answering", 2000), "the answer ended before the hang-up");
     kill(vt_pid(t), SIGHUP);
     int status = 0;
     cr_assert(vt_wait_exit(t, 40000, &status), "parley did not exit after SIGHUP");
@@ -227,7 +208,7 @@ Test(tui_sess_store, corrupt_database_keeps_chatting, .timeout = 30)
     expect_screen(t, vt_contains(t, "was damaged") && vt_contains(t, "moved to"), "the broken store was not reported");
     parley_type(t, "What is the capital of France?");
     cr_expect(vt_wait_text(t, "Paris", 15000), "chatting stopped with a broken store");
-    cr_expect(wait_status(t, "tok/s", 10000), "the answer did not finish");
+    cr_expect(parley_wait_status(t, "tok/s", 10000), "the answer did not finish");
     char cmd[800], out[4096];
     snprintf(cmd, sizeof cmd, "cat '%s'.corrupt-*", path);   /* the old bytes, kept aside */
     cr_assert_eq(cli_run(cmd, false, out, sizeof out), 0, "the damaged file was not kept: %s", out);
@@ -250,12 +231,12 @@ Test(tui_sess_store, locked_store_catches_up, .timeout = 40)
     parley_type(t, "What is the capital of France?");
     cr_assert(vt_wait_text(t, "busy", 10000), "the locked store was not reported");
     cr_expect(vt_wait_text(t, "Paris", 15000), "chatting stopped while the store was locked");
-    cr_expect(wait_status(t, "not saved", 3000), "the status line does not say 'not saved'");
+    cr_expect(parley_wait_status(t, "not saved", 3000), "the status line does not say 'not saved'");
     sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(h);
-    cr_assert(wait_status(t, "saving again", 8000), "saving did not resume by itself after the lock was gone");
+    cr_assert(parley_wait_status(t, "saving again", 8000), "saving did not resume by itself after the lock was gone");
     parley_type(t, "And of Spain?");
-    cr_assert(wait_status(t, "tok/s", 15000), "the second answer did not finish");
+    cr_assert(parley_wait_status(t, "tok/s", 15000), "the second answer did not finish");
     vt_send(t, VT_KEY_CTRL('d'));
     cr_assert(vt_wait_exit(t, 10000, NULL), "Ctrl-D did not quit");
     free(parley_stop_keep(t));

@@ -32,14 +32,6 @@ static unsigned long long rng;
 #define screen_assert(t, cond, ...) do { if (!(cond)) { char *s_ = vt_text(t); \
     cr_log_error("screen:\n%s", s_); free(s_); cr_assert_fail(__VA_ARGS__); } } while (0)
 
-/* Milliseconds on a clock that never jumps. */
-static long long ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* xorshift64*: the same storm for the same seed on every machine. */
 static unsigned pick(unsigned n)
 {
@@ -81,8 +73,8 @@ static const char *random_key(bool *last_ctrl_c)
 /* Read the screen for ms milliseconds (a person's pace between keys); false if parley is gone. */
 static bool pump_for(vt_term *t, int ms)
 {
-    for (long long end = ms_now() + ms; ms_now() < end;)
-        if (vt_pump(t, (int)(end - ms_now()) + 1) < 0) return false;
+    for (long long end = parley_ms() + ms; parley_ms() < end;)
+        if (vt_pump(t, (int)(end - parley_ms()) + 1) < 0) return false;
     return true;
 }
 
@@ -123,7 +115,7 @@ static void calm_down(vt_term *t)
     pump_for(t, 1200);   /* an unterminated paste times out */
     for (int i = 0; i < 4; i++) { vt_send(t, "\x1b"); pump_for(t, 150); }
     char st[1024];
-    for (long long end = ms_now() + 10000; ms_now() < end; vt_pump(t, 50))
+    for (long long end = parley_ms() + 10000; parley_ms() < end; vt_pump(t, 50))
         if (!strstr(parley_status(t, st, sizeof st), "answering")) break;
     vt_send(t, "\x03");   /* clears the editor (idle: Ctrl-C on text clears it) */
     pump_for(t, 150);
@@ -137,9 +129,9 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     const char *model = getenv("PARLEY_MODEL");
     vt_term *t = parley_start(24, 80, &(parley_opts){.args = {"--n-predict", "16", NULL}});
     parley_wait_ui(t);
-    long long t0 = ms_now();
+    long long t0 = parley_ms();
     storm(t, model ? model : "");   /* starts while the model loads */
-    long long t1 = ms_now();
+    long long t1 = parley_ms();
     calm_down(t);
     char cmd[1200];
     const char *setup[] = {"/set temp 0", "/set n-predict 24", "/set ctx-size 0", "/set context-policy shift",
@@ -149,7 +141,7 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     parley_type(t, cmd);
     bool loaded = false;
     char st0[1024];
-    for (long long end = ms_now() + 15000; !loaded && ms_now() < end; vt_pump(t, 50))
+    for (long long end = parley_ms() + 15000; !loaded && parley_ms() < end; vt_pump(t, 50))
         loaded = strstr(parley_status(t, st0, sizeof st0), "ready") != NULL;
     storm_assert(t, loaded, "the model did not load again after the storm");
     parley_type(t, "/clear");
@@ -159,7 +151,7 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     char st[1024], ans[8192];
     size_t letters = 0;
     bool ready = false;
-    for (long long end = ms_now() + 20000; !(ready && letters >= 3) && ms_now() < end; vt_pump(t, 50)) {
+    for (long long end = parley_ms() + 20000; !(ready && letters >= 3) && parley_ms() < end; vt_pump(t, 50)) {
         ready = strstr(parley_status(t, st, sizeof st), "ready") != NULL;
         letters = 0;
         for (char *p = parley_answer(t, ans, sizeof ans); *p; p++) letters += *p > ' ';
@@ -172,7 +164,7 @@ Test(tui_storm, random_keys_and_resizes_leave_a_usable_screen, .timeout = 120)
     int status = -1;
     storm_assert(t, vt_wait_exit(t, 10000, &status), "/quit did not exit after the storm");
     storm_assert(t, WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d after the storm", status);
-    cr_log_info("storm %lld ms, recovery and final answer %lld ms", t1 - t0, ms_now() - t1);
+    cr_log_info("storm %lld ms, recovery and final answer %lld ms", t1 - t0, parley_ms() - t1);
     parley_stop(t);
 }
 
