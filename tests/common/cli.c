@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <criterion/criterion.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -29,4 +31,18 @@ int cli_run(const char *cmd, bool with_stderr, char *out, size_t len)
     out[n] = 0;
     int rc = pclose(p);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* nftw callback: remove whatever it is (a test may have made it read-only). */
+static int cli_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    chmod(p, 0700);
+    return remove(p);
+}
+
+void cli_rm_tree(char *dir)
+{
+    if (dir) nftw(dir, cli_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
 }

@@ -13,5 +13,7 @@ const char *cli_bin(void);
  * with_stderr) up to len-1 bytes, the rest read and dropped; exit status,
  * or -1 if it did not exit. */
 int cli_run(const char *cmd, bool with_stderr, char *out, size_t len);
+/* Remove the folder dir and all below it (a test's temporary home), then free dir. */
+void cli_rm_tree(char *dir);
 
 #endif

@@ -21,12 +21,6 @@ static char *dir;
 static char out[8192];
 static const char *model;
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 /* mkdir -p for dir/rel. */
 static void mkdirs(const char *rel)
 {
@@ -77,8 +71,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cli_rm_tree(dir);
 }
 
 /* `parley run -m M` greedy, 8 tokens; returns the exit status, output in out. */

@@ -12,14 +12,9 @@
 #include <unistd.h>
 
 #include "sessions/sessions.h"
+#include "tests/common/cli.h"
 
 static char *dir;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
 
 static void setup(void)
 {
@@ -33,8 +28,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cli_rm_tree(dir);
 }
 
 /* Run `parley sessions ARGS`; stdout+stderr into out; returns the exit status. */

@@ -18,12 +18,6 @@
 static char *dir;
 static char out[65536];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 /* A private data dir and no user config; parley on PATH as an installed one is;
  * the default model's folder as the models dir, so names come from it. */
 static void setup(void)
@@ -49,8 +43,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cli_rm_tree(dir);
 }
 
 /* share/NAME in the source tree. */

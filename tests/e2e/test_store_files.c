@@ -16,15 +16,9 @@
 
 #include "../common/cli.h"
 #include "../common/mount_ro.h"
+#include "tests/common/cli.h"
 
 static char *dir;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    chmod(p, 0700);
-    return remove(p);
-}
 
 /* A private temporary data folder; the user's config never counts. */
 static void setup(void)
@@ -42,8 +36,7 @@ static void teardown(void)
 {
     mount_ro_undo(dir);
     chmod(dir, 0700);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cli_rm_tree(dir);
 }
 
 /* `parley sessions ARGS` with stderr; exit status. */

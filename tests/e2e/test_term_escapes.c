@@ -27,12 +27,6 @@
 static char *dir;
 static char out[1 << 16];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
     dir = strdup("/tmp/parley-esc-XXXXXX");
@@ -45,8 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
+    cli_rm_tree(dir);
 }
 
 /* The first control byte a terminal would act on (C0 but \n and \t, DEL, a C1
