@@ -232,7 +232,7 @@ static void layout_header(lay_cache *c, const tr_msg *m, int width, int idx)
     atoms a = {0};
     atoms_add_str(&a, heads[m->kind].label, heads[m->kind].style);
     atoms_add_str(&a, m->dropped ? "  (out of context)" : m->stopped ? "  (stopped)"
-                    : m->incomplete ? "  (incomplete)" : m->streaming ? "  ..." : "", ROLE_DIM);
+                    : m->incomplete ? "  (stopped)" : m->streaming ? "  ..." : "", ROLE_DIM);   /* one label everywhere */
     lay_wrap(c, NULL, NULL, a.v, a.n, width, true, idx, -1);
     free(a.v);
 }

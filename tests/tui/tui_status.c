@@ -105,3 +105,25 @@ Test(tui_status, more_below_marker_has_a_row_of_its_own, .timeout = 30)
     parley_stop(t);
     free(home);
 }
+
+/* An answer stopped in an earlier run reads "(stopped)" after a resume, as it
+ * did when it was stopped and as `parley sessions show` and the exports say. */
+Test(tui_status, a_resumed_stopped_answer_is_labelled_stopped, .timeout = 30)
+{
+    char *home = parley_mkhome(), path[600], args[700], out[4096];
+    snprintf(path, sizeof path, "%s/cut.json", home);
+    FILE *f = fopen(path, "w");
+    fputs("{\"parley_session\":1,\"title\":\"cut\",\"messages\":[{\"role\":\"user\",\"text\":\"Tell me a story\"},"
+          "{\"role\":\"assistant\",\"text\":\"Once upon a time\",\"complete\":false}]}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "sessions import '%s'", path);
+    cr_assert_eq(parley_cli(home, args, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(parley_cli(home, "sessions show 1", out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "(stopped)"), "sessions show: %s", out);
+    vt_term *t = parley_start(24, 80, &(parley_opts){.home = home, .no_model = true, .args = {"--resume", "1", NULL}});
+    parley_wait_ui(t);
+    cr_assert(vt_wait_text(t, "Once upon a time", 5000));
+    expect_screen(t, vt_contains(t, "(stopped)"), "the resumed answer is not labelled as it was when stopped");
+    parley_stop(t);
+    free(home);
+}
