@@ -1,7 +1,7 @@
 /* resume.c — opening a saved session: transcript at once, KV cache after.
  *
  * The store's messages become the transcript immediately (an answer that was
- * cut off shows "(incomplete)"), so the user can read and even type while the
+ * cut off shows "(stopped)"), so the user can read and even type while the
  * worker brings the KV cache back: from the session's snapshot when it fits,
  * else by re-decoding the transcript in the background (the status line shows
  * a progress bar). When it is done a notice says how long it took, and which
