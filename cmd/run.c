@@ -82,13 +82,15 @@ static void run_print_info(const pl_model *m, const pl_ctx *c, const int32_t *to
     fputc('\n', stderr);
 }
 
-/* The turn's events: -v info once the prompt is known, text as it comes,
- * and at the end an unfinished character (the terminal stream shows it as U+FFFD). */
+/* The turn's events: -v info once the prompt is known, text as it comes.
+ * An answer cut inside a character (-n, the context) ends at its last whole
+ * character, as the chat stores it; --raw still gets the cut bytes. */
 static void run_sink(void *ud, pl_turn *t, const pl_turn_event *ev)
 {
     run_out *o = ud;
     if (ev->kind == PL_TURN_EV_PROMPT && o->verbose) run_print_info(o->m, o->c, ev->toks, ev->n);
-    if ((ev->kind == PL_TURN_EV_TEXT || ev->kind == PL_TURN_EV_END) && ev->len) run_print(o, ev->text, ev->len);
+    if ((ev->kind == PL_TURN_EV_TEXT || (ev->kind == PL_TURN_EV_END && o->raw)) && ev->len)
+        run_print(o, ev->text, ev->len);
 }
 
 /* Model and context are ready: one turn (engine/turn.c) on a new sequence. */

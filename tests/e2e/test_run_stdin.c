@@ -87,3 +87,20 @@ Test(run_stdin, an_idle_pipe_is_not_waited_for, .timeout = 60)
     cr_assert_eq(run("", "-p 'The capital of France is'", a, sizeof a), 0, "%s", a);
     cr_expect_str_eq(prompt_line(b), prompt_line(a));
 }
+
+/* An answer cut inside a character by -n ends at its last whole character,
+ * as the chat stores it (no U+FFFD); --raw keeps the cut bytes. The default
+ * model answers this prompt with emoji, and its fourth token ends inside one. */
+Test(run_stdin, an_answer_cut_inside_a_character_ends_at_the_last_whole_one, .timeout = 60)
+{
+    char cmd[2048];
+    const char *fmt = "'%s' run -m '%s' --chat -p 'Reply with three emoji.' -n 4 --temp 0 -t 2 %s";
+    snprintf(cmd, sizeof cmd, fmt, cli_bin(), fixt_model("PARLEY_MODEL", "model"), "");
+    cr_assert_eq(cli_run(cmd, false, a, sizeof a), 0, "%s", a);
+    cr_expect_null(strstr(a, "\xef\xbf\xbd"), "a cut character shown as U+FFFD: '%s'", a);
+    snprintf(cmd, sizeof cmd, fmt, cli_bin(), fixt_model("PARLEY_MODEL", "model"), "--raw");
+    cr_assert_eq(cli_run(cmd, false, b, sizeof b), 0, "%s", b);
+    size_t la = strlen(a), lb = strlen(b);
+    cr_expect_gt(lb, la, "--raw dropped the cut bytes too ('%s' vs '%s')", b, a);
+    cr_expect_eq(memcmp(a, b, la - 1), 0, "the whole characters differ");
+}
