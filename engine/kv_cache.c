@@ -1,13 +1,16 @@
 /* kv_cache.c — the paged KV pool: blocks, reference counts, copy-on-write.
  *
  * Why paged: a chat edits and regenerates; forking a sequence at a prefix
- * must not copy the prefix. Blocks of KV_BLOCK positions are shared between
+ * must not copy the prefix. Why layer-major: each layer's rows are its own
+ * pool (kv_layer), so one layer's cache can later sit on another device while
+ * every layer still follows the one block table of each sequence. Blocks of KV_BLOCK positions are shared between
  * sequences and copied only when a sharer writes into one (the last, partial
  * block of a fork). Truncation just drops table entries; context shift moves
  * later positions down and re-rotates their keys through a callback (the
  * cache knows nothing about RoPE). Rows are typed (F16, Q8_0, Q4_0, ...);
- * converting the pool to other types goes block by block through f32, so the
- * extra memory is one block and every sequence keeps its positions.
+ * converting the pool to other types goes layer block by layer block through
+ * f32, so the extra memory is one layer block and every sequence keeps its
+ * positions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,7 @@ static void kv_set_types(kv_cache *kv, pl_type tk, pl_type tv)
     kv->type_k = tk, kv->type_v = tv;
     kv->row_k = pl_row_size(tk, kv->kv_dim);
     kv->row_v = pl_row_size(tv, kv->kv_dim);
-    kv->block_bytes = (size_t)kv->n_layer * KV_BLOCK * (kv->row_k + kv->row_v);
+    kv->block_bytes = (size_t)KV_BLOCK * (kv->row_k + kv->row_v);
 }
 
 /* An F16 cache. */
@@ -59,12 +62,14 @@ kv_cache *kv_cache_new_typed(int n_layer, int kv_dim, int max_pos, int max_block
     kv->max_pos = max_pos;
     kv->max_blocks = max_blocks;
     kv_set_types(kv, tk, tv);
-    kv->mem = calloc(max_blocks, sizeof *kv->mem);
+    kv->layers = calloc(n_layer, sizeof *kv->layers);
+    for (int il = 0; kv->layers && il < n_layer; il++)
+        if (!(kv->layers[il].mem = calloc(max_blocks, sizeof *kv->layers[il].mem))) goto oom;
     kv->refs = calloc(max_blocks, sizeof *kv->refs);
     kv->free_ids = malloc(sizeof(int) * max_blocks);
     kv->n_seq_cap = 8;
     kv->seqs = calloc(kv->n_seq_cap, sizeof *kv->seqs);
-    if (!kv->mem || !kv->refs || !kv->free_ids || !kv->seqs) goto oom;
+    if (!kv->layers || !kv->refs || !kv->free_ids || !kv->seqs) goto oom;
     for (int i = 0; i < max_blocks; i++) kv->free_ids[i] = max_blocks - 1 - i;
     kv->n_free = max_blocks;
     return kv;
@@ -78,26 +83,30 @@ oom:
 void kv_cache_free(kv_cache *kv)
 {
     if (!kv) return;
-    for (int i = 0; kv->mem && i < kv->max_blocks; i++) free(kv->mem[i]);
+    for (int il = 0; kv->layers && il < kv->n_layer; il++) {
+        for (int i = 0; kv->layers[il].mem && i < kv->max_blocks; i++) free(kv->layers[il].mem[i]);
+        free(kv->layers[il].mem);
+    }
     for (int i = 0; kv->seqs && i < kv->n_seq_cap; i++) {
         free(kv->seqs[i].table);
         free(kv->seqs[i].tokens);
     }
-    free(kv->mem);
+    free(kv->layers);
     free(kv->refs);
     free(kv->free_ids);
     free(kv->seqs);
     free(kv);
 }
 
-/* Take a block id off the free list with memory behind it; -1 if none. */
+/* Take a block id off the free list with memory behind it in every layer;
+ * -1 if none (layer blocks allocated before a failure stay for the next try). */
 static int kv_block_alloc(kv_cache *kv)
 {
     if (kv->n_free == 0) return -1;
     int id = kv->free_ids[kv->n_free - 1];
-    if (!kv->mem[id]) {
-        kv->mem[id] = calloc(1, kv->block_bytes);   /* rows never written stay finite */
-        if (!kv->mem[id]) return -1;
+    for (int il = 0; il < kv->n_layer; il++) {
+        uint8_t **m = &kv->layers[il].mem[id];
+        if (!*m && !(*m = calloc(1, kv->block_bytes))) return -1;   /* unwritten rows stay finite */
     }
     kv->n_free--;
     kv->refs[id] = 1;
@@ -186,8 +195,9 @@ static int kv_block_own(kv_cache *kv, kv_seq *s, int b, bool exists, pl_status *
     if (id < 0)
         return pl_status_set(st, PL_ERR_CONTEXT_FULL, "KV cache pool is full (%d blocks of %d "
                              "positions in use)", kv->max_blocks, KV_BLOCK);
-    if (exists) {   /* copy-on-write */
-        memcpy(kv->mem[id], kv->mem[s->table[b]], kv->block_bytes);
+    if (exists) {   /* copy-on-write, layer by layer */
+        for (int il = 0; il < kv->n_layer; il++)
+            memcpy(kv->layers[il].mem[id], kv->layers[il].mem[s->table[b]], kv->block_bytes);
         kv_block_release(kv, s->table[b]);
     }
     s->table[b] = id;
@@ -266,23 +276,30 @@ int kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn 
 
 int kv_cache_blocks_used(const kv_cache *kv) { return kv->max_blocks - kv->n_free; }
 
-/* Byte offset of row r (layer, K or V, position) of a block laid out as kv says. */
-static size_t kv_row_offset(const kv_cache *kv, int r, pl_type *type, size_t *size)
+/* Allocated layer blocks of layer il times their size. */
+size_t kv_layer_bytes(const kv_cache *kv, int il)
 {
-    const int il = r / (2 * KV_BLOCK), is_v = (r / KV_BLOCK) % 2, p = r % KV_BLOCK;
-    *type = is_v ? kv->type_v : kv->type_k;
-    *size = is_v ? kv->row_v : kv->row_k;
-    return (size_t)il * KV_BLOCK * (kv->row_k + kv->row_v) +
-           (is_v ? (size_t)KV_BLOCK * kv->row_k : 0) + (size_t)p * *size;
+    size_t n = 0;
+    for (int b = 0; b < kv->max_blocks; b++) n += kv->layers[il].mem[b] != NULL;
+    return n * kv->block_bytes;
 }
 
-/* Rewrite one block's rows from layout o to layout n inside m (big enough for
+/* Byte offset of row r (K or V, position) of a layer block laid out as kv says. */
+static size_t kv_row_offset(const kv_cache *kv, int r, pl_type *type, size_t *size)
+{
+    const int is_v = r / KV_BLOCK, p = r % KV_BLOCK;
+    *type = is_v ? kv->type_v : kv->type_k;
+    *size = is_v ? kv->row_v : kv->row_k;
+    return (is_v ? (size_t)KV_BLOCK * kv->row_k : 0) + (size_t)p * *size;
+}
+
+/* Rewrite one layer block's rows from layout o to layout n inside m (big enough for
  * both). Every row shrinks (or keeps its size) or every row grows: shrinking
  * rows are visited front to back, growing ones back to front, so a row is
  * always read (into tmp) before anything is written over it. */
 static void kv_block_relayout(uint8_t *m, const kv_cache *o, const kv_cache *n, float *tmp)
 {
-    const int n_rows = o->n_layer * 2 * KV_BLOCK;
+    const int n_rows = 2 * KV_BLOCK;
     const bool grow = n->block_bytes > o->block_bytes;
     for (int i = 0; i < n_rows; i++) {
         const int r = grow ? n_rows - 1 - i : i;
@@ -298,34 +315,50 @@ static void kv_block_relayout(uint8_t *m, const kv_cache *o, const kv_cache *n, 
     }
 }
 
+/* Re-type one layer block *mp from layout o to kv's; an unreferenced one drops
+ * its memory instead. false if it could not grow (out of memory). */
+static bool kv_lblock_retype(const kv_cache *kv, const kv_cache *o, uint8_t **mp, bool live,
+                             float *tmp)
+{
+    if (!*mp) return true;
+    if (!live) { free(*mp); *mp = NULL; return true; }
+    const bool grow = kv->block_bytes > o->block_bytes;
+    uint8_t *m = grow ? realloc(*mp, kv->block_bytes) : *mp;
+    if (!m) return false;
+    *mp = m;
+    kv_block_relayout(m, o, kv, tmp);
+    if (kv->block_bytes < o->block_bytes && (m = realloc(m, kv->block_bytes))) *mp = m;
+    return true;
+}
+
+/* Put the layer blocks converted before (il_end, b_end) back in o's layout
+ * (they shrink back: no memory needed) and the cache back to o's types. */
+static void kv_retype_undo(kv_cache *kv, const kv_cache *o, int il_end, int b_end, float *tmp)
+{
+    for (int il = 0; il <= il_end; il++)
+        for (int b = 0; b < (il == il_end ? b_end : kv->max_blocks); b++)
+            if (kv->layers[il].mem[b]) kv_block_relayout(kv->layers[il].mem[b], kv, o, tmp);
+    kv_set_types(kv, o->type_k, o->type_v);
+}
+
 /* One step of a conversion in which K or V (not both) changes type, so all
- * rows grow or all shrink. A block that cannot grow (out of memory) undoes the
- * blocks before it (shrinking back needs no memory) and reports it. */
+ * rows grow or all shrink, layer by layer. A layer block that cannot grow (out
+ * of memory) undoes the ones before it and reports it. */
 static int kv_retype(kv_cache *kv, pl_type tk, pl_type tv, float *tmp, pl_status *st)
 {
     const kv_cache o = *kv;
     kv_set_types(kv, tk, tv);
-    const bool grow = kv->block_bytes > o.block_bytes;
-    for (int b = 0; b < kv->max_blocks; b++) {
-        if (!kv->mem[b]) continue;
-        if (kv->refs[b] == 0) { free(kv->mem[b]); kv->mem[b] = NULL; continue; }
-        uint8_t *m = grow ? realloc(kv->mem[b], kv->block_bytes) : kv->mem[b];
-        if (!m) {
-            for (int u = 0; u < b; u++)
-                if (kv->mem[u]) kv_block_relayout(kv->mem[u], kv, &o, tmp);
-            kv_set_types(kv, o.type_k, o.type_v);
+    for (int il = 0; il < kv->n_layer; il++)
+        for (int b = 0; b < kv->max_blocks; b++) {
+            if (kv_lblock_retype(kv, &o, &kv->layers[il].mem[b], kv->refs[b] > 0, tmp)) continue;
+            kv_retype_undo(kv, &o, il, b, tmp);
             return pl_status_set(st, PL_ERR_NOMEM, "out of memory converting the KV cache to "
                                  "k=%s v=%s", pl_type_name(tk), pl_type_name(tv));
         }
-        kv->mem[b] = m;
-        kv_block_relayout(m, &o, kv, tmp);
-        if (!grow && kv->block_bytes < o.block_bytes && (m = realloc(m, kv->block_bytes)))
-            kv->mem[b] = m;
-    }
     return 0;
 }
 
-/* Re-type the pool in place, block by block: K first, then V, each step
+/* Re-type every layer's pool in place, layer block by layer block: K first, then V, each step
  * growing or shrinking every row. Unreferenced blocks drop their memory
  * (allocated again, in the new size, when next used). Rows past a sequence's
  * end convert to garbage, which nothing reads. */

@@ -1,15 +1,19 @@
-/* kv_cache.h — paged, reference-counted KV cache (engine-internal).
+/* kv_cache.h — paged, reference-counted, layer-major KV cache (engine-internal).
  *
- * A pool of blocks of KV_BLOCK positions; one block holds, for every layer,
- * the K rows and the V rows of its positions, K in type_k and V in type_v
- * (F16 by default; Q8_0, Q4_0, ... quantize each row of kv_dim along its
- * dimensions, so positions stay independent and a head is a run of blocks):
- *     block = (n_layer, [K: (KV_BLOCK, row_k bytes), V: (KV_BLOCK, row_v bytes)])
- * kv_cache_convert re-types the live pool block by block (one spare block of
- * memory at a time), so a chat can change its KV type without re-decoding.
- * A sequence is a table of block ids plus its length and tokens. Blocks are
- * reference-counted: pl_seq_fork copies the table and shares every block; a
- * write into a shared block first copies it (copy-on-write). Block memory is
+ * Blocks of KV_BLOCK positions; block ids are global and all sequences share
+ * one id space, but every layer keeps its rows in its own pool (kv_layer):
+ * layer il's rows of block b are one allocation of that layer's pool,
+ *     layer block = [K: (KV_BLOCK, row_k bytes), V: (KV_BLOCK, row_v bytes)]
+ * K in type_k and V in type_v (F16 by default; Q8_0, Q4_0, ... quantize each
+ * row of kv_dim along its dimensions, so positions stay independent and a head
+ * is a run of blocks). A layer's pool can thus live elsewhere than its
+ * neighbours' (kv_layer.where: the host today, a backend's memory later).
+ * kv_cache_convert re-types the live pool layer block by layer block (one
+ * spare layer block of memory at a time), so a chat can change its KV type
+ * without re-decoding. A sequence is a table of block ids plus its length and
+ * tokens, the same table for every layer. Blocks are reference-counted:
+ * pl_seq_fork copies the table and shares every block; a write into a shared
+ * block first copies it in every layer (copy-on-write). Layer block memory is
  * allocated the first time a block is used and kept on a free list after.
  */
 #ifndef PL_KV_CACHE_H
@@ -26,6 +30,15 @@ typedef struct kv_seq {
     int32_t *tokens;    /* (max_pos) token at each position */
 } kv_seq;
 
+/* One layer's slice of the pool. Who holds the memory is the layer's own
+ * business: where == NULL means host memory from malloc (the only kind so far);
+ * a backend that takes a layer over will set where and own mem's buffers. */
+typedef struct kv_layer {
+    void     *where;   /* holder of this slice: NULL = host */
+    uint8_t **mem;     /* (max_blocks) layer block of each block id: [K (KV_BLOCK, row_k),
+                          V (KV_BLOCK, row_v)] bytes, NULL until first used */
+} kv_layer;
+
 typedef struct kv_cache {
     int      n_layer;
     int      kv_dim;       /* n_head_kv * head_dim */
@@ -33,8 +46,8 @@ typedef struct kv_cache {
     int      max_blocks;   /* pool limit */
     pl_type  type_k, type_v;
     size_t   row_k, row_v;   /* bytes of one position's K / V row (kv_dim elements) */
-    size_t   block_bytes;    /* n_layer * KV_BLOCK * (row_k + row_v) */
-    uint8_t **mem;           /* (max_blocks) block memory, NULL until first used */
+    size_t   block_bytes;    /* one layer block: KV_BLOCK * (row_k + row_v) */
+    kv_layer *layers;        /* (n_layer) each layer's pool */
     int     *refs;         /* (max_blocks) sequences holding each block */
     int     *free_ids;     /* (max_blocks) stack of unreferenced block ids */
     int      n_free;
@@ -70,10 +83,10 @@ int  kv_seq_truncate(kv_cache *kv, int seq, int n);
 int  kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn rot,
                   void *ud, pl_status *st);
 
-/* Layer il's K rows (KV_BLOCK, row_k bytes) in block id b; V rows follow them. */
+/* Layer il's K rows (KV_BLOCK, row_k bytes) of block id b; V rows follow them. */
 static inline uint8_t *kv_block_k(const kv_cache *kv, int b, int il)
 {
-    return kv->mem[b] + (size_t)il * KV_BLOCK * (kv->row_k + kv->row_v);
+    return kv->layers[il].mem[b];
 }
 static inline uint8_t *kv_block_v(const kv_cache *kv, int b, int il)
 {
@@ -99,5 +112,8 @@ static inline pl_f16 *kv_v_row(const kv_cache *kv, const kv_seq *s, int il, int 
 }
 /* Blocks in use (referenced by at least one sequence), for tests and stats. */
 int kv_cache_blocks_used(const kv_cache *kv);
+/* Bytes layer il's pool holds now (its allocated layer blocks), for memory
+ * accounting before a layer moves. */
+size_t kv_layer_bytes(const kv_cache *kv, int il);
 
 #endif

@@ -18,6 +18,12 @@
  *     tokens (n_pos, i32)
  *     rows   (n_pos, n_layer, [K row, V row])
  *     logits (n_vocab, f32) if has_logits
+ *
+ * The payload names positions and layers, never blocks, so it does not
+ * depend on how the cache lays rows out in memory: the block-major cache
+ * before the layer-major one wrote this same version 1, and its payloads load
+ * as they are (tests/fixtures/kv_state). A version this file does not know is
+ * refused with its number, before anything is read.
  */
 #include <stdlib.h>
 #include <string.h>

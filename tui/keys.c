@@ -56,7 +56,7 @@ static void define_missing(const char *seq, int code)
 /* The modified forms of key i from terminfo (rebound to our code), then xterm's. */
 static void define_mods(int i)
 {
-    char cap[16], seq[16];
+    char cap[16], seq[32];   /* seq: two ints in "\x1b[%d;%d~" need up to 27 bytes */
     for (int m = 1; m < 8; m++) {
         int code = TUI_KEY_MOD(i, m);
         if (m == 1) snprintf(cap, sizeof cap, "%s", mod_keys[i].cap);

@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "sessions_test_util.h"
+#include "tests/common/fixture.h"
 
 static pl_model *model;
 static pl_ctx *ctx;
@@ -173,4 +174,57 @@ Test(sess_state, bad_payload_leaves_sequence_empty, .init = state_setup, .fini =
     free(buf);
     int used = pl_seq_len(ctx, a);
     cr_expect_eq(used, n);
+}
+
+/* The state payload parley wrote before the layer-major cache (format 1,
+ * tests/fixtures/kv_state: how it was made is in make_state_v1.c): four
+ * positions of "The capital of France is", F16 K/V, no logits. */
+static char *old_state(size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/kv_state/smollm2.state_v1.bin", fixt_src_dir());
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s is missing", path);
+    char *buf = malloc(1 << 20);
+    cr_assert_not_null(buf);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* The old payload loads, and the sequence goes on exactly like a fresh decode. */
+Test(sess_state, previous_format_loads, .init = state_setup, .fini = state_teardown, .timeout = 60)
+{
+    static const int32_t want[5] = {504, 3575, 282, 4649, 314};   /* the fixture's prompt */
+    size_t len;
+    char *buf = old_state(&len);
+    pl_status st;
+    int b = pl_seq_new(ctx, &st);
+    FILE *f = fmemopen(buf, len, "rb");
+    cr_assert_eq(pl_state_load(ctx, b, f, len, &st), 0, "the old format: %s", st.msg);
+    fclose(f);
+    cr_assert_eq(pl_seq_len(ctx, b), 4);
+    cr_assert_eq(memcmp(pl_seq_tokens(ctx, b), want, sizeof(int32_t) * 4), 0, "tokens differ");
+    cr_expect_null(pl_logits(ctx, b), "the fixture carries no logits");
+    int c = seq_decoded(want, 4);
+    cr_assert_eq(pl_decode(ctx, c, want + 4, 1, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(ctx, b, want + 4, 1, &st), 0, "%s", st.msg);
+    expect_same_logits(pl_logits(ctx, c), pl_logits(ctx, b), "the token after the old state");
+    free(buf);
+}
+
+/* A payload of a format this parley does not know is refused with its number. */
+Test(sess_state, unknown_format_refused, .init = state_setup, .fini = state_teardown, .timeout = 60)
+{
+    size_t len;
+    char *buf = old_state(&len);
+    ((uint32_t *)(void *)buf)[1] = 7;   /* version */
+    pl_status st;
+    int b = pl_seq_new(ctx, &st);
+    FILE *f = fmemopen(buf, len, "rb");
+    cr_expect_neq(pl_state_load(ctx, b, f, len, &st), 0);
+    cr_expect(strstr(st.msg, "version 7"), "message: %s", st.msg);
+    cr_expect_eq(pl_seq_len(ctx, b), 0);
+    fclose(f);
+    free(buf);
 }
