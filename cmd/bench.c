@@ -147,15 +147,8 @@ int cmd_bench(int argc, char **argv)
     }
     int rc = 1;
     pl_status st = {0};
-    char *path = config_model_path(&cfg);
-    pl_model_params mp;
-    config_to_model_params(&cfg, &mp);
-    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
-        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
-        free(path);
-        path = file;
-    }
-    pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
+    char *path = NULL;
+    pl_model *m = cmd_model_open(&cfg, &path, &st);
     pl_ctx *ctx = NULL;
     int32_t *toks = NULL;
     if (!m) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }

@@ -20,6 +20,14 @@ void cmd_term_write(FILE *out, const char *s, size_t len, bool raw);
 void cmd_term_printf(FILE *out, bool raw, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cmd_term_line(FILE *out, const char *s);   /* one line: newlines and tabs as spaces */
 
+/* cmd/model_open.c: load the model -m names (a path, or a name as `parley
+ * models` lists it) or the default one; *path_out gets the file (caller
+ * frees). NULL with st (a message naming the file or the name) on failure. */
+struct pl_config;
+struct pl_model;
+struct pl_status;
+struct pl_model *cmd_model_open(const struct pl_config *cfg, char **path_out, struct pl_status *st);
+
 /* A subcommand as completions list it: its name and a one-line summary. */
 typedef struct cmd_word { const char *name, *summary; } cmd_word;
 

@@ -227,23 +227,9 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    char *path = config_model_path(&cfg);
     pl_status st = { 0 };
-    if (path && (!cfg.model || !cfg.model[0]) && access(path, R_OK) != 0) {
-        cmd_term_printf(stderr, false, "parley run: the default model is not at %s; run `make model` or "
-                        "give one with -m FILE\n", path);
-        free(path);
-        config_free(&cfg);
-        return 1;
-    }
-    pl_model_params mp;
-    config_to_model_params(&cfg, &mp);
-    if (path && cfg.model && cfg.model[0]) {   /* -m NAME as `parley models` lists it */
-        char *file = pl_catalog_resolve(path, cfg.models_dir, cfg.model_paths, &st);
-        free(path);
-        path = file;
-    }
-    pl_model *m = path ? pl_model_load(path, &mp, &st) : NULL;
+    char *path = NULL;
+    pl_model *m = cmd_model_open(&cfg, &path, &st);
     pl_ctx *c = NULL;
     int rc = 1;
     if (m) {

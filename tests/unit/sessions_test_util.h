@@ -32,6 +32,17 @@ static inline void st_tmpdir_rm(char *d)
     free(d);
 }
 
+/* How many sessions the store lists (fails the test if it cannot list). */
+static inline int st_count(sess_store *s)
+{
+    sess_info *l = NULL;
+    int n = 0;
+    sess_status st;
+    cr_assert_eq(sess_list(s, &l, &n, &st), 0, "%s", st.msg);
+    sess_info_free_list(l, n);
+    return n;
+}
+
 /* Open the store in dir or fail the test with the store's message. */
 static inline sess_store *st_open(const char *dir)
 {

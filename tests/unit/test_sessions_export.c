@@ -36,16 +36,6 @@ static char *export_json(sess_store *s, int64_t id)
     return buf;
 }
 
-static int session_count(sess_store *s)
-{
-    sess_info *l = NULL;
-    int n = 0;
-    sess_status st = {0};
-    cr_assert_eq(sess_list(s, &l, &n, &st), 0);
-    sess_info_free_list(l, n);
-    return n;
-}
-
 Test(sess_export, json_round_trip_is_identical)
 {
     char *dir = st_tmpdir();
@@ -143,7 +133,7 @@ Test(sess_export, bad_imports_name_the_field_and_change_nothing)
         cr_assert_eq(st.code, SESS_ERR_FORMAT, "case %zu: %s", i, st.msg);
         cr_assert(strstr(st.msg, bad[i].words) && strstr(st.msg, "in.json"), "case %zu: '%s' lacks '%s'", i, st.msg,
                   bad[i].words);
-        cr_assert_eq(session_count(s), 1, "case %zu half-imported", i);
+        cr_assert_eq(st_count(s), 1, "case %zu half-imported", i);
     }
     sess_store_close(s);
     st_tmpdir_rm(dir);
@@ -169,7 +159,7 @@ Test(sess_export, import_that_fails_midway_leaves_no_trace)
     sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     cr_assert_eq(sess_import_json(s, doc, strlen(doc), "big.json", &st), -1);
     cr_assert_eq(st.code, SESS_ERR_FULL, "%s", st.msg);
-    cr_assert_eq(session_count(s), 1, "the session row of a failed import remains");
+    cr_assert_eq(st_count(s), 1, "the session row of a failed import remains");
     sess_info info;
     cr_assert_eq(sess_get_info(s, sid, &info, &st), 0);
     sess_info_clear(&info);

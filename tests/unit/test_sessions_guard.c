@@ -55,16 +55,6 @@ static void fill_store(const char *dir, int n)
     sess_store_close(s);
 }
 
-static int count_sessions(sess_store *s)
-{
-    sess_info *l = NULL;
-    int n = 0;
-    sess_status st;
-    cr_assert_eq(sess_list(s, &l, &n, &st), 0, "%s", st.msg);
-    sess_info_free_list(l, n);
-    return n;
-}
-
 Test(sess_guard, fresh_store_is_private)
 {
     umask(022);
@@ -99,7 +89,7 @@ Test(sess_guard, loose_folder_and_files_of_ours_are_tightened)
     sess_store *s = st_open(dir);
     cr_assert_eq(mode_of(dir), 0700, "data folder left at %o", mode_of(dir));
     cr_assert_eq(mode_of(st_path(dir, "sessions.db")), 0600, "sessions.db left at %o", mode_of(st_path(dir, "sessions.db")));
-    cr_assert_eq(count_sessions(s), 1);
+    cr_assert_eq(st_count(s), 1);
     sess_store_close(s);
     st_tmpdir_rm(dir);
 }
@@ -151,7 +141,7 @@ Test(sess_guard, damage_in_the_middle_is_moved_aside_and_a_new_store_starts)
     size_t n1;
     char *after = slurp(moved, &n1);
     cr_assert(n1 == n0 && memcmp(before, after, n0) == 0, "the damaged file's bytes were not kept as they were");
-    cr_assert_eq(count_sessions(s), 0, "the new store is not empty");
+    cr_assert_eq(st_count(s), 0, "the new store is not empty");
     int64_t sid = sess_create(s, NULL, &st);
     cr_assert_gt(sid, 0, "%s", st.msg);
     cr_assert_gt(sess_msg_add(s, sid, "user", "fresh start", 11, NULL, &st), 0, "%s", st.msg);

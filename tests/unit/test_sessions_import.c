@@ -10,16 +10,6 @@
 #include "sessions/sessions_impl.h"
 #include "sessions_test_util.h"
 
-static int count_sessions(sess_store *s)
-{
-    sess_info *l = NULL;
-    int n = 0;
-    sess_status st;
-    cr_assert_eq(sess_list(s, &l, &n, &st), 0, "%s", st.msg);
-    sess_info_free_list(l, n);
-    return n;
-}
-
 Test(sess_import, empty_session_without_updated_imports)
 {
     char *dir = st_tmpdir();
@@ -65,7 +55,7 @@ Test(sess_import, a_text_over_the_limit_is_refused_with_the_limit)
     strcpy(doc + head + big, "\"}]}");
     cr_assert_eq(sess_import_json(s, doc, strlen(doc), "huge.json", &st), -1, "a 16 MiB + 1 message was taken");
     cr_assert(strstr(st.msg, "messages[0].text") && strstr(st.msg, "limit is 16 MiB"), "%s", st.msg);
-    cr_assert_eq(count_sessions(s), 0);
+    cr_assert_eq(st_count(s), 0);
     cr_assert_eq(sess_msg_add(s, sess_create(s, NULL, &st), "user", doc + head, big, NULL, &st), -1);
     cr_assert(strstr(st.msg, "limit is 16 MiB"), "%s", st.msg);
     free(doc);
@@ -165,7 +155,7 @@ Test(sess_import, old_markdown_system_line_with_a_nul_is_refused_by_name)
     fclose(f);
     cr_expect_lt(sess_import_file(s, path, &st), 0, "a system prompt with a NUL byte was imported");
     cr_expect(strstr(st.msg, "system_prompt: contains a NUL byte"), "%s", st.msg);
-    cr_expect_eq(count_sessions(s), 0);
+    cr_expect_eq(st_count(s), 0);
     sess_store_close(s);
     st_tmpdir_rm(dir);
 }
