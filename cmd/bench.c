@@ -19,19 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../config/config.h"
 #include "../engine/engine.h"
 #include "cmd.h"
-
-static double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* One timed run of a test after depth tokens: seconds, or a negative value on error. */
 static double bench_once(pl_ctx *ctx, int seq, int depth, const int32_t *toks, int n, bool batched, pl_status *st)
@@ -40,14 +32,14 @@ static double bench_once(pl_ctx *ctx, int seq, int depth, const int32_t *toks, i
         pl_status_set(st, PL_ERR_ARG, "cannot clear the sequence");
         return -1;
     }
-    double t0 = bench_now();
+    double t0 = pl_now_s();
     if (batched) {
         if (pl_decode(ctx, seq, toks, n, st) != 0) return -1;
     } else {
         for (int i = 0; i < n; i++)
             if (pl_decode(ctx, seq, &toks[i], 1, st) != 0) return -1;
     }
-    return bench_now() - t0;
+    return pl_now_s() - t0;
 }
 
 /* Warm up, run reps times, print one table row. */
@@ -94,12 +86,12 @@ static int bench_bw(pl_ctx *ctx, int seq, int depth, const int32_t *toks, int n,
     }
     double td = 0, tr = 0;
     for (int i = 0; i < n; i++) {
-        double t0 = bench_now();
+        double t0 = pl_now_s();
         if (pl_decode(ctx, seq, &toks[i], 1, st) != 0) {
             free(share);
             return -1;
         }
-        double d = bench_now() - t0, r = pl_ctx_read_weights_s(ctx);
+        double d = pl_now_s() - t0, r = pl_ctx_read_weights_s(ctx);
         if (r < 0) {
             free(share);
             pl_status_set(st, PL_ERR_NOMEM, "out of memory");

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gguf.h"
@@ -308,13 +307,6 @@ static pl_code quant_tensors_run(const gguf_file *f, const quant_plan *p, uint8_
     return PL_OK;
 }
 
-static double quant_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Every valid name, for the unknown-type message. */
 static void quant_names_join(char *buf, size_t len)
 {
@@ -335,7 +327,7 @@ pl_code pl_quantize_file(const char *in, const char *out, const char *type_name,
         return pl_status_set(st, PL_ERR_ARG, "unknown type '%s' (valid: %s)", type_name ? type_name : "", names);
     }
     if (!in || !out) return pl_status_set(st, PL_ERR_ARG, "quantize: no input or output path");
-    double t0 = quant_now();
+    double t0 = pl_now_s();
     gguf_file *f = gguf_open(in, st);
     if (!f) return st->code;
     pl_quant_stats s = { .in_bytes = f->size, .n_tensors = (int)f->n_tensors };
@@ -362,7 +354,7 @@ pl_code pl_quantize_file(const char *in, const char *out, const char *type_name,
         goto done;
     struct stat sb;
     s.out_bytes = stat(out, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-    s.seconds = quant_now() - t0;
+    s.seconds = pl_now_s() - t0;
     if (stats) *stats = s;
     pl_status_ok(st);
 done:

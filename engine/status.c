@@ -2,6 +2,7 @@
  * Messages quote file contents (an architecture, a pre-tokenizer, a token), so
  * they are made safe for a terminal here, once, whoever prints them. */
 #include <stdarg.h>
+#include <time.h>
 
 #include "engine.h"
 
@@ -17,4 +18,11 @@ pl_code pl_status_set(pl_status *st, pl_code code, const char *fmt, ...)
     va_end(ap);
     pl_term_sanitize_str(raw, st->msg, sizeof st->msg);
     return code;
+}
+
+double pl_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

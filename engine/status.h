@@ -34,6 +34,10 @@ pl_code pl_status_set(pl_status *st, pl_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static inline void pl_status_ok(pl_status *st) { if (st) { st->code = PL_OK; st->msg[0] = 0; } }
 
+/* Seconds on a monotonic clock: the one clock for the timings the engine and
+ * its callers report (prefill, generation, bench, quantize). */
+double pl_now_s(void);
+
 #ifdef __cplusplus
 }
 #endif

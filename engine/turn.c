@@ -14,7 +14,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "turn.h"
 
@@ -34,14 +33,6 @@ struct pl_turn {
     size_t                stop_bytes;  /* the stop strings' lengths, summed */
     pl_turn_stats         stats;
 };
-
-/* Seconds on a monotonic clock. */
-static double turn_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Hand an event to the caller's sink, if any. */
 static void turn_emit(pl_turn *t, pl_turn_event ev)
@@ -165,14 +156,14 @@ static int turn_prefill(pl_turn *t, pl_status *st)
         return pl_status_set(st, PL_ERR_ARG, "cannot truncate the KV cache to %d tokens", k), -1;
     t->stats.n_reused = k;
     int batch = t->p->n_batch > 0 ? t->p->n_batch : t->n_toks;
-    double t0 = turn_now();
+    double t0 = pl_now_s();
     for (int i = k; i < t->n_toks; i += batch) {
         if (turn_cancelled(t)) return pl_status_set(st, PL_ERR_CANCELLED, "cancelled"), -1;
         int n = t->n_toks - i < batch ? t->n_toks - i : batch;
         turn_emit(t, (pl_turn_event){.kind = PL_TURN_EV_PREFILL, .done = i - k, .total = t->n_toks - k});
         if (pl_decode(t->c, t->seq, t->toks + i, n, st) < 0) return -1;
     }
-    t->stats.prefill_s = turn_now() - t0;
+    t->stats.prefill_s = pl_now_s() - t0;
     return 0;
 }
 
@@ -263,7 +254,7 @@ static int turn_generate(pl_turn *t, pl_status *st)
 {
     const int n_vocab = pl_n_vocab(t->m), n_ctx = pl_ctx_n_ctx(t->c);
     char piece[256];
-    double t0 = turn_now();
+    double t0 = pl_now_s();
     for (;;) {
         turn_emit(t, (pl_turn_event){.kind = PL_TURN_EV_STEP});
         if (turn_cancelled(t)) { t->stats.stop = PL_TURN_STOP_CANCELLED; break; }
@@ -283,7 +274,7 @@ static int turn_generate(pl_turn *t, pl_status *st)
         if (pl_seq_len(t->c, t->seq) >= n_ctx && !turn_shift(t, st)) { t->stats.stop = PL_TURN_STOP_CONTEXT_FULL; break; }
         if (pl_decode(t->c, t->seq, &tok, 1, st) < 0) break;
     }
-    t->stats.gen_s = turn_now() - t0;
+    t->stats.gen_s = pl_now_s() - t0;
     if (st->code == PL_ERR_CANCELLED) { pl_status_ok(st); t->stats.stop = PL_TURN_STOP_CANCELLED; }
     return st->code == PL_OK ? 0 : -1;
 }

@@ -11,7 +11,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "context_impl.h"
 #include "model.h"
@@ -63,13 +62,6 @@ static void wr_thread(int ith, int nth, void *arg)
     if (ith < 64) j->sums[ith] = s;
 }
 
-static double wr_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 double pl_ctx_read_weights_s(pl_ctx *c)
 {
     wr_job *j = calloc(1, sizeof *j);
@@ -81,9 +73,9 @@ double pl_ctx_read_weights_s(pl_ctx *c)
     j->ws = ws;
     j->n = model_token_weights(c->m, ws);
     for (int i = 0; i < j->n; i++) j->total += model_weight_bytes(ws[i]);
-    double t0 = wr_now();
+    double t0 = pl_now_s();
     pl_pool_run(c->pool, wr_thread, j);
-    double dt = wr_now() - t0;
+    double dt = pl_now_s() - t0;
     uint64_t s = 0;
     for (int i = 0; i < 64; i++) s += j->sums[i];
     __asm__ __volatile__("" : : "r"(s));   /* the sum is used: the reads stay */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "worker_impl.h"
 
@@ -19,13 +18,6 @@ typedef struct wk_turn {
     pl_worker *w;
     bool       restore;   /* RESTORE: progress events */
 } wk_turn;
-
-double wk_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Apply knob requests queued while the answer streams; the turn takes the new settings. */
 static void knobs_between_tokens(pl_worker *w, pl_turn *t)
@@ -131,7 +123,7 @@ void wk_do_generate(pl_worker *w, wk_req *r)
 /* RESTORE: the snapshot first, then decode what it lacks; always ends with RESTORED. */
 void wk_do_restore(pl_worker *w, wk_req *r)
 {
-    double t0 = wk_now();
+    double t0 = pl_now_s();
     wk_turn g = {.w = w, .restore = true};
     pl_turn_stats ts = {0};
     pl_status st;
@@ -147,7 +139,7 @@ void wk_do_restore(pl_worker *w, wk_req *r)
     }
     wk_state_refresh(w);
     pl_event ev = {.kind = PL_EV_RESTORED, .req_id = r->id, .stats = gen_stats(&ts), .state = w->state,
-                   .seconds = wk_now() - t0};
+                   .seconds = pl_now_s() - t0};
     ev.stats.n_restored = n_restored;
     ev.stats.n_ctx_used = w->state.n_ctx_used;
     ev.stats.n_ctx = w->state.n_ctx;

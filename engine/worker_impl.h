@@ -77,6 +77,5 @@ void     wk_do_save_state(pl_worker *w, wk_req *r);  /* worker_state.c */
 /* Load r->key's snapshot into the conversation's sequence: tokens restored,
  * or 0 (none, or rejected: why says so; the sequence is then empty). */
 int      wk_state_try_load(pl_worker *w, wk_req *r, char *why, size_t len);
-double   wk_now(void);
 
 #endif

@@ -43,7 +43,7 @@ static pl_state_desc state_desc(pl_worker *w)
 /* SAVE_STATE: write the snapshot; STATE_SAVED says how it went. */
 void wk_do_save_state(pl_worker *w, wk_req *r)
 {
-    double t0 = wk_now();
+    double t0 = pl_now_s();
     char msg[512] = "";
     if (!w->io.save) snprintf(msg, sizeof msg, "snapshots are not set up");
     else if (!w->ctx || w->seq < 0) snprintf(msg, sizeof msg, "no model is loaded: no snapshot written");
@@ -59,7 +59,7 @@ void wk_do_save_state(pl_worker *w, wk_req *r)
                      s.st.msg);
         }
     }
-    pl_event ev = {.kind = PL_EV_STATE_SAVED, .req_id = r->id, .state = w->state, .seconds = wk_now() - t0};
+    pl_event ev = {.kind = PL_EV_STATE_SAVED, .req_id = r->id, .state = w->state, .seconds = pl_now_s() - t0};
     if (msg[0]) { ev.text = strdup(msg); ev.len = ev.text ? strlen(ev.text) : 0; }
     wk_end(w, r, &ev);
 }
