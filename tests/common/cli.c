@@ -46,3 +46,13 @@ void cli_rm_tree(char *dir)
     if (dir) nftw(dir, cli_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
 }
+
+char *cli_home(const char *tag)
+{
+    char *dir = NULL, cfg[1024];
+    cr_assert(asprintf(&dir, "/tmp/parley-%s-XXXXXX", tag) > 0 && mkdtemp(dir), "cannot make a temporary folder");
+    setenv("PARLEY_DATA", dir, 1);
+    snprintf(cfg, sizeof cfg, "%s/no-config.ini", dir);
+    setenv("PARLEY_CONFIG", cfg, 1);
+    return dir;
+}

@@ -18,12 +18,7 @@ static char *dir;
 
 static void setup(void)
 {
-    dir = strdup("/tmp/parley-cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    setenv("PARLEY_DATA", dir, 1);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/no-config.ini", dir);
-    setenv("PARLEY_CONFIG", cfg, 1);   /* the user's config must not change the results */
+    dir = cli_home("cli");
 }
 
 static void teardown(void)

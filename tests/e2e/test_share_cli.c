@@ -22,12 +22,8 @@ static char out[65536];
  * the default model's folder as the models dir, so names come from it. */
 static void setup(void)
 {
-    dir = strdup("/tmp/parley-share-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    setenv("PARLEY_DATA", dir, 1);
+    dir = cli_home("share");
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s/no-config.ini", dir);
-    setenv("PARLEY_CONFIG", buf, 1);
     char *model = strdup(fixt_model("PARLEY_MODEL", "model"));
     char *slash = strrchr(model, '/');
     if (slash) *slash = 0;

@@ -24,12 +24,7 @@ static char *dir;
 static void setup(void)
 {
     umask(022);   /* the common default: files come out 0644 unless parley says otherwise */
-    dir = strdup("/tmp/parley-files-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    setenv("PARLEY_DATA", dir, 1);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/no-config.ini", dir);
-    setenv("PARLEY_CONFIG", cfg, 1);
+    dir = cli_home("files");
 }
 
 static void teardown(void)

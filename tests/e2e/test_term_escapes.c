@@ -29,12 +29,7 @@ static char out[1 << 16];
 
 static void setup(void)
 {
-    dir = strdup("/tmp/parley-esc-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    setenv("PARLEY_DATA", dir, 1);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/no-config.ini", dir);
-    setenv("PARLEY_CONFIG", cfg, 1);   /* the user's config must not change the results */
+    dir = cli_home("esc");
 }
 
 static void teardown(void)
