@@ -45,15 +45,13 @@ void attn_rows_ref(const attn_tile *t, int nq, const float *q, const int *lim, f
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 /* True where the AVX2 twins may run. */
 static bool attn_have_avx2(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
     return pl_cpu_level() >= PL_CPU_AVX2 && pl_cpu_level() != PL_CPU_NEON;
-#else
-    return false;
-#endif
 }
+#endif
 
 attn_rows_fn attn_rows_kernel(int hd)
 {
