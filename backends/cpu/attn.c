@@ -192,7 +192,7 @@ void pl_cpu_kv_store(const pl_kv_view *kv, int nb, int pos0, const float *k, con
     const pl_type_traits *tk = pl_type_traits_get(kv->type_k), *tv = pl_type_traits_get(kv->type_v);
     for (int i = 0; i < nb; i++) {
         const float *kr = k + (size_t)i * kv->kv_dim, *vr = v + (size_t)i * kv->kv_dim;
-        uint8_t *kd = (uint8_t *)attn_kv_row(kv, false, pos0 + i), *vd = (uint8_t *)attn_kv_row(kv, true, pos0 + i);
+        uint8_t *kd = attn_kv_row(kv, false, pos0 + i), *vd = attn_kv_row(kv, true, pos0 + i);
         if (kv->type_k == PL_TYPE_F16) attn_f32_to_f16(kr, (pl_f16 *)(void *)kd, kv->kv_dim);
         else tk->from_float(kr, kd, kv->kv_dim);
         if (kv->type_v == PL_TYPE_F16) attn_f32_to_f16(vr, (pl_f16 *)(void *)vd, kv->kv_dim);

@@ -78,11 +78,11 @@ void attn_round_f16_avx2(const float *src, float *dst, int n);
 void attn_transpose(const float *src, int rows, int cols, float *dst);
 void attn_transpose_avx2(const float *src, int rows, int cols, float *dst);
 
-/* Bytes of K (is_v false) or V row of position p in the view. */
-static inline const uint8_t *attn_kv_row(const pl_kv_view *kv, bool is_v, int p)
+/* The K (is_v false) or V row of position p in the view. */
+static inline uint8_t *attn_kv_row(const pl_kv_view *kv, bool is_v, int p)
 {
     const int bs = kv->block_size;
-    const uint8_t *blk = kv->blocks[kv->table[p / bs]];
+    uint8_t *blk = kv->blocks[kv->table[p / bs]];
     return is_v ? blk + (size_t)bs * kv->row_k + (size_t)(p % bs) * kv->row_v
                 : blk + (size_t)(p % bs) * kv->row_k;
 }
