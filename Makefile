@@ -118,7 +118,7 @@ test-gpu: $(GPU_TEST) gpu
 CROSS_CC  ?= aarch64-linux-gnu-gcc
 QEMU_A64  ?= qemu-aarch64-static
 NEON_SRC  := backends/types.c $(wildcard backends/cpu/*.c) tests/cross/runner.c \
-             $(addprefix tests/unit/test_,quant.c matmul.c gemv.c r16.c ops.c pool.c pool_items.c)
+             $(addprefix tests/unit/test_,quant.c matmul.c gemv.c r16.c ops.c pool.c pool_items.c attn.c)
 NEON_ARCH_v8.0    := armv8-a
 NEON_ARCH_dotprod := armv8.2-a+dotprod
 $(BUILD)/test-neon-%: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)

@@ -74,10 +74,17 @@ void     pl_pool_run_items(pl_pool *p, void (*item)(int ith, int64_t k, void *ar
  * 16 row dot products with no unpacking and no horizontal sums). Details in
  * backends/cpu/r16.c. It takes exactly the bytes ROWS takes, so the slice of
  * rows [r0, r1) with r0 a multiple of 16 still starts r0 row sizes in.
- * pl_cpu_r16_supported says whether a weight can take it at the current CPU
- * level (q4_0, q8_0; rows a multiple of 16); every matmul path reads it (the
- * ones without an R16 kernel unpack a tile to ROWS first). */
+ * Every matmul path reads it (the ones without an R16 kernel unpack a tile
+ * to ROWS first). */
 typedef enum pl_layout { PL_LAYOUT_ROWS = 0, PL_LAYOUT_R16 = 1 } pl_layout;
+/* The layout the CPU backend streams fastest for a (rows, cols) weight of
+ * type t at the current CPU level: R16 where it has kernels for it (q4_0,
+ * q4_1, q5_0, q8_0, q4_K, q6_K; rows a multiple of 16), else ROWS. */
+pl_layout pl_cpu_weight_layout(pl_type t, int64_t rows, int64_t cols);
+/* Rewrite W (ROWS, writable) in place into pl_cpu_weight_layout's choice and
+ * return the layout W is in now (ROWS when no other pays or memory ran out). */
+pl_layout pl_cpu_weight_prepare(pl_type t, void *W, int64_t rows, int64_t cols);
+/* Whether a weight can take R16 at the current CPU level. */
 bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols);
 /* ROWS -> R16 in place; false (W unchanged) for a type without an R16 form,
  * rows not a multiple of 16, cols not whole blocks, or out of memory. */
@@ -125,8 +132,11 @@ void pl_cpu_matmul_ref(const void *W, pl_type wt, int64_t rows, int64_t cols,
 void pl_cpu_rms_norm(const float *x, const float *w, int n, float eps, float *out);
 /* x = softmax(x) over n values (max-subtracted) */
 void pl_cpu_softmax_inplace(float *x, int n);
-/* SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + exp(-g)) */
+/* SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + exp(-g)) with libm's expf */
 void pl_cpu_silu_mul(const float *gate, const float *up, int n, float *out);
+/* The same with a vectorised exp where the CPU has AVX2 (about 2 ulp from
+ * expf, so not the same bits): the llama family's feed-forward. */
+void pl_cpu_silu_mul_fast(const float *gate, const float *up, int n, float *out);
 /* out = a + b ;  out = a * b ;  x *= s */
 void pl_cpu_add(const float *a, const float *b, int n, float *out);
 void pl_cpu_mul(const float *a, const float *b, int n, float *out);
@@ -149,5 +159,68 @@ void pl_cpu_rope(float *x, int n_head, int head_dim, int n_rot, const float *cs,
  * and y += a * x (x: V row in f16). F16C/AVX2 when available. */
 float pl_cpu_dot_f16_f32(const pl_f16 *a, const float *b, int n);
 void  pl_cpu_axpy_f16_f32(float *y, const pl_f16 *x, float a, int n);
+
+/* ---- attention over a paged KV cache (backends/cpu/attn*.c) ------------
+ * The backend sees one layer of one sequence's cache through a view, never
+ * the engine's cache itself: a table of block ids (the sequence's) into the
+ * layer's blocks, each block_size positions of K rows and then as many V
+ * rows, in the cache's row types (any type with to_float / from_float). */
+typedef struct pl_kv_view {
+    uint8_t *const *blocks;  /* block id -> this layer's block: K rows (block_size, row_k bytes),
+                                then V rows (block_size, row_v) */
+    const int      *table;   /* the sequence's block ids: position p is in table[p / block_size] */
+    int             block_size;
+    pl_type         type_k, type_v;
+    size_t          row_k, row_v;   /* bytes of one position's K / V row (kv_dim elements) */
+    int             kv_dim;         /* n_head_kv * head_dim */
+} pl_kv_view;
+
+/* Store nb rows of K and V (f32, (nb, kv_dim)) at positions [pos0, pos0 + nb)
+ * of the view, converted to its types (blocks already writable). */
+void pl_cpu_kv_store(const pl_kv_view *kv, int nb, int pos0, const float *k, const float *v);
+
+/* Which arithmetic an attention uses. Both are causal, windowed and GQA. */
+typedef enum pl_attn_math {
+    /* flash-style over tiles of 32 positions, softmax weights in f32; any
+     * row types (the query meets f16 keys rounded to f16, quantized keys as f32) */
+    PL_ATTN_BLOCKED = 0,
+    /* llama.cpp's CPU arithmetic on an F16 cache: two passes over the keys,
+     * softmax weights rounded to f16 before they meet the f16 values (greedy
+     * answers identical to llama.cpp's on Gemma 3). Any other cache, or heads
+     * over 1024, falls back to BLOCKED. */
+    PL_ATTN_EXACT_F16 = 1,
+} pl_attn_math;
+
+/* Attention of nb tokens at positions [pos0, pos0 + nb), whose K and V are
+ * already in the view: out = softmax(scale * q.K^T) V over the positions each
+ * token sees. */
+typedef struct pl_attn_args {
+    pl_kv_view   kv;
+    int          nb, pos0;
+    int          n_head, n_head_kv, hd;
+    const float *q;        /* (nb, n_head * hd), rotated */
+    float       *out;      /* (nb, n_head * hd) */
+    int          window;   /* > 0: a token at p sees only (p - window, p] (sliding window) */
+    float        scale;    /* score scale; 0: 1/sqrt(hd) */
+    pl_attn_math math;
+    float       *scratch;  /* (n_threads, pl_cpu_attn_scratch_floats) */
+    void        *work;     /* pl_cpu_attn_work_bytes: the plan and the decode partials */
+} pl_attn_args;
+
+/* Floats of one thread's scratch, for heads of hd and group = n_head / n_head_kv. */
+size_t pl_cpu_attn_scratch_floats(int hd, int group);
+/* Bytes of the work buffer for up to n_pos positions. One call at a time per buffer. */
+size_t pl_cpu_attn_work_bytes(int n_head, int n_head_kv, int hd, int n_pos);
+/* The attention on the pool. */
+void   pl_cpu_attention(pl_pool *p, const pl_attn_args *a);
+
+/* The same work as items, for a caller that runs its own dispatch (a fused
+ * decode step): init plans the items in a->work (a is copied) and returns the
+ * plan; each item k in [0, n_items) then runs once, on any thread ith <
+ * n_threads, in any order, with the same bits as pl_cpu_attention. */
+typedef struct pl_attn_job pl_attn_job;
+pl_attn_job *pl_cpu_attn_job_init(const pl_attn_args *a);
+int          pl_cpu_attn_job_items(const pl_attn_job *j);
+void         pl_cpu_attn_job_item(const pl_attn_job *j, int ith, int k);
 
 #endif

@@ -34,7 +34,7 @@ static int ctx_threads(int want)
 /* Floats of one thread's attention scratch. */
 static size_t ctx_attn_scratch(const pl_model *m)
 {
-    return attn_scratch_floats((int)m->hp.head_dim, (int)(m->hp.n_head / m->hp.n_head_kv));
+    return pl_cpu_attn_scratch_floats((int)m->hp.head_dim, (int)(m->hp.n_head / m->hp.n_head_kv));
 }
 
 /* 0 if the cache can hold K in tk and V in tv for this model, else st says why. */
@@ -61,17 +61,17 @@ static int ctx_alloc_scratch(pl_ctx *c)
         { &c->scores, (size_t)c->n_threads * c->n_ctx },
         { &c->qh, (size_t)c->n_threads * hp->head_dim }, { &c->out_row, hp->n_embd },
         { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
-        { &c->attn_part, attn_partial_floats((int)hp->n_head, (int)hp->head_dim, c->n_ctx) },
         { &c->fd_norm, hp->n_embd },
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].buf = malloc(sizeof(float) * bufs[i].n);
         if (!*bufs[i].buf) return -1;
     }
-    c->attn_pending = malloc(sizeof(atomic_int) * hp->n_head_kv);
+    c->attn_work = malloc(pl_cpu_attn_work_bytes((int)hp->n_head, (int)hp->n_head_kv, (int)hp->head_dim,
+                                                  c->n_ctx));
     c->fd_n = (int)hp->n_layer * 5 + 1;
     c->fd_sync = malloc(sizeof(atomic_int) * 3 * c->fd_n);
-    return c->attn_pending && c->fd_sync ? 0 : -1;
+    return c->attn_work && c->fd_sync ? 0 : -1;
 }
 
 /* Context over model m: pool, KV pool, scratch. */
@@ -111,15 +111,14 @@ void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
     float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->attn_part,
-                       &c->fd_norm };
+                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->fd_norm };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
     free(c->has_logits);
     free(c->batch_slot);
     free(c->batch_logits);
-    free(c->attn_pending);
+    free(c->attn_work);
     free(c->fd_sync);
     if (c->pool) pl_pool_free(c->pool);
     kv_cache_free(c->kv);

@@ -10,8 +10,9 @@
 #ifndef PL_CONTEXT_IMPL_H
 #define PL_CONTEXT_IMPL_H
 
+#include <stdatomic.h>
+
 #include "../backends/backend.h"
-#include "attn.h"
 #include "kv_cache.h"
 #include "model.h"
 
@@ -48,9 +49,8 @@ struct pl_ctx {
     float *scores;  /* (n_threads, n_ctx) attention weights per thread (forward_ext.c) */
     float *qh;      /* (n_threads, head_dim) query head rounded like the cache (forward_ext.c) */
     float *out_row; /* (n_embd) normed last row for the logits */
-    float *attn_scr;        /* (n_threads, attn_scratch_floats) attention tiles per thread */
-    float *attn_part;       /* attn_partial_floats: split-decode partial states */
-    atomic_int *attn_pending; /* (n_head_kv) split-decode chunks still running per head */
+    float *attn_scr;        /* (n_threads, pl_cpu_attn_scratch_floats) attention tiles per thread */
+    void  *attn_work;       /* pl_cpu_attn_work_bytes: an attention's plan and split-decode partials */
     float *fd_norm;           /* (n_embd) normed input of the fused decode step */
     atomic_int *fd_sync;      /* (3, fd_n) per-phase next / done / ready of the decode step */
     int    fd_n;              /* phases of a decode step: n_layer * 5 + 1 */

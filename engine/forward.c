@@ -3,7 +3,7 @@
  * Reads top to bottom like the math (llama2.c's forward()), but on a chunk of
  * nb tokens at once so the projections are matrix-matrix products (prefill)
  * and, for nb = 1, matrix-vector (decode). Keys and values go into the paged
- * cache first (in its row types); attention (attn_cpu.c) then reads positions
+ * cache first (in its row types); attention (the backend's) then reads positions
  * [0, pos] of the cache for each token, which is the causal mask.
  *
  * A chunk costs five pool dispatches per layer: Q/K/V in one, attention, the
@@ -74,15 +74,15 @@ static void fw_embed(pl_ctx *c, const int32_t *tokens, int nb)
     for (int i = 0; i < nb; i++) model_embed(c->m, tokens[i], c->x + (size_t)i * c->m->hp.n_embd);
 }
 
-/* Causal attention of the chunk over the cache (attn_cpu.c). */
+/* Causal attention of the chunk over the cache (the backend's blocked kernel). */
 static void fw_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0)
 {
     const pl_hparams *hp = &c->m->hp;
-    attn_args a = { .kv = c->kv, .s = s, .il = il, .nb = nb, .pos0 = pos0,
-                    .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
-                    .hd = (int)hp->head_dim, .q = c->q, .out = c->att, .scratch = c->attn_scr,
-                    .partial = c->attn_part, .pending = c->attn_pending };
-    attn_run(c->pool, &a);
+    pl_attn_args a = { .kv = kv_view(c->kv, s, il), .nb = nb, .pos0 = pos0,
+                       .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+                       .hd = (int)hp->head_dim, .q = c->q, .out = c->att, .scratch = c->attn_scr,
+                       .work = c->attn_work };
+    pl_cpu_attention(c->pool, &a);
 }
 
 /* ---- the llama family --------------------------------------------------- */
@@ -119,12 +119,13 @@ static void fw_row(const fw_rows_job *j, int i)
         const float *cs = c->rope_cs + (size_t)i * hp->n_rot;
         model_rope_apply(m, c->q + i * (size_t)hp->n_head * hp->head_dim, (int)hp->n_head, cs);
         model_rope_apply(m, c->k + i * kvd, (int)hp->n_head_kv, cs);
-        attn_store_kv(c->kv, j->s, j->il, 1, j->pos0 + i, c->k + i * kvd, c->v + i * kvd);
+        const pl_kv_view kv = kv_view(c->kv, j->s, j->il);
+        pl_cpu_kv_store(&kv, 1, j->pos0 + i, c->k + i * kvd, c->v + i * kvd);
     } else if (j->step == FW_ADD_NORM) {
         if (j->add) pl_cpu_add(c->x + i * d, c->xb + i * d, (int)d, c->x + i * d);
         if (j->norm) pl_cpu_rms_norm(c->x + i * d, j->norm, (int)d, hp->norm_eps, c->xb + i * d);
     } else {
-        attn_silu_mul(c->gate + i * ff, c->up + i * ff, (int)ff, c->gate + i * ff);
+        pl_cpu_silu_mul_fast(c->gate + i * ff, c->up + i * ff, (int)ff, c->gate + i * ff);
     }
 }
 

@@ -60,8 +60,8 @@ typedef struct fd_job {
     float         *logits;
     int            n_phases;
     int            out_phase;  /* the output projection's phase (== n_phases - 1), or -1 */
-    attn_args      aa[1];      /* this layer's attention (rebuilt in the QKV tail) */
-    attn_job       aj[1];
+    pl_attn_args   aa[1];      /* this layer's attention (rebuilt in the QKV tail) */
+    pl_attn_job   *aj;         /* its plan, made in the QKV tail */
     atomic_int    *next, *done, *ready;   /* (n_phases) each */
     uint64_t       x_id0;      /* phase p's input is named x_id0 + p: a thread prepares it once */
 } fd_job;
@@ -128,7 +128,7 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
         ws[1] = fd_weight(&L->wk, c->k, L->wv.rows, 1, nth);
         ws[2] = fd_weight(&L->wv, c->v, 0, 1, nth), *nw = 3;
         return ws[0].n_items + ws[1].n_items + ws[2].n_items;
-    case FD_ATTN: return j->aj->n_items;
+    case FD_ATTN: return pl_cpu_attn_job_items(j->aj);
     case FD_WO: ws[0] = fd_weight(&L->wo, c->xb, 0, 1, nth), *nw = 1; return ws[0].n_items;
     case FD_FFN_UP:   /* gate and up rows together: a row costs two */
         ws[0] = fd_weight(&L->ffn_gate, c->gate, 0, 2, nth), *nw = 1;
@@ -144,7 +144,7 @@ static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw
 {
     pl_ctx *c = j->c;
     const int stage = p == j->out_phase ? -1 : p % FD_STAGES;
-    if (stage == FD_ATTN) { attn_job_item(j->aj, ith, k); return; }
+    if (stage == FD_ATTN) { pl_cpu_attn_job_item(j->aj, ith, k); return; }
     int64_t r0, r1;
     const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
     const float *x = stage == FD_WO ? c->att : stage == FD_FFN_DOWN ? c->gate
@@ -153,7 +153,7 @@ static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw
         const pl_layer *L = &c->m->layers[p / FD_STAGES];
         fd_slice((const pl_weight *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ c->gate, c->up }, 2,
                  x, j->x_id0 + (uint64_t)p, r0, r1);
-        attn_silu_mul(c->gate + r0, c->up + r0, (int)(r1 - r0), c->gate + r0);
+        pl_cpu_silu_mul_fast(c->gate + r0, c->up + r0, (int)(r1 - r0), c->gate + r0);
         return;
     }
     fd_slice(&w->w, &w->y, 1, x, j->x_id0 + (uint64_t)p, r0, r1);
@@ -174,9 +174,9 @@ static void fd_tail(fd_job *j, int p)
     case FD_QKV:
         model_rope_apply(m, c->q, (int)hp->n_head, c->rope_cs);
         model_rope_apply(m, c->k, (int)hp->n_head_kv, c->rope_cs);
-        attn_store_kv(c->kv, j->s, il, 1, j->pos, c->k, c->v);
-        j->aa->il = il;
-        attn_job_init(j->aj, j->aa);
+        j->aa->kv = kv_view(c->kv, j->s, il);
+        pl_cpu_kv_store(&j->aa->kv, 1, j->pos, c->k, c->v);
+        j->aj = pl_cpu_attn_job_init(j->aa);
         break;
     case FD_WO:
         pl_cpu_rms_norm(c->x, m->layers[il].ffn_norm.data, d, hp->norm_eps, normed);
@@ -269,10 +269,9 @@ void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *log
                  .n_phases = n_layer_phases + (logits ? 1 : 0), .out_phase = logits ? n_layer_phases : -1,
                  .next = c->fd_sync, .done = c->fd_sync + c->fd_n, .ready = c->fd_sync + 2 * c->fd_n };
     j.x_id0 = pl_cpu_x_ids_new(j.n_phases);
-    j.aa[0] = (attn_args){ .kv = c->kv, .s = s, .nb = 1, .pos0 = pos, .n_head = (int)hp->n_head,
-                           .n_head_kv = (int)hp->n_head_kv, .hd = (int)hp->head_dim, .q = c->q,
-                           .out = c->att, .scratch = c->attn_scr, .partial = c->attn_part,
-                           .pending = c->attn_pending };
+    j.aa[0] = (pl_attn_args){ .nb = 1, .pos0 = pos, .n_head = (int)hp->n_head,
+                              .n_head_kv = (int)hp->n_head_kv, .hd = (int)hp->head_dim, .q = c->q,
+                              .out = c->att, .scratch = c->attn_scr, .work = c->attn_work };
     for (int i = 0; i < 3 * c->fd_n; i++) atomic_store_explicit(&c->fd_sync[i], 0, memory_order_relaxed);
     pl_pool_run(c->pool, fd_worker, &j);
 }

@@ -7,11 +7,11 @@
  * differ in where they apply it (gemma scales the query before it is rounded
  * to f16, qwen scales the scores), and llama.cpp's results follow that order.
  * On an F16 cache, attention is computed the way llama.cpp's CPU path does
- * (softmax weights rounded to f16 before they meet the f16 values): that
- * keeps greedy answers identical to llama.cpp's where the blocked flash-style
- * kernel of attn_cpu.c (f32 weights) parts from them on Gemma 3 270M. It needs
- * no scratch (two passes over the keys, see fx_attn_one). Quantized KV caches
- * go through attn_cpu.c's kernel, which reads every row type.
+ * (softmax weights rounded to f16 before they meet the f16 values, the
+ * backend's PL_ATTN_EXACT_F16): that keeps greedy answers identical to
+ * llama.cpp's where the blocked flash-style kernel (f32 weights) parts from
+ * them on Gemma 3 270M. Quantized KV caches go through the blocked kernel,
+ * which reads every row type.
  */
 #include <math.h>
 #include <string.h>
@@ -82,88 +82,26 @@ void fx_rope_qk(pl_ctx *c, int nb)
     }
 }
 
-/* The chunk's K and V rows into the cache, in its types (attn_cpu.c). */
+/* The chunk's K and V rows into the cache, in its types (the backend's store). */
 void fx_store_kv(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0)
 {
-    attn_store_kv(c->kv, s, il, nb, pos0, c->k, c->v);
-}
-
-typedef struct fx_attn_job {
-    pl_ctx *c;
-    const kv_seq *s;
-    int il, nb, pos0, window;
-    float scale;
-} fx_attn_job;
-
-/* Score of cached position t for query head qh (f16-rounded) of KV head kvh. */
-static inline float fx_score(const fx_attn_job *j, const float *qh, int kvh, int t)
-{
-    const int hd = (int)j->c->m->hp.head_dim;
-    return pl_cpu_dot_f16_f32(kv_k_row(j->c->kv, j->s, j->il, t) + (size_t)kvh * hd, qh, hd)
-           * j->scale;
-}
-
-/* One (token, head) over the positions it sees, t0..pos, without a buffer the
- * length of the context: pass 1 finds the max and the sum of exponentials
- * (online, the sum in double), pass 2 recomputes each score and adds its
- * value row with weight f16(exp(s - max) / sum). That weight is llama.cpp's
- * (softmax in f32, then rounded to f16 for the product with the f16 values);
- * rounding it like that brings f32 models from 1e-3 to 1e-5 of llama.cpp. */
-static void fx_attn_one(const fx_attn_job *j, int i, int h)
-{
-    const pl_ctx *c = j->c;
-    const pl_hparams *hp = &c->m->hp;
-    const int hd = (int)hp->head_dim, pos = j->pos0 + i;
-    const int kvh = h / (int)(hp->n_head / hp->n_head_kv);
-    const int t0 = j->window > 0 && pos - j->window + 1 > 0 ? pos - j->window + 1 : 0;
-    float qh[1024];   /* head_dim <= 1024 (checked at load) */
-    const float *q = c->q + (size_t)i * hp->n_head * hd + (size_t)h * hd;
-    for (int d = 0; d < hd; d++) qh[d] = pl_f16_to_f32(pl_f32_to_f16(q[d]));
-    float mx = -INFINITY;
-    double sum = 0.0;
-    for (int t = t0; t <= pos; t++) {
-        const float s = fx_score(j, qh, kvh, t);
-        if (s > mx) {
-            sum *= exp((double)mx - s);
-            mx = s;
-        }
-        sum += expf(s - mx);
-    }
-    const float inv = (float)(1.0 / sum);
-    float *out = c->att + (size_t)i * hp->n_head * hd + (size_t)h * hd;
-    memset(out, 0, sizeof(float) * hd);
-    for (int t = t0; t <= pos; t++) {
-        const float p = pl_f16_to_f32(pl_f32_to_f16(expf(fx_score(j, qh, kvh, t) - mx) * inv));
-        pl_cpu_axpy_f16_f32(out, kv_v_row(c->kv, j->s, j->il, t) + (size_t)kvh * hd, p, hd);
-    }
-}
-
-/* Pool worker: (token, head) pairs dealt round-robin. */
-static void fx_attn_worker(int ith, int nth, void *arg)
-{
-    const fx_attn_job *j = arg;
-    const int n_head = (int)j->c->m->hp.n_head;
-    for (int w = ith; w < j->nb * n_head; w += nth) fx_attn_one(j, w / n_head, w % n_head);
+    const pl_kv_view kv = kv_view(c->kv, s, il);
+    pl_cpu_kv_store(&kv, nb, pos0, c->k, c->v);
 }
 
 /* Causal, optionally windowed attention of the chunk over the cache: an F16
- * cache gets llama.cpp's exact arithmetic (above); other KV types the blocked
- * kernel of attn_cpu.c, which converts their rows to f32. */
+ * cache gets llama.cpp's exact arithmetic (PL_ATTN_EXACT_F16); other KV types
+ * the blocked kernel, which converts their rows to f32. */
 void fx_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, int window,
                   float score_scale)
 {
-    if (c->kv->type_k == PL_TYPE_F16 && c->kv->type_v == PL_TYPE_F16) {
-        fx_attn_job job = { c, s, il, nb, pos0, window, score_scale };
-        pl_pool_run(c->pool, fx_attn_worker, &job);
-        return;
-    }
     const pl_hparams *hp = &c->m->hp;
-    attn_args a = { .kv = c->kv, .s = s, .il = il, .nb = nb, .pos0 = pos0,
-                    .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
-                    .hd = (int)hp->head_dim, .q = c->q, .out = c->att, .window = window,
-                    .scale = score_scale, .scratch = c->attn_scr, .partial = c->attn_part,
-                    .pending = c->attn_pending };
-    attn_run(c->pool, &a);
+    pl_attn_args a = { .kv = kv_view(c->kv, s, il), .nb = nb, .pos0 = pos0,
+                       .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+                       .hd = (int)hp->head_dim, .q = c->q, .out = c->att, .window = window,
+                       .scale = score_scale, .math = PL_ATTN_EXACT_F16, .scratch = c->attn_scr,
+                       .work = c->attn_work };
+    pl_cpu_attention(c->pool, &a);
 }
 
 /* Final norm of the last row, the output projection, the optional soft cap. */

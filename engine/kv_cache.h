@@ -19,6 +19,7 @@
 #ifndef PL_KV_CACHE_H
 #define PL_KV_CACHE_H
 
+#include "../backends/backend.h"
 #include "engine.h"
 
 #define KV_BLOCK 32
@@ -109,6 +110,15 @@ static inline pl_f16 *kv_k_row(const kv_cache *kv, const kv_seq *s, int il, int 
 static inline pl_f16 *kv_v_row(const kv_cache *kv, const kv_seq *s, int il, int pos)
 {
     return (pl_f16 *)(void *)kv_v_data(kv, s, il, pos);
+}
+/* Layer il of sequence s as the backends see it (pl_kv_view): the layer's
+ * blocks through the sequence's table, both read at use; the types are
+ * copied, so a view lives no longer than one forward step. */
+static inline pl_kv_view kv_view(const kv_cache *kv, const kv_seq *s, int il)
+{
+    return (pl_kv_view){ .blocks = kv->layers[il].mem, .table = s->table, .block_size = KV_BLOCK,
+                         .type_k = kv->type_k, .type_v = kv->type_v, .row_k = kv->row_k,
+                         .row_v = kv->row_v, .kv_dim = kv->kv_dim };
 }
 /* Blocks in use (referenced by at least one sequence), for tests and stats. */
 int kv_cache_blocks_used(const kv_cache *kv);

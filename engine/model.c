@@ -118,12 +118,10 @@ static void model_assign_backends(pl_model *m)
     for (uint32_t il = 0; il < m->hp.n_layer; il++) m->layers[il].backend = 0;   /* CPU */
 }
 
-/* One matrix into the CPU's 16-row layout, in place, where the CPU has kernels for it. */
+/* One matrix into the layout the CPU backend chooses for it, in place. */
 static void model_repack_weight(pl_weight *w)
 {
-    if (w->data && pl_cpu_r16_supported(w->type, w->rows, w->cols) &&
-        pl_cpu_r16_repack(w->type, (void *)w->data, w->rows, w->cols))
-        w->layout = PL_LAYOUT_R16;
+    if (w->data) w->layout = pl_cpu_weight_prepare(w->type, (void *)w->data, w->rows, w->cols);
 }
 
 /* The matrices of CPU layers and the output matrix into the layout the

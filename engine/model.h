@@ -4,8 +4,8 @@
  * context.c) the run state. Weights are views into the GGUF's data section
  * (the resident copy, or the mapping with --mmap): a pl_weight is a pointer,
  * a type, a shape and a layout. In the resident copy, the matrices of CPU
- * layers are repacked at load into the CPU backend's 16-row layout where it
- * has kernels for it (model_repack); with --mmap they stay as in the file. Every shape below is
+ * layers are rewritten at load into the layout the CPU backend chooses
+ * (pl_cpu_weight_prepare, model_repack); with --mmap they stay as in the file. Every shape below is
  * written (rows, cols) with cols contiguous, i.e. GGUF's ne = {cols, rows}.
  * model.c checks presence, type and exact shape of every tensor at load time,
  * so the forward pass can trust them.

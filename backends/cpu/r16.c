@@ -70,6 +70,18 @@ bool pl_cpu_r16_supported(pl_type t, int64_t rows, int64_t cols)
            cpu_r16_gemv_kernel(t) != NULL;
 }
 
+pl_layout pl_cpu_weight_layout(pl_type t, int64_t rows, int64_t cols)
+{
+    return pl_cpu_r16_supported(t, rows, cols) ? PL_LAYOUT_R16 : PL_LAYOUT_ROWS;
+}
+
+pl_layout pl_cpu_weight_prepare(pl_type t, void *W, int64_t rows, int64_t cols)
+{
+    if (pl_cpu_weight_layout(t, rows, cols) == PL_LAYOUT_R16 && pl_cpu_r16_repack(t, W, rows, cols))
+        return PL_LAYOUT_R16;
+    return PL_LAYOUT_ROWS;
+}
+
 /* Move one group between its 16 rows (stride rs) and its R16 bytes, either
  * way (the XOR is its own inverse). only >= 0: unpack that row alone, into
  * rows (an embedding lookup). */

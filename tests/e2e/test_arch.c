@@ -230,7 +230,7 @@ static float *gemma_synth_logits(pl_type tk, pl_type tv)
     return l;
 }
 
-/* A q8_0 KV cache (attn_cpu.c's kernel) keeps the sliding window: its logits
+/* A q8_0 KV cache (the backend's blocked kernel) keeps the sliding window: its logits
  * stay within q8 rounding of the f16 cache's (a window ignored would move them
  * by far more; measured 7.0e-3). */
 Test(gemma_decode, q8_0_kv_cache_keeps_the_window)

@@ -33,12 +33,16 @@ void xt_skip(const char *fmt, ...);
 #define cr_assert_eq(a, b, ...) xt_check((a) == (b), #a " == " #b, __FILE__, __LINE__, "" __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) xt_check((a) != (b), #a " != " #b, __FILE__, __LINE__, "" __VA_ARGS__)
 #define cr_assert_gt(a, b, ...) xt_check((a) > (b), #a " > " #b, __FILE__, __LINE__, "" __VA_ARGS__)
+#define cr_assert_lt(a, b, ...) xt_check((a) < (b), #a " < " #b, __FILE__, __LINE__, "" __VA_ARGS__)
+#define cr_assert_leq(a, b, ...) xt_check((a) <= (b), #a " <= " #b, __FILE__, __LINE__, "" __VA_ARGS__)
+#define cr_expect_lt(a, b, ...) cr_assert_lt(a, b, __VA_ARGS__)
 #define cr_assert_null(p, ...) xt_check((p) == NULL, #p " == NULL", __FILE__, __LINE__, "" __VA_ARGS__)
 #define cr_assert_not_null(p, ...) xt_check((p) != NULL, #p " != NULL", __FILE__, __LINE__, "" __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) \
     xt_check(strcmp((a), (b)) == 0, #a " == " #b, __FILE__, __LINE__, "" __VA_ARGS__)
 #define cr_assert_float_eq(a, b, eps, ...) \
     xt_check(fabs((double)(a) - (double)(b)) <= (eps), "|" #a " - " #b "| <= " #eps, __FILE__, __LINE__, "" __VA_ARGS__)
+#define cr_expect_float_eq(a, b, eps, ...) cr_assert_float_eq(a, b, eps, __VA_ARGS__)
 #define cr_skip_test(...) xt_skip("" __VA_ARGS__)
 
 #endif

@@ -1,4 +1,4 @@
-/* attn_avx512.c — the AVX-512 twin of the attention tile kernel (attn.h).
+/* attn_avx512.c — the AVX-512 twin of the attention tile kernel (attn_impl.h).
  *
  * Same scheme as attn_avx2.c at twice the width: a query row's 32 scores are
  * two 16-lane accumulators, its value sum four per 64 dimensions. Rows that
@@ -12,7 +12,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "attn.h"
+#include "attn_impl.h"
 
 /* e^x for 16 lanes (same polynomial as attn_exp8), x clamped to [-87.3, 88]. */
 static inline __m512 attn_exp16(__m512 x)
@@ -66,8 +66,8 @@ static void attn_rows##R(const attn_tile *t, const float *q, int j0, int n, floa
     __m512 s0[R], s1[R];                                                                     \
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) s0[r] = s1[r] = _mm512_setzero_ps(); \
     for (int k = 0; k < hd; k++) {                                                           \
-        const __m512 k0 = _mm512_loadu_ps(t->kt + k * KV_BLOCK);                             \
-        const __m512 k1 = _mm512_loadu_ps(t->kt + k * KV_BLOCK + 16);                        \
+        const __m512 k0 = _mm512_loadu_ps(t->kt + k * ATTN_BLOCK);                           \
+        const __m512 k1 = _mm512_loadu_ps(t->kt + k * ATTN_BLOCK + 16);                      \
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                               \
             const __m512 x = _mm512_set1_ps(q[r * hd + k]);                                 \
             s0[r] = _mm512_fmadd_ps(x, k0, s0[r]), s1[r] = _mm512_fmadd_ps(x, k1, s1[r]);    \
@@ -76,7 +76,7 @@ static void attn_rows##R(const attn_tile *t, const float *q, int j0, int n, floa
     __mmask16 mk[2];                                                                         \
     attn_masks(j0, n, mk);                                                                   \
     const __m512 sc = _mm512_set1_ps(t->scale), ninf = _mm512_set1_ps(-INFINITY);            \
-    float p[R][KV_BLOCK], corr[R];                                                           \
+    float p[R][ATTN_BLOCK], corr[R];                                                         \
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                     \
         corr[r] = attn_step16(_mm512_mask_mul_ps(ninf, mk[0], s0[r], sc),                    \
                               _mm512_mask_mul_ps(ninf, mk[1], s1[r], sc), mk, &m[r], &l[r], p[r]); \

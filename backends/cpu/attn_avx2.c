@@ -1,19 +1,19 @@
-/* attn_avx2.c — AVX2/FMA/F16C twins of the attention helpers (attn.h).
+/* attn_avx2.c — AVX2/FMA/F16C twins of the attention helpers (attn_impl.h).
  *
- * The tile kernel keeps the keys transposed (hd, KV_BLOCK) so the 32 scores
+ * The tile kernel keeps the keys transposed (hd, ATTN_BLOCK) so the 32 scores
  * of a query row are four 8-lane accumulators (one broadcast and four FMAs
  * per dimension, no horizontal sums); positions a row may not see are masked
  * by blends, never by arithmetic, so garbage cannot leak in. Values are
  * accumulated 32 dimensions at a time with one broadcast weight per position.
  * exp is a Cephes-style polynomial (range reduction by ln 2, degree-6
  * polynomial, exponent built in the integer unit): about 2 ulp.
- * Tested against the scalar references in attn_cpu.c (tests/unit/test_attn.c).
+ * Tested against the scalar references in attn.c (tests/unit/test_attn.c).
  */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <math.h>
 
-#include "attn.h"
+#include "attn_impl.h"
 
 /* e^x for 8 lanes; x clamped to [-87.3, 88] (below: ~1e-38, never 0). */
 static inline __m256 attn_exp8(__m256 x)
@@ -61,7 +61,7 @@ static inline void attn_scores8x4(const attn_tile *t, const float *q, int j0, in
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int k = 0; k < t->hd; k++) {
         const __m256 qk = _mm256_broadcast_ss(q + k);
-        const float *kr = t->kt + k * KV_BLOCK;
+        const float *kr = t->kt + k * ATTN_BLOCK;
         a0 = _mm256_fmadd_ps(qk, _mm256_loadu_ps(kr), a0);
         a1 = _mm256_fmadd_ps(qk, _mm256_loadu_ps(kr + 8), a1);
         a2 = _mm256_fmadd_ps(qk, _mm256_loadu_ps(kr + 16), a2);
@@ -117,7 +117,7 @@ static inline void attn_scores8x4x2(const attn_tile *t, const float *q0, const f
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int k = 0; k < t->hd; k++) {
-        const float *kr = t->kt + k * KV_BLOCK;
+        const float *kr = t->kt + k * ATTN_BLOCK;
         const __m256 k0 = _mm256_loadu_ps(kr), k1 = _mm256_loadu_ps(kr + 8);
         const __m256 k2 = _mm256_loadu_ps(kr + 16), k3 = _mm256_loadu_ps(kr + 24);
         const __m256 x = _mm256_broadcast_ss(q0 + k), y = _mm256_broadcast_ss(q1 + k);
@@ -211,7 +211,7 @@ static inline void attn_accumulate2(const attn_tile *t, const float *p0, const f
 void attn_rows_avx2(const attn_tile *t, int nq, const float *q, const int *lim, float *m,
                     float *l, float *acc)
 {
-    float p[2][KV_BLOCK];
+    float p[2][ATTN_BLOCK];
     const int hd = t->hd;
     for (int r = 0; r < nq;) {
         const int n = lim[2 * r + 1] < t->nt ? lim[2 * r + 1] : t->nt;
