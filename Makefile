@@ -122,7 +122,9 @@ QEMU_A64  ?= qemu-aarch64-static
 NEON_SRC  := backends/types.c $(wildcard backends/cpu/*.c) tests/cross/runner.c \
              $(addprefix tests/unit/test_,quant.c matmul.c gemv.c r16.c ops.c pool.c pool_items.c)
 # backend_cpu.c (in backends/cpu) links the registry, host buffers and ref kernels.
-NEON_SRC  += $(filter-out backends/types.c,$(wildcard backends/*.c)) $(wildcard backends/ref/*.c)
+NEON_SRC  += $(filter-out backends/types.c,$(wildcard backends/*.c)) $(wildcard backends/ref/*.c) \
+             tests/unit/test_backend_ref.c tests/unit/test_backend_ops.c
+$(BUILD)/test-neon-v8.0 $(BUILD)/test-neon-dotprod: tests/unit/backend_test_util.h $(wildcard backends/ref/*.h)
 NEON_ARCH_v8.0    := armv8-a
 NEON_ARCH_dotprod := armv8.2-a+dotprod
 $(BUILD)/test-neon-%: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)
