@@ -5,8 +5,10 @@
  * reference quantizer (from_float of its vec_dot_type), then one reference
  * dot (vec_dot_ref) per output. RoPE angles use ggml's running product
  * (theta_i = p * base^(-2/n_rot) multiplied i times), so they are llama.cpp's
- * angles to the bit rather than a more exact pow per pair. GeGLU is the tanh
- * form of GELU computed in double, with no table and no f16 rounding.
+ * angles to the bit rather than a more exact pow per pair; RMSNorm and SwiGLU
+ * round step by step as ggml does, because their rows are quantized next.
+ * GeGLU is the tanh form of GELU computed in double, with no table and no f16
+ * rounding.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -31,7 +33,11 @@ int ref_embed(const void *table, pl_type t, pl_layout layout, int64_t n_rows, in
     return 0;
 }
 
-/* out = x / sqrt(mean(x^2) + eps) (* w), row by row, the mean in double. */
+/* out = x / sqrt(mean(x^2) + eps) (* w), row by row, in ggml's order: the
+ * mean in double, the scale in float, (x * scale) * w rounded step by step.
+ * Bit-exact matters here: the next matmul quantizes this row to 8 bits, and
+ * structured rows (an embedding of q8_0 values times a norm) sit on rounding
+ * ties, so one ulp here moved a real model's logits by 1e-2. */
 int ref_rms_norm(const float *x, const float *w, int rows, int d, float eps, float *out)
 {
     if (!x || !out || rows < 0 || d <= 0) return PL_BACKEND_EARG;
@@ -40,8 +46,11 @@ int ref_rms_norm(const float *x, const float *w, int rows, int d, float eps, flo
         float *o = out + (size_t)r * d;
         double ss = 0;
         for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
-        double inv = 1.0 / sqrt(ss / d + eps);
-        for (int i = 0; i < d; i++) o[i] = (float)(xr[i] * inv * (w ? w[i] : 1.0f));
+        const float scale = 1.0f / sqrtf((float)(ss / d) + eps);
+        for (int i = 0; i < d; i++) {
+            const float y = xr[i] * scale;
+            o[i] = w ? y * w[i] : y;
+        }
     }
     return 0;
 }
@@ -103,16 +112,22 @@ int ref_rope(float *x, int n, int n_head, int head_dim, int pos0, const pl_rope_
     return 0;
 }
 
-/* out = act(gate) * up in double: silu(g) = g / (1 + e^-g); gelu by its tanh form. */
+/* out = act(gate) * up. SwiGLU in ggml's float steps, silu(g) = g / (1 + e^-g)
+ * (its output is quantized next, so rounding like llama.cpp matters, as in
+ * ref_rms_norm); GeGLU by the tanh form of GELU in double (ggml's CPU reads
+ * an f16 table instead: the two differ by about 2^-11). */
 int ref_glu(pl_glu act, const float *gate, const float *up, int64_t n, float *out)
 {
     if (!gate || !up || !out || n < 0) return PL_BACKEND_EARG;
     if (act != PL_GLU_SWIGLU && act != PL_GLU_GEGLU) return PL_BACKEND_EUNSUPPORTED;
     for (int64_t i = 0; i < n; i++) {
+        if (act == PL_GLU_SWIGLU) {
+            const float g = gate[i];
+            out[i] = g / (1.0f + expf(-g)) * up[i];
+            continue;
+        }
         const double g = gate[i];
-        const double a = act == PL_GLU_SWIGLU ? g / (1.0 + exp(-g))
-                                              : 0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));
-        out[i] = (float)(a * up[i]);
+        out[i] = (float)(0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g))) * up[i]);
     }
     return 0;
 }
