@@ -32,6 +32,8 @@ LDLIBS   += $(PKG_LIBS) -lm -pthread
 
 # Every .c in a room is part of the build; SIMD files carry their ISA in the name.
 LIB_SRC := $(wildcard cmd/*.c config/*.c engine/*.c backends/*.c backends/cpu/*.c tui/*.c sessions/*.c)
+# The scalar reference backend ("ref", backends/ref) behind the same vtable as the CPU's.
+LIB_SRC += $(wildcard backends/ref/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/main.o
 LIB     := $(BUILD)/libparley.a
@@ -119,6 +121,10 @@ CROSS_CC  ?= aarch64-linux-gnu-gcc
 QEMU_A64  ?= qemu-aarch64-static
 NEON_SRC  := backends/types.c $(wildcard backends/cpu/*.c) tests/cross/runner.c \
              $(addprefix tests/unit/test_,quant.c matmul.c gemv.c r16.c ops.c pool.c pool_items.c attn.c)
+# backend_cpu.c (in backends/cpu) links the registry, host buffers and ref kernels.
+NEON_SRC  += $(filter-out backends/types.c,$(wildcard backends/*.c)) $(wildcard backends/ref/*.c) \
+             tests/unit/test_backend_ref.c tests/unit/test_backend_ops.c
+$(BUILD)/test-neon-v8.0 $(BUILD)/test-neon-dotprod: tests/unit/backend_test_util.h $(wildcard backends/ref/*.h)
 NEON_ARCH_v8.0    := armv8-a
 NEON_ARCH_dotprod := armv8.2-a+dotprod
 $(BUILD)/test-neon-%: $(NEON_SRC) $(wildcard backends/*.h backends/cpu/*.h tests/cross/criterion/*.h tests/unit/cpu_test_util.h)

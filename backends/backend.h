@@ -203,6 +203,7 @@ typedef struct pl_attn_args {
     int          window;   /* > 0: a token at p sees only (p - window, p] (sliding window) */
     float        scale;    /* score scale; 0: 1/sqrt(hd) */
     pl_attn_math math;
+    /* pl_cpu_attention's buffers; NULL through the vtable (a backend uses its own) */
     float       *scratch;  /* (n_threads, pl_cpu_attn_scratch_floats) */
     void        *work;     /* pl_cpu_attn_work_bytes: the plan and the decode partials */
 } pl_attn_args;
@@ -222,5 +223,130 @@ typedef struct pl_attn_job pl_attn_job;
 pl_attn_job *pl_cpu_attn_job_init(const pl_attn_args *a);
 int          pl_cpu_attn_job_items(const pl_attn_job *j);
 void         pl_cpu_attn_job_item(const pl_attn_job *j, int ith, int k);
+
+/* ---- the backend interface ---------------------------------------------
+ * A backend is { ops, ctx }: a table of function pointers (pl_backend_ops,
+ * guarded by PL_BACKEND_ABI) and the private state one init made (scratch,
+ * threads, streams, its memory count). The engine runs the forward pass only
+ * through it, so a layer can sit on any backend: "cpu" (the fast host
+ * kernels), "ref" (the scalar references with their own buffers and GGUF's
+ * row layout: a second backend on every machine), later a GPU.
+ *
+ * Rules every backend keeps, so a GPU can implement the same table:
+ *  - activations, weights and KV blocks are pointers into the backend's own
+ *    memory (alloc); counts, token ids, positions, rope factors and the KV
+ *    block table are host-side arguments;
+ *  - every op returns 0 or a negative PL_BACKEND_E*: an op that cannot do
+ *    what it was asked (type, layout, memory) says so and writes nothing
+ *    worth reading; nothing is skipped silently;
+ *  - ops may run asynchronously until sync; download implies a sync.
+ * Tensors are row-major f32 unless named: "(n, d)" is n rows of d floats. */
+#define PL_BACKEND_ABI 1
+
+enum {
+    PL_BACKEND_OK           = 0,
+    PL_BACKEND_ENOMEM       = -1,   /* out of memory, or over the backend's limit */
+    PL_BACKEND_EUNSUPPORTED = -2,   /* a type, layout or shape this backend cannot run */
+    PL_BACKEND_EARG         = -3,   /* a bad argument (caller's bug) */
+};
+/* "out of memory", ... ; never NULL. */
+const char *pl_backend_strerror(int err);
+
+typedef struct pl_backend_ops pl_backend_ops;
+typedef struct pl_backend {
+    const pl_backend_ops *ops;
+    void                 *ctx;     /* the backend's own state */
+} pl_backend;
+
+typedef struct pl_backend_params {
+    int    n_threads;   /* including the caller; <= 0: 1 */
+    size_t mem_limit;   /* bytes the backend may hold; 0 = no limit */
+} pl_backend_params;
+
+/* Gated activations of the feed-forward: out = act(gate) * up. */
+typedef enum pl_glu { PL_GLU_SWIGLU = 0, PL_GLU_GEGLU = 1 } pl_glu;
+
+/* RoPE of one layer (its base is an argument: gemma3's local layers differ).
+ * angle of pair i at position p = freq_scale * p * base^(-2i/n_rot) / freq_factors[i]. */
+typedef struct pl_rope_args {
+    int          n_rot, mode;       /* dims rotated per head; PL_ROPE_NORMAL or PL_ROPE_NEOX */
+    float        base, freq_scale;
+    const float *freq_factors;      /* host, (n_rot / 2) or NULL */
+} pl_rope_args;
+
+struct pl_backend_ops {
+    int         abi;    /* PL_BACKEND_ABI */
+    const char *name;   /* "cpu", "ref" */
+
+    /* context: NULL with a reason in err on failure */
+    pl_backend *(*init)(const pl_backend_params *p, char *err, size_t err_len);
+    void        (*free)(pl_backend *be);
+
+    /* buffers (64-byte aligned); alloc returns NULL out of memory or over the limit */
+    void *(*alloc)(pl_backend *be, size_t bytes);
+    void  (*release)(pl_backend *be, void *buf);                  /* NULL is fine */
+    int   (*upload)(pl_backend *be, void *dst, const void *host_src, size_t bytes);
+    int   (*download)(pl_backend *be, void *host_dst, const void *src, size_t bytes);
+    /* dst (this backend) <- src (backend from). Optional (NULL): go through the host. */
+    int   (*copy_from)(pl_backend *be, void *dst, pl_backend *from, const void *src, size_t bytes);
+    /* total: the limit (or all the memory it can reach), used: its live buffers */
+    void  (*mem_info)(const pl_backend *be, size_t *total, size_t *used, size_t *free);
+    int   (*sync)(pl_backend *be);
+
+    /* weights: the layout this backend wants for a matrix, and a copy of host
+     * bytes (ROWS or R16 as given) in it. *out == host (the CPU borrowing the
+     * caller's bytes, which must then outlive it) is not released; any other
+     * *out is the backend's buffer: release it. */
+    pl_layout (*layout)(const pl_backend *be, pl_type t, int64_t rows, int64_t cols);
+    int (*weight_load)(pl_backend *be, pl_type t, int64_t rows, int64_t cols, const void *host,
+                       pl_layout host_layout, pl_layout layout, void **out);
+
+    /* ops on activations in this backend's memory */
+    /* out (n, cols) = rows tokens[i] (host ids) of table (n_rows, cols) * scale */
+    int (*embed)(pl_backend *be, const void *table, pl_type t, pl_layout layout, int64_t n_rows,
+                 int64_t cols, const int32_t *tokens, int n, float scale, float *out);
+    /* out (rows, d) = rms_norm of each row of x, times w (d) unless w is NULL;
+     * the head norms are rows = tokens * heads, d = head_dim. out may be x. */
+    int (*rms_norm)(pl_backend *be, const float *x, const float *w, int rows, int d, float eps, float *out);
+    /* Y_k (n, rows_k) = X (n, cols) . W_k^T for nw <= 8 weights sharing X */
+    int (*matmul)(pl_backend *be, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n);
+    /* rotate x (n, n_head * head_dim) in place; row i at position pos0 + i */
+    int (*rope)(pl_backend *be, float *x, int n, int n_head, int head_dim, int pos0, const pl_rope_args *r);
+    /* K and V rows (n, kv_dim) into positions [pos0, pos0 + n) of the view, in its types */
+    int (*kv_store)(pl_backend *be, const pl_kv_view *kv, int pos0, int n, const float *k, const float *v);
+    int (*attention)(pl_backend *be, const pl_attn_args *a);
+    /* out (n) = act(gate) * up; out may alias gate or up */
+    int (*glu)(pl_backend *be, pl_glu act, const float *gate, const float *up, int64_t n, float *out);
+    /* out (rows, d) = a (rows, d) + b, b of b_rows rows: rows, or 1 (a bias on every row) */
+    int (*add)(pl_backend *be, const float *a, const float *b, int rows, int b_rows, int d, float *out);
+    int (*scale)(pl_backend *be, float *x, int64_t n, float s);
+    int (*softmax)(pl_backend *be, float *x, int rows, int d);   /* each row, in place */
+    /* w_out->Y (w_out->rows) = softcap(W_out . rms_norm(x (d), norm_w));
+     * softcap <= 0: none, else cap * tanh(logit / cap) */
+    int (*logits)(pl_backend *be, const float *x, const float *norm_w, int d, float eps,
+                  const pl_matmul_w *w_out, float softcap);
+
+    /* optional (NULL): a fused run of layers (the CPU's one pool job per token) */
+    int (*fused_decode)(pl_backend *be, const void *plan);
+};
+
+/* The backend named name ("cpu", "ref"), or NULL. */
+const pl_backend_ops *pl_backend_find(const char *name);
+
+/* The scalar references of kv_store and attention over a view (the "ref"
+ * backend's own, single-threaded): f16 caches with llama.cpp's arithmetic. */
+int pl_ref_kv_store(const pl_kv_view *kv, int pos0, int n, const float *k, const float *v);
+int pl_ref_attention(const pl_attn_args *a);
+/* Their argument checks alone (0 or PL_BACKEND_E*), for other backends' ops. */
+int pl_ref_kv_store_check(const pl_kv_view *kv, int pos0, int n, const float *k, const float *v);
+int pl_ref_attention_check(const pl_attn_args *a);
+
+/* Matmuls that say why they could not run: PL_BACKEND_EUNSUPPORTED (a weight
+ * type, layout or shape; checked before anything runs), PL_BACKEND_ENOMEM (a
+ * scratch buffer; Y then holds NaN where it could not be computed). The void
+ * pl_cpu_matmul_multi(_id) above call these and drop the code. */
+int pl_cpu_matmul_multi_try(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n);
+int pl_cpu_matmul_multi_id_try(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X,
+                               int64_t n, uint64_t x_id);
 
 #endif

@@ -106,6 +106,7 @@ typedef struct mm_job {
     size_t       r16_row;
     uint64_t     x_id;       /* nonzero: names X's contents (pl_cpu_matmul_multi_id) */
     size_t       panel_bytes;
+    atomic_int  *oom;        /* set by a tile that could not get its scratch */
 } mm_job;
 
 /* Per-thread scratch: the calling thread's quantized activations, and a
@@ -184,9 +185,10 @@ static void mm_tile(const mm_job *j, int ith, const mm_w *w, int64_t r0, int64_t
     }
     if (w->unpack) {
         uint8_t *u = mm_scratch(MM_SCRATCH_UNPACK, (size_t)nr * w->w_row);
-        if (!u) {   /* out of memory: say so in the output rather than leave it stale */
+        if (!u) {   /* out of memory: say so in the output and to the caller */
             for (int64_t c = c0; c < c1; c++)
                 for (int64_t r = r0; r < r1; r++) w->Y[c * w->rows + r] = NAN;
+            atomic_store(j->oom, 1);
             return;
         }
         pl_cpu_r16_unpack(w->type, W, u, nr, j->cols);
@@ -330,13 +332,25 @@ static bool mm_valid(const pl_matmul_w *w, int64_t cols)
            (w->layout == PL_LAYOUT_ROWS || (w->layout == PL_LAYOUT_R16 && w->rows % 16 == 0 && cols % 32 == 0));
 }
 
-/* Several weights applied to the same activations in one dispatch. */
-static void mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n, uint64_t x_id)
+/* Every output of the call as NaN: what a matmul that could not run leaves. */
+static void mm_fill_nan(const pl_matmul_w *ws, int nw, int64_t n)
 {
-    if (nw <= 0 || nw > MM_MAX_W || n <= 0 || cols <= 0) return;
-    mm_job j = { .X = X, .cols = cols, .n = n, .x_id = x_id };
+    for (int k = 0; k < nw; k++)
+        for (int64_t i = 0; i < n * ws[k].rows; i++) ws[k].Y[i] = NAN;
+}
+
+/* Several weights applied to the same activations in one dispatch; 0 or a
+ * PL_BACKEND_E* (every weight is checked before anything runs). */
+static int mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n, uint64_t x_id)
+{
+    if (nw <= 0 || nw > MM_MAX_W || n <= 0 || cols <= 0 || !X) return PL_BACKEND_EARG;
+    for (int k = 0; k < nw; k++)
+        if (!ws[k].W || !ws[k].Y) return PL_BACKEND_EARG;
+    for (int k = 0; k < nw; k++)
+        if (!mm_valid(&ws[k], cols)) return PL_BACKEND_EUNSUPPORTED;
+    atomic_int oom = 0;
+    mm_job j = { .X = X, .cols = cols, .n = n, .x_id = x_id, .oom = &oom };
     for (int k = 0; k < nw; k++) {
-        if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
         mm_w *w = &j.w[j.nw++];
         *w = (mm_w){ .W = ws[k].W, .type = ws[k].type, .w_row = pl_row_size(ws[k].type, cols),
@@ -364,9 +378,11 @@ static void mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, co
             if (pb > j.panel_bytes) j.panel_bytes = pb;
         }
     }
-    if (!j.nw || !mm_quantize(p, &j)) return;
+    if (!mm_quantize(p, &j)) {
+        mm_fill_nan(ws, nw, n);
+        return PL_BACKEND_ENOMEM;
+    }
     for (int k = 0, kk = 0; k < nw; k++) {
-        if (!mm_valid(&ws[k], cols)) continue;
         const pl_type_traits *tw = pl_type_traits_get(ws[k].type);
         if (j.w[kk].gv_prep || j.w[kk].r16_prep) { kk++; continue; }
         mm_act *a = mm_act_slot(&j, tw->vec_dot_type);
@@ -376,11 +392,24 @@ static void mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, co
     }
     mm_plan(&j, pl_pool_size(p));
     pl_pool_run_items(p, mm_item, j.n_items, &j);
+    return atomic_load(&oom) ? PL_BACKEND_ENOMEM : 0;
 }
 
+int pl_cpu_matmul_multi_try(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
+{
+    return mm_multi(p, ws, nw, cols, X, n, 0);
+}
+
+int pl_cpu_matmul_multi_id_try(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n,
+                               uint64_t x_id)
+{
+    return mm_multi(p, ws, nw, cols, X, n, x_id);
+}
+
+/* The engine's void form (the code is dropped; failed outputs hold NaN). */
 void pl_cpu_matmul_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n)
 {
-    mm_multi(p, ws, nw, cols, X, n, 0);
+    (void)mm_multi(p, ws, nw, cols, X, n, 0);
 }
 
 uint64_t pl_cpu_x_ids_new(int n)
@@ -392,7 +421,7 @@ uint64_t pl_cpu_x_ids_new(int n)
 void pl_cpu_matmul_multi_id(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, const float *X, int64_t n,
                             uint64_t x_id)
 {
-    mm_multi(p, ws, nw, cols, X, n, x_id);
+    (void)mm_multi(p, ws, nw, cols, X, n, x_id);
 }
 
 /* Y[n][rows] = X[n][cols] . W[rows][cols]^T on the pool (p may be NULL). */
