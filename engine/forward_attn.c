@@ -91,7 +91,6 @@ void fw_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, fw_attn 
     const pl_hparams *hp = &c->m->hp;
     const arch_desc *ad = c->m->arch;
     fw_attn local, *fa = plan ? plan : &local;
-    fa->c = c;
     fa->a = (attn_args){ .kv = c->kv, .s = s, .il = il, .nb = nb, .pos0 = pos0,
                          .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
                          .hd = (int)hp->head_dim, .q = c->q, .out = c->att,

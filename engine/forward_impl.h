@@ -17,7 +17,6 @@
 /* One layer's attention of a chunk, as work items a caller may run in its own
  * dispatch: blocked items of attn_cpu.c, or (exact) one (token, head) each. */
 typedef struct fw_attn {
-    pl_ctx       *c;
     attn_args     a;       /* the chunk, its window and score scale */
     attn_job      j;       /* the blocked kernel's plan (when !exact) */
     bool          exact;   /* llama.cpp's f16-weight arithmetic (arch_desc.attn, F16 cache) */
