@@ -58,6 +58,7 @@ static int ctx_alloc_scratch(pl_ctx *c)
         { &c->q, nb * n_q }, { &c->k, nb * n_kv }, { &c->v, nb * n_kv }, { &c->att, nb * n_q },
         { &c->gate, nb * hp->n_ff }, { &c->up, nb * hp->n_ff }, { &c->rope_cs, nb * hp->n_rot },
         { &c->rope_cs_swa, nb * hp->n_rot }, { &c->out_row, hp->n_embd },
+        { &c->attn_w, (size_t)c->n_threads * 2 * c->n_ctx },
         { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
         { &c->attn_part, attn_partial_floats((int)hp->n_head, (int)hp->head_dim, c->n_ctx) },
         { &c->fd_norm, hp->n_embd },
@@ -109,7 +110,7 @@ void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
     float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->rope_cs_swa, &c->out_row, &c->attn_scr, &c->attn_part,
+                       &c->rope_cs, &c->rope_cs_swa, &c->out_row, &c->attn_w, &c->attn_scr, &c->attn_part,
                        &c->fd_norm };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
@@ -132,15 +133,16 @@ int pl_ctx_set_threads(pl_ctx *c, int n)
     n = ctx_threads(n);
     if (n == c->n_threads) return 0;
     float *as = malloc(sizeof(float) * (size_t)n * ctx_attn_scratch(c->m));
+    float *aw = malloc(sizeof(float) * (size_t)n * 2 * c->n_ctx);
     pl_pool *pool = pl_pool_new(n);
-    if (!as || !pool) {
-        free(as);
+    if (!as || !aw || !pool) {
+        free(as); free(aw);
         if (pool) pl_pool_free(pool);
         return -1;
     }
-    free(c->attn_scr);
+    free(c->attn_scr); free(c->attn_w);
     pl_pool_free(c->pool);
-    c->attn_scr = as; c->pool = pool; c->n_threads = n;
+    c->attn_scr = as; c->attn_w = aw; c->pool = pool; c->n_threads = n;
     return 0;
 }
 

@@ -48,6 +48,7 @@ struct pl_ctx {
     float *rope_cs; /* (n_batch, n_rot/2, 2) cos, sin per token and pair */
     float *rope_cs_swa; /* (n_batch, n_rot/2, 2) the same for sliding-window layers (n_swa > 0) */
     float *out_row; /* (n_embd) normed last row for the logits */
+    float *attn_w;  /* (n_threads, 2 * n_ctx) exact attention's scores and weights per thread */
     float *attn_scr;        /* (n_threads, attn_scratch_floats) attention tiles per thread */
     float *attn_part;       /* attn_partial_floats: split-decode partial states */
     atomic_int *attn_pending; /* (n_head_kv) split-decode chunks still running per head */

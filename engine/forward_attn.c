@@ -12,7 +12,7 @@
  *    weights, every KV type), or on an F16 cache, where arch_desc.attn asks,
  *    llama.cpp's own (softmax weights rounded to f16 before they meet the f16
  *    values): the blocked kernel's greedy answers part from llama.cpp's on
- *    Gemma 3 270M. The exact path needs no scratch (two passes over the keys).
+ *    Gemma 3 270M. The exact path keeps a row of scores per thread (c->attn_w).
  * Both are cut into work items so the fused decode runs them in its own
  * dispatch; an item's numbers never depend on which thread runs it.
  */
@@ -36,44 +36,50 @@ static inline float fw_exact_score(const fw_attn *fa, const float *qh, int kvh, 
            * a->scale;
 }
 
-/* One (token i, head h) over the positions it sees, without a buffer the
- * length of the context: pass 1 finds the max and the sum of exponentials
- * (online, the sum in double), pass 2 recomputes each score and adds its
- * value row with weight f16(exp(s - max) / sum). That weight is llama.cpp's
- * (softmax in f32, then rounded to f16 for the product with the f16 values);
- * rounding it like that brings f32 models from 1e-3 to 1e-5 of llama.cpp. */
-static void fw_exact_one(const fw_attn *fa, int i, int h)
+/* One (token i, head h) over the n positions t0..pos it sees, on thread
+ * ith's row of scores sc and exponentials e: pass 1 scores every key and
+ * keeps the online max and sum of exponentials (the sum in double); pass 2
+ * adds each value row with weight f16(exp(s - max) / sum). That weight is
+ * llama.cpp's (softmax in f32, then rounded to f16 for the product with the
+ * f16 values); rounding it like that brings f32 models from 1e-3 to 1e-5 of
+ * llama.cpp. An exponential pass 1 took after the final max was found is the
+ * same number pass 2 needs, so only those before it are taken again. */
+static void fw_exact_one(const fw_attn *fa, int ith, int i, int h)
 {
     const attn_args *a = &fa->a;
     const int hd = a->hd, pos = a->pos0 + i, kvh = h / (a->n_head / a->n_head_kv);
     const int t0 = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
+    const int n = pos - t0 + 1;
+    float *sc = fa->w + (size_t)ith * fa->w_stride, *e = sc + fa->w_stride / 2;
     float qh[1024];   /* head_dim <= 1024 (checked at load) */
-    const float *q = a->q + (size_t)i * a->n_head * hd + (size_t)h * hd;
-    for (int d = 0; d < hd; d++) qh[d] = pl_f16_to_f32(pl_f32_to_f16(q[d]));
+    attn_round_f16(a->q + (size_t)i * a->n_head * hd + (size_t)h * hd, qh, hd);
     float mx = -INFINITY;
     double sum = 0.0;
-    for (int t = t0; t <= pos; t++) {
-        const float sc = fw_exact_score(fa, qh, kvh, t);
-        if (sc > mx) {
-            sum *= exp((double)mx - sc);
-            mx = sc;
+    int at_max = 0;   /* e[u] for u >= at_max were taken with the final max */
+    for (int u = 0; u < n; u++) {
+        sc[u] = fw_exact_score(fa, qh, kvh, t0 + u);
+        if (sc[u] > mx) {
+            sum *= exp((double)mx - sc[u]);
+            mx = sc[u];
+            at_max = u;
         }
-        sum += expf(sc - mx);
+        e[u] = expf(sc[u] - mx);
+        sum += e[u];
     }
     const float inv = (float)(1.0 / sum);
+    for (int u = 0; u < n; u++) e[u] = (u < at_max ? expf(sc[u] - mx) : e[u]) * inv;
+    attn_round_f16(e, e, n);
     float *out = a->out + (size_t)i * a->n_head * hd + (size_t)h * hd;
     memset(out, 0, sizeof(float) * hd);
-    for (int t = t0; t <= pos; t++) {
-        const float p = pl_f16_to_f32(pl_f32_to_f16(expf(fw_exact_score(fa, qh, kvh, t) - mx) * inv));
-        pl_cpu_axpy_f16_f32(out, kv_v_row(a->kv, a->s, a->il, t) + (size_t)kvh * hd, p, hd);
-    }
+    for (int u = 0; u < n; u++)
+        pl_cpu_axpy_f16_f32(out, kv_v_row(a->kv, a->s, a->il, t0 + u) + (size_t)kvh * hd, e[u], hd);
 }
 
 /* Item k: (token k / n_head, head k % n_head) of the exact path, else the
  * blocked kernel's item k. */
 void fw_attn_item(fw_attn *fa, int ith, int k)
 {
-    if (fa->exact) fw_exact_one(fa, k / fa->a.n_head, k % fa->a.n_head);
+    if (fa->exact) fw_exact_one(fa, ith, k / fa->a.n_head, k % fa->a.n_head);
     else attn_job_item(&fa->j, ith, k);
 }
 
@@ -81,7 +87,7 @@ void fw_attn_item(fw_attn *fa, int ith, int k)
 static void fw_exact_worker(int ith, int nth, void *arg)
 {
     fw_attn *fa = arg;
-    for (int k = ith; k < fa->n_items; k += nth) fw_exact_one(fa, k / fa->a.n_head, k % fa->a.n_head);
+    for (int k = ith; k < fa->n_items; k += nth) fw_exact_one(fa, ith, k / fa->a.n_head, k % fa->a.n_head);
 }
 
 /* Plan layer il's attention of the chunk (window, scale, arithmetic), and run
@@ -100,6 +106,7 @@ void fw_attention(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, fw_attn 
                          .pending = c->attn_pending };
     fa->exact = ad->attn == ARCH_ATTN_F16_EXACT && c->kv->type_k == PL_TYPE_F16 &&
                 c->kv->type_v == PL_TYPE_F16;
+    fa->w = c->attn_w, fa->w_stride = 2 * (size_t)c->n_ctx;
     if (fa->exact) {
         fa->n_items = nb * (int)hp->n_head;
         if (!plan) pl_pool_run(c->pool, fw_exact_worker, fa);

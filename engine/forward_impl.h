@@ -20,6 +20,8 @@ typedef struct fw_attn {
     attn_args     a;       /* the chunk, its window and score scale */
     attn_job      j;       /* the blocked kernel's plan (when !exact) */
     bool          exact;   /* llama.cpp's f16-weight arithmetic (arch_desc.attn, F16 cache) */
+    float        *w;       /* exact: (n_threads, w_stride) scores and weights per thread */
+    size_t        w_stride;
     int           n_items;
 } fw_attn;
 
