@@ -19,7 +19,9 @@
  *    (hp_layer_is_swa, rope_base_swa), the final logit soft cap.
  * Adding a family (phi3 next): a row in arch.c's table with its tensor names
  * and variant fields; a new kind of step only if it has one no family has yet
- * (then here, as a row function both the prefill and the decode call); and
+ * (phi3's fused attn_qkv and gate+up tensors are one: a split of the matmul
+ * output here and in forward_decode.c's items; element-wise steps become a
+ * row function both the prefill and the decode call); and
  * fixture tests against llama.cpp (tests/e2e/test_arch.c) plus the batch ==
  * token-by-token test (tests/unit/test_forward.c).
  *
