@@ -210,8 +210,9 @@ typedef struct pl_attn_args {
 
 /* Floats of one thread's scratch, for heads of hd and group = n_head / n_head_kv. */
 size_t pl_cpu_attn_scratch_floats(int hd, int group);
-/* Bytes of the work buffer for up to n_pos positions. One call at a time per buffer. */
-size_t pl_cpu_attn_work_bytes(int n_head, int n_head_kv, int hd, int n_pos);
+/* Bytes of the work buffer for up to n_pos positions and items run on up to
+ * n_threads threads. One call at a time per buffer. */
+size_t pl_cpu_attn_work_bytes(int n_head, int n_head_kv, int hd, int n_pos, int n_threads);
 /* The attention on the pool. */
 void   pl_cpu_attention(pl_pool *p, const pl_attn_args *a);
 

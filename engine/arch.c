@@ -1,11 +1,12 @@
 /* arch.c — the architecture table and the hyper-parameter keys.
  *
  * An architecture is data, not code: which tensors it has (name pattern,
- * where the view goes, symbolic shape), its rope style and activation, and
- * which forward function runs it. Llama-family GGUFs (SmolLM2, TinyLlama,
- * Llama 2/3, Mistral 7B) all say "llama" and run forward.c; qwen2/qwen3
- * (biases, q-k head norms) run forward_qwen.c and gemma3 (post-norms, GELU,
- * sliding window) forward_gemma.c. phi3 is still to come.
+ * where the view goes, symbolic shape), its rope style, activation, attention
+ * arithmetic and where the score scale goes. One forward (forward.c) runs them
+ * all: an optional tensor that is present is a step (biases, q/k head norms,
+ * post-norms), the hyper-parameters give the rest (windows, per-layer rope
+ * bases, logit cap). Llama-family GGUFs (SmolLM2, TinyLlama, Llama 2/3,
+ * Mistral 7B) all say "llama"; then qwen2/qwen3 and gemma3. phi3 is still to come.
  *
  * Hyper-parameters use llama.cpp's key names, "<arch>.block_count" and so on;
  * the optional ones get llama.cpp's defaults so both engines agree.
@@ -80,12 +81,13 @@ static const arch_tensor gemma3_tensors[] = {
 static const arch_desc arch_table[] = {
     { .name = "llama", .family = ARCH_FAMILY_LLAMA, .rope = ARCH_ROPE_NORMAL, .act = ARCH_ACT_SILU,
       .tensors = llama_tensors },
-    { .name = "qwen2", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU,
-      .tensors = qwen2_tensors },
-    { .name = "qwen3", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU,
-      .tensors = qwen3_tensors },
+    { .name = "qwen2", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU_LIBM,
+      .attn = ARCH_ATTN_F16_EXACT, .tensors = qwen2_tensors },
+    { .name = "qwen3", .family = ARCH_FAMILY_QWEN, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_SILU_LIBM,
+      .attn = ARCH_ATTN_F16_EXACT, .tensors = qwen3_tensors },
     { .name = "gemma3", .family = ARCH_FAMILY_GEMMA, .rope = ARCH_ROPE_NEOX, .act = ARCH_ACT_GELU,
-      .tensors = gemma3_tensors, .swa_pattern = 6, .embd_scale = true, .chat_template = "gemma" },
+      .attn = ARCH_ATTN_F16_EXACT, .q_scale_first = true, .tensors = gemma3_tensors,
+      .swa_pattern = 6, .embd_scale = true, .chat_template = "gemma" },
 };
 #define N_ARCH (sizeof arch_table / sizeof arch_table[0])
 

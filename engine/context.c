@@ -4,7 +4,7 @@
  * buffers sized for n_batch tokens. pl_decode validates the tokens, splits
  * them into chunks of n_batch (prefill is matrix-matrix), reserves cache
  * blocks for each chunk (copy-on-write for forked sequences), runs the
- * architecture's forward function and keeps the last token's logits per
+ * forward pass (one for every architecture) and keeps the last token's logits per
  * sequence. Sequence calls are thin wrappers over kv_cache.c.
  */
 #include <math.h>
@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "context_impl.h"
-#include "forward_ext.h"
 
 /* Defaults: model's context (capped), all cores, llama.cpp-sized batches, F16 cache. */
 pl_ctx_params pl_ctx_default_params(void)
@@ -37,6 +36,13 @@ static size_t ctx_attn_scratch(const pl_model *m)
     return pl_cpu_attn_scratch_floats((int)m->hp.head_dim, (int)(m->hp.n_head / m->hp.n_head_kv));
 }
 
+/* Bytes of the attention's work buffer for n_threads threads. */
+static size_t ctx_attn_work_bytes(const pl_ctx *c, int n_threads)
+{
+    const pl_hparams *hp = &c->m->hp;
+    return pl_cpu_attn_work_bytes((int)hp->n_head, (int)hp->n_head_kv, (int)hp->head_dim, c->n_ctx, n_threads);
+}
+
 /* 0 if the cache can hold K in tk and V in tv for this model, else st says why. */
 static int ctx_kv_types_check(const pl_model *m, pl_type tk, pl_type tv, pl_status *st)
 {
@@ -58,8 +64,7 @@ static int ctx_alloc_scratch(pl_ctx *c)
         { &c->x, nb * hp->n_embd }, { &c->xb, nb * hp->n_embd },
         { &c->q, nb * n_q }, { &c->k, nb * n_kv }, { &c->v, nb * n_kv }, { &c->att, nb * n_q },
         { &c->gate, nb * hp->n_ff }, { &c->up, nb * hp->n_ff }, { &c->rope_cs, nb * hp->n_rot },
-        { &c->scores, (size_t)c->n_threads * c->n_ctx },
-        { &c->qh, (size_t)c->n_threads * hp->head_dim }, { &c->out_row, hp->n_embd },
+        { &c->rope_cs_swa, nb * hp->n_rot }, { &c->out_row, hp->n_embd },
         { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
         { &c->fd_norm, hp->n_embd },
     };
@@ -67,8 +72,7 @@ static int ctx_alloc_scratch(pl_ctx *c)
         *bufs[i].buf = malloc(sizeof(float) * bufs[i].n);
         if (!*bufs[i].buf) return -1;
     }
-    c->attn_work = malloc(pl_cpu_attn_work_bytes((int)hp->n_head, (int)hp->n_head_kv, (int)hp->head_dim,
-                                                  c->n_ctx));
+    c->attn_work = malloc(ctx_attn_work_bytes(c, c->n_threads));
     c->fd_n = (int)hp->n_layer * 5 + 1;
     c->fd_sync = malloc(sizeof(atomic_int) * 3 * c->fd_n);
     return c->attn_work && c->fd_sync ? 0 : -1;
@@ -111,7 +115,7 @@ void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
     float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->scores, &c->qh, &c->out_row, &c->attn_scr, &c->fd_norm };
+                       &c->rope_cs, &c->rope_cs_swa, &c->out_row, &c->attn_scr, &c->fd_norm };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
@@ -132,18 +136,17 @@ int pl_ctx_set_threads(pl_ctx *c, int n)
 {
     n = ctx_threads(n);
     if (n == c->n_threads) return 0;
-    float *sc = malloc(sizeof(float) * (size_t)n * c->n_ctx);
-    float *qh = malloc(sizeof(float) * (size_t)n * c->m->hp.head_dim);
     float *as = malloc(sizeof(float) * (size_t)n * ctx_attn_scratch(c->m));
+    void *aw = malloc(ctx_attn_work_bytes(c, n));
     pl_pool *pool = pl_pool_new(n);
-    if (!sc || !qh || !as || !pool) {
-        free(sc); free(qh); free(as);
+    if (!as || !aw || !pool) {
+        free(as); free(aw);
         if (pool) pl_pool_free(pool);
         return -1;
     }
-    free(c->scores); free(c->qh); free(c->attn_scr);
+    free(c->attn_scr); free(c->attn_work);
     pl_pool_free(c->pool);
-    c->scores = sc; c->qh = qh; c->attn_scr = as; c->pool = pool; c->n_threads = n;
+    c->attn_scr = as; c->attn_work = aw; c->pool = pool; c->n_threads = n;
     return 0;
 }
 
@@ -229,7 +232,7 @@ int pl_seq_truncate(pl_ctx *c, int seq, int n)
 
 /* kv_rotate_fn: rotate a cached K row of layer il by delta positions, with
  * the rope that layer was written with (sliding-window layers: their own
- * base, unscaled, as the gemma3 forward pass does). */
+ * base, unscaled, as the forward pass does: fw_rope_tables). */
 static void ctx_rerotate(float *k_row, int il, int delta, void *ud)
 {
     const pl_model *m = ud;
@@ -247,15 +250,6 @@ int pl_seq_shift(pl_ctx *c, int seq, int n_keep, int n_discard, pl_status *st)
 }
 
 /* ---- decoding ------------------------------------------------------------ */
-
-/* The forward function of each architecture family (arch_desc.family). */
-typedef void (*forward_fn)(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0,
-                           float *logits);
-static const forward_fn forward_fns[] = {
-    [ARCH_FAMILY_LLAMA] = forward_llama,
-    [ARCH_FAMILY_GEMMA] = forward_gemma,
-    [ARCH_FAMILY_QWEN] = forward_qwen,
-};
 
 /* Reject a call that cannot run before any state changes. */
 static int ctx_decode_check(pl_ctx *c, int seq, const int32_t *tokens, int n, pl_status *st)
@@ -290,9 +284,8 @@ int ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int 
         int w_end = w;
         while (w_end < n_want && want[w_end] < done + nb) w_end++;
         const bool last = w_end > w && want[w_end - 1] == done + nb - 1;
-        forward_fns[c->m->arch->family](c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos,
-                                        last ? out[w_end - 1] : NULL);
-        for (; w < w_end - (last ? 1 : 0); w++) fx_logits_row(c, want[w] - done, out[w]);
+        forward(c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos, last ? out[w_end - 1] : NULL);
+        for (; w < w_end - (last ? 1 : 0); w++) forward_logits_row(c, want[w] - done, out[w]);
         w = w_end;
         kv_seq_commit(c->kv, seq, tokens + done, nb);
         done += nb;

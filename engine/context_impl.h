@@ -5,14 +5,15 @@
  * tokens. All of it is allocated in pl_ctx_new: pl_decode never mallocs
  * (KV blocks excepted: one per KV_BLOCK positions, recycled); pl_decode_batch
  * allocates its row lists per call and grows its logits slots on demand.
- * context.c orchestrates (sequences, chunking), batch.c batches; forward.c is the math.
+ * context.c orchestrates (sequences, chunking), batch.c batches; forward.c is
+ * the math (one decoder for every architecture; forward_impl.h inside it).
  */
 #ifndef PL_CONTEXT_IMPL_H
 #define PL_CONTEXT_IMPL_H
 
+#include "../backends/backend.h"
 #include <stdatomic.h>
 
-#include "../backends/backend.h"
 #include "kv_cache.h"
 #include "model.h"
 
@@ -46,21 +47,22 @@ struct pl_ctx {
     float *gate;    /* (n_batch, n_ff) */
     float *up;      /* (n_batch, n_ff) */
     float *rope_cs; /* (n_batch, n_rot/2, 2) cos, sin per token and pair */
-    float *scores;  /* (n_threads, n_ctx) attention weights per thread (forward_ext.c) */
-    float *qh;      /* (n_threads, head_dim) query head rounded like the cache (forward_ext.c) */
+    float *rope_cs_swa; /* (n_batch, n_rot/2, 2) the same for sliding-window layers (n_swa > 0) */
     float *out_row; /* (n_embd) normed last row for the logits */
     float *attn_scr;        /* (n_threads, pl_cpu_attn_scratch_floats) attention tiles per thread */
-    void  *attn_work;       /* pl_cpu_attn_work_bytes: an attention's plan and split-decode partials */
+    void  *attn_work;       /* pl_cpu_attn_work_bytes: an attention's plan, partials, score rows */
     float *fd_norm;           /* (n_embd) normed input of the fused decode step */
     atomic_int *fd_sync;      /* (3, fd_n) per-phase next / done / ready of the decode step */
     int    fd_n;              /* phases of a decode step: n_layer * 5 + 1 */
 };
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
- * KV blocks are reserved; write the last token's logits if logits != NULL. */
-void forward_llama(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
-/* forward_llama for one token, the whole step in one pool dispatch (forward_decode.c). */
-void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits);
+ * KV blocks are reserved; write the last token's logits if logits != NULL
+ * (forward.c, every architecture; one token takes the fused decode step). */
+void forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
+/* Logits of row `row` of the chunk forward just ran (its residual stream is
+ * left in c->x (n_batch, n_embd)). */
+void forward_logits_row(pl_ctx *c, int row, float *logits);
 
 /* Append n tokens to seq (validated, in chunks of n_batch); the logits of
  * rows want[0..n_want) (ascending indices into tokens) go to out[i] (context.c). */

@@ -1,4 +1,4 @@
-/* forward_decode.c — one generated token of the llama family in ONE pool dispatch.
+/* forward_decode.c — one generated token, every architecture, in ONE pool dispatch.
  *
  * Why: a decode step of a small model is ~150 short steps. As separate pool
  * dispatches, each one needs every thread to wake and check in, and on a
@@ -10,26 +10,33 @@
  * when all its items are DONE, not when all threads have arrived, so a thread
  * the OS has not scheduled simply takes no items and the others finish the
  * token without it. The thread that completes a phase's last item runs its
- * tiny serial tail (RoPE and the cache store; an RMSNorm) and opens the next.
+ * tiny serial tail and opens the next.
  * A thread with nothing left in a phase claims its first item of the next
  * one at once and prefetches that item's weights until the phase opens.
  *
- * Per layer: QKV slices | attention chunks | Wo slices (+ residual) |
- * gate/up slices (+ SwiGLU) | down slices (+ residual); then the output
- * projection. Each slice is a single-threaded matmul on a run of weight rows
+ * Per layer, with the element-wise steps fused into the items where they work
+ * on an item's own rows and into the tails where they need whole rows:
+ *   QKV slices (+ biases)      | tail: q/k head norms, rope, q scale, KV store
+ *   attention items (fw_attention's plan: blocked chunks or exact heads)
+ *   Wo slices (+ residual)     | tail: [post-norm + residual], FFN norm
+ *   gate/up slices (+ act)
+ *   down slices (+ residual)   | tail: [post-norm + residual], next norm
+ * then the output projection (+ soft cap). The residual add joins an item
+ * only when the layer has no post-norm (which needs the whole row first).
+ * Each slice is a single-threaded matmul on a run of weight rows
  * (rows are contiguous, so a slice is itself a matrix; in the 16-row layout
  * slices start on a multiple of 16). The phase's input gets an id, so a
  * thread prepares it once for all its slices of the phase (R16 kernels)
  * instead of once per slice.
  *
- * The numbers are those of forward_llama for nb = 1 (same kernels, same
- * attention chunks, same order per output), so batch and token-by-token
- * decoding agree exactly.
+ * The numbers are those of forward() for nb = 1 (same kernels, same row
+ * functions, same attention items, same order per output), so batch and
+ * token-by-token decoding agree exactly.
  */
 #include <sched.h>
 #include <string.h>
 
-#include "context_impl.h"
+#include "forward_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -47,6 +54,7 @@ enum { FD_QKV, FD_ATTN, FD_WO, FD_FFN_UP, FD_FFN_DOWN, FD_STAGES };
 /* A weight cut into row slices that shrink toward the end of its phase. */
 typedef struct fd_w {
     const pl_weight *w;
+    const float     *bias;     /* added to the item's rows, or NULL */
     float           *y;
     int64_t          after;    /* cost (rows x cost) of the phase's later weights */
     int              cost;     /* cost of one row (2 for gate+up rows done together) */
@@ -60,8 +68,7 @@ typedef struct fd_job {
     float         *logits;
     int            n_phases;
     int            out_phase;  /* the output projection's phase (== n_phases - 1), or -1 */
-    pl_attn_args   aa[1];      /* this layer's attention (rebuilt in the QKV tail) */
-    pl_attn_job   *aj;         /* its plan, made in the QKV tail */
+    fw_attn        fa[1];      /* this layer's attention (planned in the QKV tail) */
     atomic_int    *next, *done, *ready;   /* (n_phases) each */
     uint64_t       x_id0;      /* phase p's input is named x_id0 + p: a thread prepares it once */
 } fd_job;
@@ -104,9 +111,10 @@ static const fd_w *fd_pick(const fd_w *ws, int nw, int *k, int64_t *r0, int64_t 
 }
 
 /* A weight of a phase whose later weights cost `after` (rows x cost). */
-static fd_w fd_weight(const pl_weight *w, float *y, int64_t after, int cost, int nth)
+static fd_w fd_weight(const pl_weight *w, const pl_weight *b, float *y, int64_t after, int cost,
+                      int nth)
 {
-    fd_w f = { w, y, after, cost, nth, 0 };
+    fd_w f = { w, b ? b->data : NULL, y, after, cost, nth, 0 };
     for (int64_t r = 0; r < w->rows; f.n_items++) r += fd_chunk(&f, w->rows - r);
     return f;
 }
@@ -118,23 +126,23 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
     const pl_model *m = c->m;
     *nw = 0;
     if (p == j->out_phase) {
-        ws[(*nw)++] = fd_weight(&m->output, j->logits, 0, 1, nth);
+        ws[(*nw)++] = fd_weight(&m->output, NULL, j->logits, 0, 1, nth);
         return ws[0].n_items;
     }
     const pl_layer *L = &m->layers[p / FD_STAGES];
     switch (p % FD_STAGES) {
     case FD_QKV:
-        ws[0] = fd_weight(&L->wq, c->q, L->wk.rows + L->wv.rows, 1, nth);
-        ws[1] = fd_weight(&L->wk, c->k, L->wv.rows, 1, nth);
-        ws[2] = fd_weight(&L->wv, c->v, 0, 1, nth), *nw = 3;
+        ws[0] = fd_weight(&L->wq, &L->bq, c->q, L->wk.rows + L->wv.rows, 1, nth);
+        ws[1] = fd_weight(&L->wk, &L->bk, c->k, L->wv.rows, 1, nth);
+        ws[2] = fd_weight(&L->wv, &L->bv, c->v, 0, 1, nth), *nw = 3;
         return ws[0].n_items + ws[1].n_items + ws[2].n_items;
-    case FD_ATTN: return pl_cpu_attn_job_items(j->aj);
-    case FD_WO: ws[0] = fd_weight(&L->wo, c->xb, 0, 1, nth), *nw = 1; return ws[0].n_items;
+    case FD_ATTN: return j->fa->n_items;
+    case FD_WO: ws[0] = fd_weight(&L->wo, NULL, c->xb, 0, 1, nth), *nw = 1; return ws[0].n_items;
     case FD_FFN_UP:   /* gate and up rows together: a row costs two */
-        ws[0] = fd_weight(&L->ffn_gate, c->gate, 0, 2, nth), *nw = 1;
+        ws[0] = fd_weight(&L->ffn_gate, NULL, c->gate, 0, 2, nth), *nw = 1;
         return ws[0].n_items;
     default:
-        ws[0] = fd_weight(&L->ffn_down, c->xb, 0, 1, nth), *nw = 1;
+        ws[0] = fd_weight(&L->ffn_down, NULL, c->xb, 0, 1, nth), *nw = 1;
         return ws[0].n_items;
     }
 }
@@ -143,22 +151,28 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
 static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw)
 {
     pl_ctx *c = j->c;
+    const pl_model *m = c->m;
     const int stage = p == j->out_phase ? -1 : p % FD_STAGES;
-    if (stage == FD_ATTN) { pl_cpu_attn_job_item(j->aj, ith, k); return; }
+    if (stage == FD_ATTN) { fw_attn_item(j->fa, ith, k); return; }
     int64_t r0, r1;
     const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
     const float *x = stage == FD_WO ? c->att : stage == FD_FFN_DOWN ? c->gate
                    : stage == -1 ? c->out_row : c->fd_norm;
-    if (stage == FD_FFN_UP) {   /* gate and up rows together, then SwiGLU on them */
-        const pl_layer *L = &c->m->layers[p / FD_STAGES];
+    const pl_layer *L = stage < 0 ? NULL : &m->layers[p / FD_STAGES];
+    const int n = (int)(r1 - r0);
+    if (stage == FD_FFN_UP) {   /* gate and up rows together, then the activation on them */
         fd_slice((const pl_weight *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ c->gate, c->up }, 2,
                  x, j->x_id0 + (uint64_t)p, r0, r1);
-        pl_cpu_silu_mul_fast(c->gate + r0, c->up + r0, (int)(r1 - r0), c->gate + r0);
+        fw_act(m->arch, c->gate + r0, c->up + r0, n);
         return;
     }
     fd_slice(&w->w, &w->y, 1, x, j->x_id0 + (uint64_t)p, r0, r1);
-    if (stage == FD_WO || stage == FD_FFN_DOWN)   /* residual: x += y on these rows */
-        pl_cpu_add(c->x + r0, w->y + r0, (int)(r1 - r0), c->x + r0);
+    if (w->bias) pl_cpu_add(w->y + r0, w->bias + r0, n, w->y + r0);
+    const pl_weight *post = stage == FD_WO ? &L->attn_post_norm
+                          : stage == FD_FFN_DOWN ? &L->ffn_post_norm : NULL;
+    if (post && !post->data)   /* residual: x += y on these rows (a post-norm waits for the tail) */
+        pl_cpu_add(c->x + r0, w->y + r0, n, c->x + r0);
+    if (stage < 0 && m->hp.final_softcap > 0.0f) fw_softcap(w->y + r0, n, m->hp.final_softcap);
 }
 
 /* The serial tail of phase p, run by the thread that finished its last item. */
@@ -166,26 +180,23 @@ static void fd_tail(fd_job *j, int p)
 {
     pl_ctx *c = j->c;
     const pl_model *m = c->m;
-    const pl_hparams *hp = &m->hp;
-    const int d = (int)hp->n_embd, il = p / FD_STAGES;
+    const int il = p / FD_STAGES;
     if (p == j->out_phase) return;
-    float *normed = c->fd_norm;
+    const pl_layer *L = &m->layers[il];
+    const bool last = il + 1 == (int)m->hp.n_layer;
     switch (p % FD_STAGES) {
-    case FD_QKV:
-        model_rope_apply(m, c->q, (int)hp->n_head, c->rope_cs);
-        model_rope_apply(m, c->k, (int)hp->n_head_kv, c->rope_cs);
-        j->aa->kv = kv_view(c->kv, j->s, il);
-        pl_cpu_kv_store(&j->aa->kv, 1, j->pos, c->k, c->v);
-        j->aj = pl_cpu_attn_job_init(j->aa);
+    case FD_QKV:   /* the items added the biases */
+        fw_row_qkv(c, j->s, il, 0, j->pos, false);
+        fw_attention(c, j->s, il, 1, j->pos, j->fa);
         break;
-    case FD_WO:
-        pl_cpu_rms_norm(c->x, m->layers[il].ffn_norm.data, d, hp->norm_eps, normed);
+    case FD_WO:    /* without a post-norm the items added the residual already */
+        fw_row_residual(c, c->x, c->xb, &L->attn_post_norm, L->attn_post_norm.data != NULL,
+                        L->ffn_norm.data, c->fd_norm);
         break;
     case FD_FFN_DOWN:
-        if (il + 1 < (int)hp->n_layer)
-            pl_cpu_rms_norm(c->x, m->layers[il + 1].attn_norm.data, d, hp->norm_eps, normed);
-        else
-            pl_cpu_rms_norm(c->x, m->output_norm.data, d, hp->norm_eps, c->out_row);
+        fw_row_residual(c, c->x, c->xb, &L->ffn_post_norm, L->ffn_post_norm.data != NULL,
+                        last ? m->output_norm.data : m->layers[il + 1].attn_norm.data,
+                        last ? c->out_row : c->fd_norm);
         break;
     default: break;
     }
@@ -255,23 +266,19 @@ static void fd_worker(int ith, int nth, void *arg)
 }
 
 /* One token at position pos of seq through every layer, logits if asked. */
-void forward_llama_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits)
+void forward_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits)
 {
     const pl_model *m = c->m;
     const pl_hparams *hp = &m->hp;
-    const int d = (int)hp->n_embd;
     const kv_seq *s = &c->kv->seqs[seq];
-    model_embed(m, token, c->x);
-    model_rope_cache(m, (float)pos, c->rope_cs);
-    pl_cpu_rms_norm(c->x, m->layers[0].attn_norm.data, d, hp->norm_eps, c->fd_norm);
+    fw_embed_row(m, token, c->x);
+    fw_rope_tables(c, 1, pos);
+    fw_row_residual(c, c->x, c->xb, NULL, false, m->layers[0].attn_norm.data, c->fd_norm);
     const int n_layer_phases = (int)hp->n_layer * FD_STAGES;
     fd_job j = { .c = c, .s = s, .pos = pos, .logits = logits,
                  .n_phases = n_layer_phases + (logits ? 1 : 0), .out_phase = logits ? n_layer_phases : -1,
                  .next = c->fd_sync, .done = c->fd_sync + c->fd_n, .ready = c->fd_sync + 2 * c->fd_n };
     j.x_id0 = pl_cpu_x_ids_new(j.n_phases);
-    j.aa[0] = (pl_attn_args){ .nb = 1, .pos0 = pos, .n_head = (int)hp->n_head,
-                              .n_head_kv = (int)hp->n_head_kv, .hd = (int)hp->head_dim, .q = c->q,
-                              .out = c->att, .scratch = c->attn_scr, .work = c->attn_work };
     for (int i = 0; i < 3 * c->fd_n; i++) atomic_store_explicit(&c->fd_sync[i], 0, memory_order_relaxed);
     pl_pool_run(c->pool, fd_worker, &j);
 }

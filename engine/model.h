@@ -12,7 +12,8 @@
  *
  * The architecture table (arch.c) says how a family names its keys and
  * tensors and which variants it uses (norm, rope style, activation, biases);
- * the forward pass dispatches on arch->family.
+ * the one forward pass (forward.c) reads these fields and the presence of the
+ * optional tensors, never the family.
  */
 #ifndef PL_MODEL_H
 #define PL_MODEL_H
@@ -25,13 +26,23 @@ typedef struct pl_vocab pl_vocab;
 
 /* ---- architecture table --------------------------------------------- */
 
+/* A label for tests and llama.cpp's per-family hyper-parameter rules; the
+ * forward pass does not branch on it. */
 typedef enum arch_family {
     ARCH_FAMILY_LLAMA = 0,
-    ARCH_FAMILY_GEMMA,   /* gemma3: forward_gemma.c */
-    ARCH_FAMILY_QWEN,    /* qwen2, qwen3: forward_qwen.c */
+    ARCH_FAMILY_GEMMA,   /* gemma3 */
+    ARCH_FAMILY_QWEN,    /* qwen2, qwen3 */
 } arch_family;
 typedef enum arch_rope { ARCH_ROPE_NORMAL = 0, ARCH_ROPE_NEOX } arch_rope;
-typedef enum arch_act { ARCH_ACT_SILU = 0, ARCH_ACT_GELU } arch_act;
+/* The gated activation: SiLU with the vectorised exp (pl_cpu_silu_mul_fast), SiLU with
+ * libm's expf (pl_cpu_silu_mul, whose numbers the qwen fixtures were checked
+ * with), or GELU from ggml's table of all f16 inputs. */
+typedef enum arch_act { ARCH_ACT_SILU = 0, ARCH_ACT_SILU_LIBM, ARCH_ACT_GELU } arch_act;
+/* Attention arithmetic on an F16 cache: the blocked flash-style kernel
+ * (attn_cpu.c, f32 softmax weights), or llama.cpp's exact one (weights rounded
+ * to f16, two passes), which Gemma 3 270M's greedy answers need. Quantized
+ * caches always take the blocked kernel. */
+typedef enum arch_attn { ARCH_ATTN_BLOCKED = 0, ARCH_ATTN_F16_EXACT } arch_attn;
 
 /* Symbolic tensor dimensions, resolved from the hyper-parameters. */
 typedef enum arch_dim {
@@ -50,9 +61,12 @@ typedef struct arch_tensor {
 
 typedef struct arch_desc {
     const char  *name;          /* general.architecture */
-    arch_family  family;        /* which forward function */
+    arch_family  family;        /* label only (see above) */
     arch_rope    rope;
     arch_act     act;
+    arch_attn    attn;
+    bool         q_scale_first; /* queries times hp.attn_scale after rope, scores unscaled (gemma:
+                                   llama.cpp scales q before its f16 rounding); else scores scaled */
     const arch_tensor *tensors; /* terminated by name == NULL */
     uint32_t     swa_pattern;   /* sliding window on layers il % n < n - 1 (gemma3: 6); 0 = none */
     bool         embd_scale;    /* embeddings times sqrt(n_embd) (gemma) */

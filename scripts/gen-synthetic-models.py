@@ -53,7 +53,7 @@ MODELS = [
     dict(name="q4_k", ktype="Q4_K_M", tied=True, **WIDE),
     dict(name="q5_k", ktype="Q5_K_M", tied=True, **WIDE),
     dict(name="q6_k", ktype="Q6_K", tied=True, **WIDE),
-    # Other architectures (forward_qwen.c, forward_gemma.c).
+    # Other architectures (the same engine/forward.c, their steps from arch.c).
     dict(name="qwen2-f32", arch="qwen2", wtype=T.F32, tied=True, rope_base=1000000.0, **SMALL),
     dict(name="qwen2-q8_0", arch="qwen2", wtype=T.Q8_0, tied=False, rope_base=1000000.0, **SMALL),
     dict(name="qwen3-f32", arch="qwen3", wtype=T.F32, tied=True, rope_base=1000000.0, head_dim=32,

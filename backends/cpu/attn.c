@@ -149,10 +149,15 @@ static int attn_max_chunks(int n_pos) { return (n_pos + ATTN_BLOCK * ATTN_SPLIT 
  * part 64-byte aligned from the buffer's start). */
 static size_t attn_round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-size_t pl_cpu_attn_work_bytes(int n_head, int n_head_kv, int hd, int n_pos)
+/* The last part serves one arithmetic at a time: the blocked decode's
+ * partial states, or the exact arithmetic's rows of scores and weights (two
+ * rows of n_pos floats per thread). */
+size_t pl_cpu_attn_work_bytes(int n_head, int n_head_kv, int hd, int n_pos, int n_threads)
 {
+    const size_t partial = sizeof(float) * n_head * attn_max_chunks(n_pos) * (hd + 2);
+    const size_t rows = sizeof(float) * (size_t)(n_threads > 0 ? n_threads : 1) * 2 * (size_t)n_pos;
     return attn_round64(sizeof(pl_attn_job)) + attn_round64(sizeof(atomic_int) * n_head_kv) +
-           sizeof(float) * n_head * attn_max_chunks(n_pos) * (hd + 2);
+           (partial > rows ? partial : rows);
 }
 
 /* ---- one tile of positions into f32 ------------------------------------- */
@@ -378,7 +383,7 @@ int pl_cpu_attn_job_items(const pl_attn_job *j) { return j->n_items; }
 
 void pl_cpu_attn_job_item(const pl_attn_job *j, int ith, int k)
 {
-    if (j->a.math == PL_ATTN_EXACT_F16) attn_exact_item(j, k);
+    if (j->a.math == PL_ATTN_EXACT_F16) attn_exact_item(j, ith, k);
     else attn_blocked_item(j, ith, k);
 }
 
@@ -394,7 +399,7 @@ static void attn_worker(int ith, int nth, void *arg)
 static void attn_exact_worker(int ith, int nth, void *arg)
 {
     const attn_run *r = arg;
-    for (int k = ith; k < r->j->n_items; k += nth) attn_exact_item(r->j, k);
+    for (int k = ith; k < r->j->n_items; k += nth) attn_exact_item(r->j, ith, k);
 }
 
 /* Attention of a chunk of tokens on the pool. */

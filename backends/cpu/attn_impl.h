@@ -95,13 +95,15 @@ struct pl_attn_job {
     int          b_first;      /* blocked decode: first tile the window reaches */
     size_t       scr_floats;   /* one thread's scratch */
     atomic_int  *pending;      /* (n_head_kv) decode chunks still running per head */
-    float       *partial;      /* (n_head, n_ch, hd + 2) decode partial states m, l, acc */
+    float       *partial;      /* blocked: (n_head, n_ch, hd + 2) decode partial states m, l, acc;
+                                  exact: (threads, 2, pos0 + nb) each thread's scores and weights */
 };
 
 /* Blocked arithmetic (attn.c): plan, and item k on thread ith. */
 void attn_blocked_init(pl_attn_job *j);
 void attn_blocked_item(const pl_attn_job *j, int ith, int k);
-/* Exact arithmetic (attn_exact.c): item k is (token k / n_head, head k % n_head). */
-void attn_exact_item(const pl_attn_job *j, int k);
+/* Exact arithmetic (attn_exact.c): item k is (token k / n_head, head k % n_head),
+ * on thread ith's rows of the work buffer. */
+void attn_exact_item(const pl_attn_job *j, int ith, int k);
 
 #endif

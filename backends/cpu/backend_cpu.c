@@ -186,7 +186,8 @@ static int cpu_attention(pl_backend *be, const pl_attn_args *a)
     pl_attn_args b = *a;
     if (!b.scratch || !b.work) {
         const size_t scr = (size_t)pl_pool_size(c->pool) * pl_cpu_attn_scratch_floats(a->hd, a->n_head / a->n_head_kv);
-        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, a->pos0 + a->nb);
+        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, a->pos0 + a->nb,
+                                                   pl_pool_size(c->pool));
         if (c->attn_work_n < work) {
             void *w = realloc(c->attn_work, work);
             if (!w) return PL_BACKEND_ENOMEM;

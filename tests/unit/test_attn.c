@@ -87,7 +87,7 @@ static void at_setup_bs(at_ctx *a, pl_type tk, pl_type tv, int n, int threads, i
     a->pool = pl_pool_new(threads);
     a->threads = threads;
     a->scratch = malloc(sizeof(float) * threads * pl_cpu_attn_scratch_floats(AT_HD, AT_GROUP));
-    a->work = malloc(pl_cpu_attn_work_bytes(AT_NH, AT_KVH, AT_HD, AT_POS));
+    a->work = malloc(pl_cpu_attn_work_bytes(AT_NH, AT_KVH, AT_HD, AT_POS, threads));
 }
 
 static void at_setup(at_ctx *a, pl_type tk, pl_type tv, int n, int threads)
