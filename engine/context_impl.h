@@ -30,6 +30,13 @@ struct pl_ctx {
     int            n_logits_cap;
     atomic_int    *abort_flag;  /* set by another thread (the worker's cancel) */
 
+    /* layer placement: which backend runs layer il and the layer's weights
+     * as that backend holds them; NULL arrays mean every layer on be_cpu with
+     * the model's own weights (ctx_layer_backend / ctx_layer_weights) */
+    pl_backend    *be_cpu;      /* the host backend (backends/cpu), always there */
+    pl_backend   **layer_be;    /* (n_layer) or NULL */
+    pl_layer      *layer_w;     /* (n_layer) or NULL */
+
     /* the last pl_decode_batch (engine/batch.c): grown on demand, kept */
     int            batch_n;       /* its rows (0 after a pl_decode) */
     int           *batch_slot;    /* (batch_cap) row -> logits slot, -1: not asked for */
@@ -55,6 +62,16 @@ struct pl_ctx {
     atomic_int *fd_sync;      /* (3, fd_n) per-phase next / done / ready of the decode step */
     int    fd_n;              /* phases of a decode step: n_layer * 5 + 1 */
 };
+
+/* The backend that runs layer il, and the weights it runs it with. */
+static inline pl_backend *ctx_layer_backend(const pl_ctx *c, int il)
+{
+    return c->layer_be ? c->layer_be[il] : c->be_cpu;
+}
+static inline const pl_layer *ctx_layer_weights(const pl_ctx *c, int il)
+{
+    return c->layer_w ? &c->layer_w[il] : &c->m->layers[il];
+}
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
  * KV blocks are reserved; write the last token's logits if logits != NULL
