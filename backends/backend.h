@@ -314,6 +314,10 @@ typedef struct pl_decoder {
     size_t       row_k, row_v;     /* bytes of a position's K / V row */
     int          kv_block;         /* positions per KV block */
     const pl_decoder_layer *layers; /* (n_layer) */
+    /* the head, which run_layers may fuse into a run ending at the last layer */
+    const float *out_norm;      /* (n_embd) final RMSNorm */
+    pl_wview     out;           /* (n_vocab, n_embd) output projection */
+    float        softcap;       /* > 0: logits = softcap * tanh(logits / softcap) */
 } pl_decoder;
 
 /* The view of layer il's KV slice for a sequence's block table. */
@@ -379,11 +383,15 @@ struct pl_backend_ops {
     /* optional (NULL): layers [l0, l1) of d for nb tokens at positions
      * pos0.. of the sequence whose KV block table is kv_table; x (nb,
      * d->n_embd) in this backend's memory is the residual stream in and out.
+     * logits: NULL, or (d->out.rows) in this backend's memory, only with l1
+     * == n_layer: the last token's logits (the logits op's numbers), the head
+     * fused into the run (on the CPU its output projection is the decode
+     * job's last phase, not one more dispatch that waits on every thread).
      * The numbers must be those of the op-by-op path's arithmetic on this
      * backend's kernels (the CPU: bit for bit). The CPU runs nb == 1 as one
      * pool job (its fused decode) and nb > 1 as matmuls + parallel row steps. */
     int (*run_layers)(pl_backend *be, const pl_decoder *d, int l0, int l1, const int *kv_table, int nb,
-                      int pos0, float *x);
+                      int pos0, float *x, float *logits);
 
     /* optional (NULL): rewrite a host weight (ROWS, writable) in place into
      * the layout this backend wants and return the layout it is in now (ROWS

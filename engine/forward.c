@@ -14,7 +14,8 @@
  * its batched prefill, or its one-pool-job-per-token decode) or, without one,
  * the same layers op by op through its vtable (forward_ops.c); the residual
  * stream x crosses at run boundaries (one copy of nb rows). The final norm
- * and the output projection are the CPU backend's logits op. Every failure is
+ * and the output projection are the CPU's last run_layers' (its decode job's
+ * last phase), else the CPU backend's logits op. Every failure is
  * a status naming the layer, backend and op: pl_decode's caller never gets
  * logits a failed op was supposed to write.
  */
@@ -80,6 +81,7 @@ int ctx_decoder_new(pl_ctx *c)
                                                                                       : PL_GLU_SWIGLU_FAST,
         .attn_math = a->attn == ARCH_ATTN_F16_EXACT ? PL_ATTN_EXACT_F16 : PL_ATTN_BLOCKED,
         .q_scale_first = a->q_scale_first, .attn_scale = hp->attn_scale, .layers = c->dec_layers,
+        .out_norm = m->output_norm.data, .out = fw_wview(&m->output), .softcap = hp->final_softcap,
     };
     ctx_decoder_layers(c);
     return 0;
@@ -186,10 +188,13 @@ int forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *
         int rc = a == cur ? 0 : fw_move_x(c, cur, a, nb);
         if (rc) return fw_fail(st, be, "copying the residual stream in", l0, l0 + 1, rc);
         cur = a;
+        /* the CPU's last run computes the logits itself (host memory: pl_decode's buffer is its own) */
+        float *head = fused && l1 == n_layer && be == c->be_cpu ? logits : NULL;
         const char *what = "run_layers";
-        rc = fused ? be->ops->run_layers(be, &c->dec, l0, l1, table, nb, pos0, a->x)
+        rc = fused ? be->ops->run_layers(be, &c->dec, l0, l1, table, nb, pos0, a->x, head)
                    : fw_ops_layers(c, a, l0, l1, table, nb, pos0, &what);
         if (rc) return fw_fail(st, be, what, l0, l1, rc);
+        if (head) logits = NULL;
     }
     int rc = cur == xa ? 0 : fw_move_x(c, cur, xa, nb);
     if (rc) return fw_fail(st, cur->be, "copying the residual stream out", -1, -1, rc);

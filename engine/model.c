@@ -131,7 +131,7 @@ static void model_repack_weight(pl_weight *w)
 /* The matrices of CPU layers and the output matrix into the layout the
  * decode kernels stream fastest (backends/cpu/r16.c). A tied output is the
  * embedding table: both views change together, and lookups read a row out
- * of its group (pl_cpu_row_to_float). Only in the resident copy: a file
+ * of its group (the embed op). Only in the resident copy: a file
  * mapping is read-only, and the copy is ours. Costs ~0.1 s per GB at load. */
 static void model_repack(pl_model *m)
 {

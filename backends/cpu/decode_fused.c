@@ -21,7 +21,8 @@
  *   Wo slices (+ residual)     | tail: [post-norm + residual], FFN norm
  *   gate/up slices (+ act)
  *   down slices (+ residual)   | tail: [post-norm + residual], next norm
- * (the logits are the logits op's, after the run). The residual add joins an item
+ * then, when the run ends the model and logits are asked for, the output
+ * projection (+ soft cap). The residual add joins an item
  * only when the layer has no post-norm (which needs the whole row first).
  * Each slice is a single-threaded matmul on a run of weight rows
  * (rows are contiguous, so a slice is itself a matrix; in the 16-row layout
@@ -64,7 +65,8 @@ typedef struct fd_w {
 
 typedef struct fd_job {
     cpu_run       *r;
-    int            n_phases;   /* 5 per layer of the run */
+    int            n_phases;   /* 5 per layer of the run, + 1 for the logits */
+    int            out_phase;  /* the output projection's phase (== n_phases - 1), or -1 */
     cpu_attn       fa[1];      /* this layer's attention (planned in the QKV tail) */
     atomic_int    *next, *done, *ready;   /* (n_phases) each */
     uint64_t       x_id0;      /* phase p's input is named x_id0 + p: a thread prepares it once */
@@ -129,8 +131,12 @@ static const pl_decoder_layer *fd_layer(const fd_job *j, int p)
 static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
 {
     const cpu_decode *s = &j->r->c->dec;
-    const pl_decoder_layer *L = fd_layer(j, p);
     *nw = 0;
+    if (p == j->out_phase) {
+        ws[(*nw)++] = fd_weight(&j->r->d->out, NULL, j->r->logits, 0, 1, nth);
+        return ws[0].n_items;
+    }
+    const pl_decoder_layer *L = fd_layer(j, p);
     switch (p % FD_STAGES) {
     case FD_QKV:
         ws[0] = fd_weight(&L->wq, L->bq, s->q, L->wk.rows + L->wv.rows, 1, nth);
@@ -152,12 +158,12 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
 static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw)
 {
     const cpu_decode *s = &j->r->c->dec;
-    const int stage = p % FD_STAGES;
+    const int stage = p == j->out_phase ? -1 : p % FD_STAGES;
     if (stage == FD_ATTN) { cpu_attn_item(j->fa, ith, k); return; }
     int64_t r0, r1;
     const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
     const float *x = stage == FD_WO ? s->att : stage == FD_FFN_DOWN ? s->gate : s->norm;
-    const pl_decoder_layer *L = fd_layer(j, p);
+    const pl_decoder_layer *L = stage < 0 ? NULL : fd_layer(j, p);
     const int n = (int)(r1 - r0);
     if (stage == FD_FFN_UP) {   /* gate and up rows together, then the activation on them */
         fd_slice(j, (const pl_wview *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ s->gate, s->up }, 2,
@@ -171,6 +177,7 @@ static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw
                     : stage == FD_FFN_DOWN ? L->ffn_post_norm != NULL : true;
     if (!post)   /* residual: x += y on these rows (a post-norm waits for the tail) */
         pl_cpu_add(j->r->x + r0, w->y + r0, n, j->r->x + r0);
+    if (stage < 0 && j->r->d->softcap > 0.0f) cpu_softcap(w->y + r0, n, j->r->d->softcap);
 }
 
 /* The serial tail of phase p, run by the thread that finished its last item. */
@@ -178,6 +185,7 @@ static void fd_tail(fd_job *j, int p)
 {
     cpu_run *r = j->r;
     cpu_decode *s = &r->c->dec;
+    if (p == j->out_phase) return;
     const int il = r->l0 + p / FD_STAGES;
     const pl_decoder_layer *L = &r->d->layers[il];
     const bool last = il + 1 == r->l1;
@@ -191,7 +199,7 @@ static void fd_tail(fd_job *j, int p)
         break;
     case FD_FFN_DOWN:
         cpu_row_residual(r->d, r->x, s->xb, L->ffn_post_norm, L->ffn_post_norm != NULL,
-                         last ? NULL : r->d->layers[il + 1].attn_norm, s->norm);
+                         last ? (r->logits ? r->d->out_norm : NULL) : r->d->layers[il + 1].attn_norm, s->norm);
         break;
     default: break;
     }
@@ -244,7 +252,7 @@ static void fd_worker(int ith, int nth, void *arg)
         if (p > 0 && !atomic_load_explicit(&j->ready[p - 1], memory_order_acquire)) {
             fd_ahead ah = { NULL, NULL };
             /* attention's items exist only once the phase before has run */
-            if (p % FD_STAGES != FD_ATTN && k < fd_items(j, p, nth, ws, &nw)) ah = fd_item_bytes(k, ws, nw);
+            if ((p == j->out_phase || p % FD_STAGES != FD_ATTN) && k < fd_items(j, p, nth, ws, &nw)) ah = fd_item_bytes(k, ws, nw);
             fd_wait(&j->ready[p - 1], &ah);
         }
         const int n = fd_items(j, p, nth, ws, &nw);
@@ -265,9 +273,11 @@ int cpu_run_fused(cpu_run *r)
     cpu_decode *s = &r->c->dec;
     cpu_row_residual(r->d, r->x, s->xb, NULL, false, r->d->layers[r->l0].attn_norm, s->norm);
     const int n = (r->l1 - r->l0) * FD_STAGES;
-    fd_job j = { .r = r, .n_phases = n, .next = s->sync, .done = s->sync + n, .ready = s->sync + 2 * n };
+    const int np = n + (r->logits ? 1 : 0);
+    fd_job j = { .r = r, .n_phases = np, .out_phase = r->logits ? n : -1, .next = s->sync, .done = s->sync + np,
+                 .ready = s->sync + 2 * np };
     j.x_id0 = pl_cpu_x_ids_new(j.n_phases);
-    for (int i = 0; i < 3 * n; i++) atomic_store_explicit(&s->sync[i], 0, memory_order_relaxed);
+    for (int i = 0; i < 3 * np; i++) atomic_store_explicit(&s->sync[i], 0, memory_order_relaxed);
     pl_pool_run(r->c->pool, fd_worker, &j);
     return 0;
 }

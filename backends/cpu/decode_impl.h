@@ -50,6 +50,7 @@ typedef struct cpu_run {
     int               l0, l1, nb, pos0;
     const int        *kv_table;
     float            *x;      /* (nb, n_embd) residual stream */
+    float            *logits; /* (n_vocab) of the last token, or NULL */
     atomic_int        err;    /* first PL_BACKEND_E* an op met, 0 */
 } cpu_run;
 
@@ -97,6 +98,8 @@ void cpu_store_kv(cpu_run *r, int il, int nb, int pos0, const float *k, const fl
 
 /* The run_layers op of the vtable. */
 int cpu_run_layers(pl_backend *be, const pl_decoder *d, int l0, int l1, const int *kv_table, int nb, int pos0,
-                   float *x);
+                   float *x, float *logits);
+/* logits = cap * tanh(logits / cap) over n values (llama.cpp's order). */
+void cpu_softcap(float *logits, int64_t n, float cap);
 
 #endif

@@ -70,7 +70,7 @@ int cpu_run_prepare(cpu_run *r)
     const size_t bytes[] = { nb * d->n_embd * f, nb * n_q * f, nb * n_q * f, nb * n_kv * f, nb * n_kv * f,
                              nb * d->n_ff * f, nb * d->n_ff * f, (size_t)d->n_embd * f,
                              (size_t)CPU_ROPE_TABS * nb * n_rot * f, (size_t)d->n_layer * sizeof(int),
-                             3 * (size_t)d->n_layer * 5 * sizeof(atomic_int),
+                             3 * ((size_t)d->n_layer * 5 + 1) * sizeof(atomic_int),
                              (size_t)nth * pl_cpu_attn_scratch_floats(d->head_dim, d->n_head / d->n_head_kv) * f,
                              pl_cpu_attn_work_bytes(d->n_head, d->n_head_kv, d->head_dim, (int)n_pos, nth) };
     _Static_assert(sizeof bytes / sizeof bytes[0] == sizeof s->cap / sizeof s->cap[0], "a cap per buffer");
@@ -109,6 +109,9 @@ int cpu_run_check(const cpu_run *r)
         return PL_BACKEND_EUNSUPPORTED;
     if (d->glu != PL_GLU_SWIGLU && d->glu != PL_GLU_SWIGLU_FAST && d->glu != PL_GLU_GEGLU)
         return PL_BACKEND_EUNSUPPORTED;
+    if (r->logits && (r->l1 != d->n_layer || !d->out_norm || !d->out.data || d->out.cols != e ||
+                      !cpu_wview_ok(&d->out, d->out.rows, e)))
+        return d->out.data && !cpu_wview_ok(&d->out, d->out.rows, e) ? PL_BACKEND_EUNSUPPORTED : PL_BACKEND_EARG;
     for (int il = r->l0; il < r->l1; il++) {
         const pl_decoder_layer *L = &d->layers[il];
         if (!L->attn_norm || !L->ffn_norm || !L->kv_blocks) return PL_BACKEND_EARG;
@@ -275,17 +278,29 @@ int cpu_run_batch(cpu_run *r)
         if ((rc = cpu_mm(r, (const pl_wview *[]){ &L->ffn_down }, &s->xb, 1, s->gate))) break;
         cpu_rows(r, il, ROWS_RESIDUAL, L->ffn_post_norm, true, il + 1 < r->l1 ? d->layers[il + 1].attn_norm : NULL);
     }
-    return rc;
+    if (rc || !r->logits) return rc;
+    pl_cpu_rms_norm(r->x + (size_t)(r->nb - 1) * d->n_embd, d->out_norm, d->n_embd, d->eps, s->norm);
+    const pl_matmul_w w = { .W = d->out.data, .type = d->out.type, .rows = d->out.rows, .Y = r->logits,
+                            .layout = d->out.layout };
+    if ((rc = pl_cpu_matmul_multi_try(r->c->pool, &w, 1, d->n_embd, s->norm, 1))) return rc;
+    if (d->softcap > 0.0f) cpu_softcap(r->logits, d->out.rows, d->softcap);
+    return 0;
+}
+
+void cpu_softcap(float *logits, int64_t n, float cap)
+{
+    for (int64_t i = 0; i < n; i++) logits[i] = cap * tanhf(logits[i] * (1.0f / cap));
 }
 
 /* The run_layers op: checks first, then the scratch, then the run. */
 int cpu_run_layers(pl_backend *be, const pl_decoder *d, int l0, int l1, const int *kv_table, int nb, int pos0,
-                   float *x)
+                   float *x, float *logits)
 {
     if (!be || !d || !d->layers || !kv_table || !x || l0 < 0 || l1 > d->n_layer || l0 >= l1 || nb <= 0 ||
         pos0 < 0 || d->n_head_kv <= 0 || d->n_head % d->n_head_kv)
         return PL_BACKEND_EARG;
-    cpu_run r = { .c = cpu_of(be), .d = d, .l0 = l0, .l1 = l1, .nb = nb, .pos0 = pos0, .kv_table = kv_table, .x = x };
+    cpu_run r = { .c = cpu_of(be), .d = d, .l0 = l0, .l1 = l1, .nb = nb, .pos0 = pos0, .kv_table = kv_table, .x = x,
+                   .logits = logits };
     int rc = cpu_run_check(&r);
     if (!rc) rc = cpu_run_prepare(&r);
     if (!rc) rc = nb == 1 ? cpu_run_fused(&r) : cpu_run_batch(&r);
