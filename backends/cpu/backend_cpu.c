@@ -174,8 +174,9 @@ static int cpu_attention(pl_backend *be, const pl_attn_args *a)
     pl_attn_args b = *a;
     if (!b.scratch || !b.work) {   /* run_layers' attention buffers (cap[11], cap[12]) */
         const size_t scr = (size_t)pl_pool_size(c->pool) * pl_cpu_attn_scratch_floats(a->hd, a->n_head / a->n_head_kv);
-        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, a->pos0 + a->nb,
-                                                   pl_pool_size(c->pool));
+        int n_pos = 256;   /* a power of two: a conversation grows it a few times, not per token */
+        while (n_pos < a->pos0 + a->nb) n_pos *= 2;
+        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, n_pos, pl_pool_size(c->pool));
         if (c->dec.cap[12] < work) {
             void *w = realloc(c->dec.attn_work, work);
             if (!w) return PL_BACKEND_ENOMEM;
