@@ -90,7 +90,8 @@ int  forward_logits_row(pl_ctx *c, int row, float *logits, pl_status *st);
  * placement (ctx_layer_backend / ctx_layer_weights) and the KV cache. */
 int  ctx_decoder_new(pl_ctx *c);
 void ctx_decoder_layers(pl_ctx *c);
-/* Free the activations the context holds on every backend. */
+/* Free the activations the context holds on every backend (they come back
+ * at the next use): call it before freeing a backend that ran layers. */
 void ctx_acts_free(pl_ctx *c);
 /* Layers [l0, l1) of the chunk, op by op through be's vtable (forward_ops.c);
  * on failure *what names the op. */
