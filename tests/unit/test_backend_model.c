@@ -289,3 +289,40 @@ Test(backend_model, ref_memory_limit_fails_decode, .timeout = 120)
     bt_stop(p.ref);
     pl_model_free(m);
 }
+
+/* ---- the context's one pool is the CPU backend's -------------------------- */
+
+/* pl_ctx_set_threads mid-conversation replaces the CPU backend's pool (the
+ * one the forward and weight reading use), and generation goes on with the
+ * same logits as a context that never changed (every output's arithmetic is
+ * independent of which thread computes it: bound 0). */
+Test(backend_model, set_threads_mid_conversation_keeps_the_logits, .timeout = 120)
+{
+    pl_model *m = bm_default();
+    const int np = bm_france(m), nv = pl_n_vocab(m);
+    float *la = malloc(sizeof(float) * nv * (BM_STEPS + 1)), *lb = malloc(sizeof(float) * nv * (BM_STEPS + 1));
+    int32_t ta[BM_STEPS], tb[BM_STEPS];
+    int seq;
+    pl_ctx *c = bm_ctx(m, &seq);
+    bm_generate(c, seq, bm_prompt, np, ta, la, NULL);
+    pl_ctx_free(c);
+    c = bm_ctx(m, &seq);
+    cr_assert_eq(pl_pool_size(c->be_cpu->ops->pool(c->be_cpu)), 2);
+    pl_status st;
+    cr_assert_eq(pl_decode(c, seq, bm_prompt, np, &st), 0, "%s", st.msg);
+    memcpy(lb, pl_logits(c, seq), sizeof(float) * nv);
+    cr_assert_eq(pl_ctx_set_threads(c, 3), 0);
+    cr_assert_eq(pl_pool_size(c->be_cpu->ops->pool(c->be_cpu)), 3, "the CPU backend's pool has 3 threads");
+    for (int s = 0; s < BM_STEPS; s++) {
+        tb[s] = bm_argmax(lb + (size_t)s * nv, nv);
+        cr_assert_eq(pl_decode(c, seq, &tb[s], 1, &st), 0, "%s", st.msg);
+        memcpy(lb + (size_t)(s + 1) * nv, pl_logits(c, seq), sizeof(float) * nv);
+        cr_assert_eq(tb[s], ta[s], "step %d: token %d after the change, %d before", s, tb[s], ta[s]);
+    }
+    const double diff = bt_max_diff(la, lb, (int64_t)nv * (BM_STEPS + 1));
+    cr_expect_eq(diff, 0.0, "logits after the thread change differ by up to %g", diff);
+    cr_assert_gt(pl_ctx_read_weights_s(c), 0.0, "weight reading runs on the backend's pool");
+    pl_ctx_free(c);
+    free(la), free(lb);
+    pl_model_free(m);
+}
