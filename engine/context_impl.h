@@ -94,9 +94,9 @@ void ctx_decoder_layers(pl_ctx *c);
  * at the next use): call it before freeing a backend that ran layers. */
 void ctx_acts_free(pl_ctx *c);
 /* Layers [l0, l1) of the chunk, op by op through be's vtable (forward_ops.c);
- * on failure *what names the op. */
+ * on failure *what names the op and *failed the layer. */
 int  fw_ops_layers(const pl_ctx *c, const fw_acts *a, int l0, int l1, const int *kv_table, int nb, int pos0,
-                   const char **what);
+                   const char **what, int *failed);
 
 /* Append n tokens to seq (validated, in chunks of n_batch); the logits of
  * rows want[0..n_want) (ascending indices into tokens) go to out[i] (context.c). */

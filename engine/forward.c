@@ -191,9 +191,10 @@ int forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *
         /* the CPU's last run computes the logits itself (host memory: pl_decode's buffer is its own) */
         float *head = fused && l1 == n_layer && be == c->be_cpu ? logits : NULL;
         const char *what = "run_layers";
+        int failed = -1;
         rc = fused ? be->ops->run_layers(be, &c->dec, l0, l1, table, nb, pos0, a->x, head)
-                   : fw_ops_layers(c, a, l0, l1, table, nb, pos0, &what);
-        if (rc) return fw_fail(st, be, what, l0, l1, rc);
+                   : fw_ops_layers(c, a, l0, l1, table, nb, pos0, &what, &failed);
+        if (rc) return failed >= 0 ? fw_fail(st, be, what, failed, failed + 1, rc) : fw_fail(st, be, what, l0, l1, rc);
         if (head) logits = NULL;
     }
     int rc = cur == xa ? 0 : fw_move_x(c, cur, xa, nb);

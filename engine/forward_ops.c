@@ -51,13 +51,14 @@ static int fo_qkv(pl_backend *be, const pl_decoder *d, const fw_acts *a, int il,
 }
 
 int fw_ops_layers(const pl_ctx *c, const fw_acts *a, int l0, int l1, const int *kv_table, int nb, int pos0,
-                  const char **what)
+                  const char **what, int *failed)
 {
     const pl_decoder *d = &c->dec;
     pl_backend *be = a->be;
     const pl_backend_ops *o = be->ops;
     for (int il = l0; il < l1; il++) {
         const pl_decoder_layer *L = &d->layers[il];
+        *failed = il;
         int rc = fo_qkv(be, d, a, il, kv_table, nb, pos0, what);
         if (rc) return rc;
         const pl_attn_args at = { .kv = pl_decoder_kv(d, il, kv_table), .nb = nb, .pos0 = pos0,

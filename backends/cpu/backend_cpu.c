@@ -172,20 +172,20 @@ static int cpu_attention(pl_backend *be, const pl_attn_args *a)
     if (rc) return rc;
     cpu_ctx *c = cpu_of(be);
     pl_attn_args b = *a;
-    if (!b.scratch || !b.work) {   /* run_layers' attention buffers (cap[11], cap[12]) */
+    if (!b.scratch || !b.work) {   /* run_layers' attention buffers, shared */
         const size_t scr = (size_t)pl_pool_size(c->pool) * pl_cpu_attn_scratch_floats(a->hd, a->n_head / a->n_head_kv);
         int n_pos = 256;   /* a power of two: a conversation grows it a few times, not per token */
         while (n_pos < a->pos0 + a->nb) n_pos *= 2;
         const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, n_pos, pl_pool_size(c->pool));
-        if (c->dec.cap[12] < work) {
+        if (c->dec.cap[CPU_CAP_ATTN_WORK] < work) {
             void *w = realloc(c->dec.attn_work, work);
             if (!w) return PL_BACKEND_ENOMEM;
-            c->dec.attn_work = w, c->dec.cap[12] = work;
+            c->dec.attn_work = w, c->dec.cap[CPU_CAP_ATTN_WORK] = work;
         }
-        if (c->dec.cap[11] < scr * sizeof(float)) {
+        if (c->dec.cap[CPU_CAP_ATTN_SCR] < scr * sizeof(float)) {
             float *s = realloc(c->dec.attn_scr, scr * sizeof(float));
             if (!s) return PL_BACKEND_ENOMEM;
-            c->dec.attn_scr = s, c->dec.cap[11] = scr * sizeof(float);
+            c->dec.attn_scr = s, c->dec.cap[CPU_CAP_ATTN_SCR] = scr * sizeof(float);
         }
         b.scratch = c->dec.attn_scr, b.work = c->dec.attn_work;
     }

@@ -27,10 +27,12 @@ typedef struct cpu_decode {
     float *rope_cs;   /* (n_tab, nb, n_rot) one table per distinct rope of the run */
     int   *rope_tab;  /* (n_layer) layer -> its table */
     atomic_int *sync; /* (3, n_phases) next / done / ready per phase of a decode step */
-    size_t cap[13];   /* bytes held by each buffer, in this order (attn_scr 11, attn_work 12) */
+    size_t cap[13];   /* bytes held by each buffer above, in this order */
     float *attn_scr;  /* (threads, pl_cpu_attn_scratch_floats) attention tiles */
     void  *attn_work; /* pl_cpu_attn_work_bytes: the attention's plan and partials */
 } cpu_decode;
+
+enum { CPU_CAP_ATTN_SCR = 11, CPU_CAP_ATTN_WORK = 12 };   /* cpu_decode.cap of the attention's two */
 
 typedef struct cpu_ctx {
     pl_backend be;
