@@ -242,7 +242,7 @@ void         pl_cpu_attn_job_item(const pl_attn_job *j, int ith, int k);
  *    worth reading; nothing is skipped silently;
  *  - ops may run asynchronously until sync; download implies a sync.
  * Tensors are row-major f32 unless named: "(n, d)" is n rows of d floats. */
-#define PL_BACKEND_ABI 1
+#define PL_BACKEND_ABI 2
 
 enum {
     PL_BACKEND_OK           = 0,
@@ -264,8 +264,10 @@ typedef struct pl_backend_params {
     size_t mem_limit;   /* bytes the backend may hold; 0 = no limit */
 } pl_backend_params;
 
-/* Gated activations of the feed-forward: out = act(gate) * up. */
-typedef enum pl_glu { PL_GLU_SWIGLU = 0, PL_GLU_GEGLU = 1 } pl_glu;
+/* Gated activations of the feed-forward: out = act(gate) * up. SWIGLU uses
+ * libm's expf; SWIGLU_FAST lets a backend use a faster exp (the CPU's is ~2
+ * ulp off expf: the llama family's numbers); GEGLU is ggml's f16 table. */
+typedef enum pl_glu { PL_GLU_SWIGLU = 0, PL_GLU_GEGLU = 1, PL_GLU_SWIGLU_FAST = 2 } pl_glu;
 
 /* RoPE of one layer (its base is an argument: gemma3's local layers differ).
  * angle of pair i at position p = freq_scale * p * base^(-2i/n_rot) / freq_factors[i]. */
@@ -274,6 +276,57 @@ typedef struct pl_rope_args {
     float        base, freq_scale;
     const float *freq_factors;      /* host, (n_rot / 2) or NULL */
 } pl_rope_args;
+
+/* ---- a decoder described for run_layers -------------------------------
+ * The pre-norm decoder of llama, qwen2, qwen3 and gemma3 as plain data, with
+ * no engine type in it: the engine fills it from its architecture table and
+ * model, the backend runs it. Every optional step is a NULL pointer. */
+
+/* A weight matrix in a backend's memory (rows, cols) in its type and layout. */
+typedef struct pl_wview {
+    const void *data;
+    pl_type     type;
+    int64_t     rows, cols;
+    pl_layout   layout;
+} pl_wview;
+
+typedef struct pl_decoder_layer {
+    const float *attn_norm;                  /* (n_embd) */
+    pl_wview     wq, wk, wv, wo;             /* (n_q, n_embd) (n_kv, n_embd) x2 (n_embd, n_q) */
+    const float *ffn_norm;                   /* (n_embd) */
+    pl_wview     ffn_gate, ffn_up, ffn_down; /* (n_ff, n_embd) x2, (n_embd, n_ff) */
+    const float *bq, *bk, *bv;               /* (n_q) (n_kv) (n_kv) biases, or NULL */
+    const float *q_norm, *k_norm;            /* (head_dim) per-head norms, or NULL */
+    const float *attn_post_norm, *ffn_post_norm; /* (n_embd) before the residual adds, or NULL */
+    int          window;                     /* > 0: sliding window of positions */
+    pl_rope_args rope;                       /* this layer's rope (host freq_factors) */
+    uint8_t *const *kv_blocks;               /* block id -> this layer's KV block (pl_kv_view.blocks) */
+} pl_decoder_layer;
+
+typedef struct pl_decoder {
+    int          n_embd, n_head, n_head_kv, head_dim, n_ff, n_layer;
+    float        eps;           /* every RMSNorm's */
+    pl_glu       glu;           /* the feed-forward's gated activation */
+    pl_attn_math attn_math;
+    bool         q_scale_first; /* scale q by attn_scale before attention (gemma), else the scores */
+    float        attn_scale;
+    pl_type      type_k, type_v;   /* the KV cache's row types */
+    size_t       row_k, row_v;     /* bytes of a position's K / V row */
+    int          kv_block;         /* positions per KV block */
+    const pl_decoder_layer *layers; /* (n_layer) */
+    /* the head, which run_layers may fuse into a run ending at the last layer */
+    const float *out_norm;      /* (n_embd) final RMSNorm */
+    pl_wview     out;           /* (n_vocab, n_embd) output projection */
+    float        softcap;       /* > 0: logits = softcap * tanh(logits / softcap) */
+} pl_decoder;
+
+/* The view of layer il's KV slice for a sequence's block table. */
+static inline pl_kv_view pl_decoder_kv(const pl_decoder *d, int il, const int *kv_table)
+{
+    return (pl_kv_view){ .blocks = d->layers[il].kv_blocks, .table = kv_table, .block_size = d->kv_block,
+                         .type_k = d->type_k, .type_v = d->type_v, .row_k = d->row_k, .row_v = d->row_v,
+                         .kv_dim = d->n_head_kv * d->head_dim };
+}
 
 struct pl_backend_ops {
     int         abi;    /* PL_BACKEND_ABI */
@@ -327,8 +380,30 @@ struct pl_backend_ops {
     int (*logits)(pl_backend *be, const float *x, const float *norm_w, int d, float eps,
                   const pl_matmul_w *w_out, float softcap);
 
-    /* optional (NULL): a fused run of layers (the CPU's one pool job per token) */
-    int (*fused_decode)(pl_backend *be, const void *plan);
+    /* optional (NULL): layers [l0, l1) of d for nb tokens at positions
+     * pos0.. of the sequence whose KV block table is kv_table; x (nb,
+     * d->n_embd) in this backend's memory is the residual stream in and out.
+     * logits: NULL, or (d->out.rows) in this backend's memory, only with l1
+     * == n_layer: the last token's logits (the logits op's numbers), the head
+     * fused into the run (on the CPU its output projection is the decode
+     * job's last phase, not one more dispatch that waits on every thread).
+     * The numbers must be those of the op-by-op path's arithmetic on this
+     * backend's kernels (the CPU: bit for bit). The CPU runs nb == 1 as one
+     * pool job (its fused decode) and nb > 1 as matmuls + parallel row steps. */
+    int (*run_layers)(pl_backend *be, const pl_decoder *d, int l0, int l1, const int *kv_table, int nb,
+                      int pos0, float *x, float *logits);
+
+    /* optional (NULL): rewrite a host weight (ROWS, writable) in place into
+     * the layout this backend wants and return the layout it is in now (ROWS
+     * when no other pays or memory ran out). Host-memory backends decide from
+     * the type, shape and CPU level alone: be may be NULL (a model is loaded
+     * before any context exists). */
+    pl_layout (*weight_prepare)(const pl_backend *be, pl_type t, void *W, int64_t rows, int64_t cols);
+    /* optional (NULL): the host thread pool the backend runs on, which the
+     * caller may use for host work beside it (no second pool of threads),
+     * and its replacement by one of n threads (between two ops). */
+    pl_pool *(*pool)(pl_backend *be);
+    int      (*set_threads)(pl_backend *be, int n_threads);
 };
 
 /* The backend named name ("cpu", "ref"), or NULL. */

@@ -30,19 +30,6 @@ static int ctx_threads(int want)
     return n > 0 ? (int)n : 1;
 }
 
-/* Floats of one thread's attention scratch. */
-static size_t ctx_attn_scratch(const pl_model *m)
-{
-    return pl_cpu_attn_scratch_floats((int)m->hp.head_dim, (int)(m->hp.n_head / m->hp.n_head_kv));
-}
-
-/* Bytes of the attention's work buffer for n_threads threads. */
-static size_t ctx_attn_work_bytes(const pl_ctx *c, int n_threads)
-{
-    const pl_hparams *hp = &c->m->hp;
-    return pl_cpu_attn_work_bytes((int)hp->n_head, (int)hp->n_head_kv, (int)hp->head_dim, c->n_ctx, n_threads);
-}
-
 /* 0 if the cache can hold K in tk and V in tv for this model, else st says why. */
 static int ctx_kv_types_check(const pl_model *m, pl_type tk, pl_type tv, pl_status *st)
 {
@@ -54,28 +41,15 @@ static int ctx_kv_types_check(const pl_model *m, pl_type tk, pl_type tv, pl_stat
     return 0;
 }
 
-/* Every scratch buffer of the forward pass, sized for n_batch tokens. */
-static int ctx_alloc_scratch(pl_ctx *c)
+/* The CPU backend with the context's threads: its pool is the context's
+ * one pool (the forward's, and weight reading's: pl_ctx_read_weights_s). */
+static int ctx_backend_cpu(pl_ctx *c, pl_status *st)
 {
-    const pl_hparams *hp = &c->m->hp;
-    const size_t nb = (size_t)c->n_batch, n_q = (size_t)hp->n_head * hp->head_dim;
-    const size_t n_kv = (size_t)hp->n_head_kv * hp->head_dim;
-    struct { float **buf; size_t n; } bufs[] = {
-        { &c->x, nb * hp->n_embd }, { &c->xb, nb * hp->n_embd },
-        { &c->q, nb * n_q }, { &c->k, nb * n_kv }, { &c->v, nb * n_kv }, { &c->att, nb * n_q },
-        { &c->gate, nb * hp->n_ff }, { &c->up, nb * hp->n_ff }, { &c->rope_cs, nb * hp->n_rot },
-        { &c->rope_cs_swa, nb * hp->n_rot }, { &c->out_row, hp->n_embd },
-        { &c->attn_scr, (size_t)c->n_threads * ctx_attn_scratch(c->m) },
-        { &c->fd_norm, hp->n_embd },
-    };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        *bufs[i].buf = malloc(sizeof(float) * bufs[i].n);
-        if (!*bufs[i].buf) return -1;
-    }
-    c->attn_work = malloc(ctx_attn_work_bytes(c, c->n_threads));
-    c->fd_n = (int)hp->n_layer * 5 + 1;
-    c->fd_sync = malloc(sizeof(atomic_int) * 3 * c->fd_n);
-    return c->attn_work && c->fd_sync ? 0 : -1;
+    const pl_backend_ops *cpu = pl_backend_find("cpu");
+    const pl_backend_params bp = { .n_threads = c->n_threads };
+    char err[200] = "cpu backend missing";
+    c->be_cpu = cpu ? cpu->init(&bp, err, sizeof err) : NULL;
+    return c->be_cpu ? 0 : pl_status_set(st, PL_ERR_NOMEM, "%s", err);
 }
 
 /* Context over model m: pool, KV pool, scratch. */
@@ -100,9 +74,8 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st)
     int blocks_per_seq = (c->n_ctx + KV_BLOCK - 1) / KV_BLOCK + 1;
     c->kv = kv_cache_new_typed((int)m->hp.n_layer, (int)(m->hp.n_head_kv * m->hp.head_dim),
                                c->n_ctx, 4 * blocks_per_seq, prm.type_k, prm.type_v, st);
-    c->pool = pl_pool_new(c->n_threads);
-    if (!c->kv || !c->pool || ctx_alloc_scratch(c)) {
-        if (!c->kv && st && st->code) { pl_ctx_free(c); return NULL; }
+    if (!c->kv || ctx_backend_cpu(c, st) || ctx_decoder_new(c)) {
+        if (st && st->code) { pl_ctx_free(c); return NULL; }
         pl_ctx_free(c);
         pl_status_set(st, PL_ERR_NOMEM, "out of memory (context of %d positions)", prm.n_ctx);
         return NULL;
@@ -114,39 +87,28 @@ pl_ctx *pl_ctx_new(pl_model *m, const pl_ctx_params *p, pl_status *st)
 void pl_ctx_free(pl_ctx *c)
 {
     if (!c) return;
-    float **bufs[] = { &c->x, &c->xb, &c->q, &c->k, &c->v, &c->att, &c->gate, &c->up,
-                       &c->rope_cs, &c->rope_cs_swa, &c->out_row, &c->attn_scr, &c->fd_norm };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
     for (int i = 0; i < c->n_logits_cap; i++) free(c->logits[i]);
     free(c->logits);
     free(c->has_logits);
     free(c->batch_slot);
     free(c->batch_logits);
-    free(c->attn_work);
-    free(c->fd_sync);
-    if (c->pool) pl_pool_free(c->pool);
+    ctx_acts_free(c);
+    free(c->dec_layers);
+    if (c->be_cpu) c->be_cpu->ops->free(c->be_cpu);
     kv_cache_free(c->kv);
     free(c);
 }
 
 int pl_ctx_n_ctx(const pl_ctx *c) { return c->n_ctx; }
 
-/* Replace the pool (between decodes); the per-thread scratch grows if needed. */
+/* The CPU backend's pool replaced (between decodes); its scratch grows at
+ * the next use. */
 int pl_ctx_set_threads(pl_ctx *c, int n)
 {
     n = ctx_threads(n);
     if (n == c->n_threads) return 0;
-    float *as = malloc(sizeof(float) * (size_t)n * ctx_attn_scratch(c->m));
-    void *aw = malloc(ctx_attn_work_bytes(c, n));
-    pl_pool *pool = pl_pool_new(n);
-    if (!as || !aw || !pool) {
-        free(as); free(aw);
-        if (pool) pl_pool_free(pool);
-        return -1;
-    }
-    free(c->attn_scr); free(c->attn_work);
-    pl_pool_free(c->pool);
-    c->attn_scr = as; c->attn_work = aw; c->pool = pool; c->n_threads = n;
+    if (c->be_cpu->ops->set_threads(c->be_cpu, n)) return -1;
+    c->n_threads = n;
     return 0;
 }
 
@@ -158,6 +120,7 @@ int pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st)
     int rc = ctx_kv_types_check(c->m, k, v, st);
     if (rc || (rc = kv_cache_convert(c->kv, k, v, st))) return rc;
     c->p.type_k = k, c->p.type_v = v;
+    ctx_decoder_layers(c);
     return 0;
 }
 
@@ -231,22 +194,20 @@ int pl_seq_truncate(pl_ctx *c, int seq, int n)
 }
 
 /* kv_rotate_fn: rotate a cached K row of layer il by delta positions, with
- * the rope that layer was written with (sliding-window layers: their own
- * base, unscaled, as the forward pass does: fw_rope_tables). */
+ * the rope that layer was written with (the decoder's: sliding-window layers
+ * have their own base), by the CPU backend's rope op (the row is host floats). */
 static void ctx_rerotate(float *k_row, int il, int delta, void *ud)
 {
-    const pl_model *m = ud;
-    float cs[1024];   /* n_rot <= head_dim <= 1024 (checked at load) */
-    if (hp_layer_is_swa(&m->hp, il) && m->hp.rope_base_swa > 0)
-        pl_cpu_rope_cache(cs, (int)m->hp.n_rot, (float)delta, m->hp.rope_base_swa, 1.0f, NULL);
-    else
-        model_rope_cache(m, (float)delta, cs);
-    model_rope_apply(m, k_row, (int)m->hp.n_head_kv, cs);
+    pl_ctx *c = ud;
+    const pl_decoder *d = &c->dec;
+    if (c->be_cpu->ops->rope(c->be_cpu, k_row, 1, d->n_head_kv, d->head_dim, delta, &d->layers[il].rope))
+        for (int i = 0; i < d->n_head_kv * d->head_dim; i++) k_row[i] = NAN;   /* not silently unrotated */
 }
 
 int pl_seq_shift(pl_ctx *c, int seq, int n_keep, int n_discard, pl_status *st)
 {
-    return kv_seq_shift(c->kv, seq, n_keep, n_discard, ctx_rerotate, c->m, st);
+    ctx_decoder_layers(c);
+    return kv_seq_shift(c->kv, seq, n_keep, n_discard, ctx_rerotate, c, st);
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -270,7 +231,8 @@ static int ctx_decode_check(pl_ctx *c, int seq, const int32_t *tokens, int n, pl
 /* Append tokens to seq in chunks of n_batch (each chunk one batched forward);
  * logits of row want[i] (ascending) into out[i]. The last row of a chunk gets
  * them from the forward pass itself (the fused decode step for one token);
- * an earlier row from the residual stream the chunk leaves in c->x. Shared by
+ * an earlier row from the residual stream the chunk leaves on the CPU.
+ * A failed chunk is not committed: the sequence keeps what it had. Shared by
  * pl_decode (only the last row wanted) and pl_decode_batch. */
 int ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int *want,
                     float *const *out, int n_want, pl_status *st)
@@ -284,8 +246,9 @@ int ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int 
         int w_end = w;
         while (w_end < n_want && want[w_end] < done + nb) w_end++;
         const bool last = w_end > w && want[w_end - 1] == done + nb - 1;
-        forward(c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos, last ? out[w_end - 1] : NULL);
-        for (; w < w_end - (last ? 1 : 0); w++) forward_logits_row(c, want[w] - done, out[w]);
+        int rc = forward(c, seq, tokens + done, nb, c->kv->seqs[seq].n_pos, last ? out[w_end - 1] : NULL, st);
+        for (; !rc && w < w_end - (last ? 1 : 0); w++) rc = forward_logits_row(c, want[w] - done, out[w], st);
+        if (rc) return rc;
         w = w_end;
         kv_seq_commit(c->kv, seq, tokens + done, nb);
         done += nb;

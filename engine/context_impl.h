@@ -1,12 +1,14 @@
 /* context_impl.h — the run state of a context (engine-internal).
  *
- * pl_ctx owns the thread pool, the paged KV cache, per-sequence logits and
- * every scratch buffer the forward pass needs for a chunk of up to n_batch
- * tokens. All of it is allocated in pl_ctx_new: pl_decode never mallocs
- * (KV blocks excepted: one per KV_BLOCK positions, recycled); pl_decode_batch
- * allocates its row lists per call and grows its logits slots on demand.
- * context.c orchestrates (sequences, chunking), batch.c batches; forward.c is
- * the math (one decoder for every architecture; forward_impl.h inside it).
+ * pl_ctx owns the CPU backend (its thread pool and the scratch of its fused
+ * paths), the paged KV cache, per-sequence logits, the model described as a
+ * pl_decoder for the backends, and the activations of a chunk of up to
+ * n_batch tokens on each backend that runs layers (allocated at its first
+ * use, kept). pl_decode never mallocs once the shapes were seen (KV blocks
+ * excepted: one per KV_BLOCK positions, recycled); pl_decode_batch allocates
+ * its row lists per call and grows its logits slots on demand. context.c
+ * orchestrates (sequences, chunking), batch.c batches; forward.c runs the
+ * layers on their backends (forward_ops.c: op by op through the vtable).
  */
 #ifndef PL_CONTEXT_IMPL_H
 #define PL_CONTEXT_IMPL_H
@@ -17,13 +19,25 @@
 #include "kv_cache.h"
 #include "model.h"
 
+/* A backend's activations for a chunk of n_batch tokens, in its memory: x
+ * always (the residual stream: one crosses per run boundary), the rest only
+ * where layers run op by op (a backend's run_layers keeps its own scratch). */
+typedef struct fw_acts {
+    pl_backend *be;
+    float *x;       /* (n_batch, n_embd) */
+    float *xb;      /* (n_batch, n_embd) normed input / projection output */
+    float *q, *att; /* (n_batch, n_q) */
+    float *k, *v;   /* (n_batch, n_kv) */
+    float *gate, *up; /* (n_batch, n_ff) */
+} fw_acts;
+#define FW_MAX_BACKENDS 4
+
 struct pl_ctx {
     pl_model      *m;
     pl_ctx_params  p;
     int            n_ctx;      /* positions per sequence */
     int            n_batch;    /* tokens per forward chunk */
     int            n_threads;
-    pl_pool       *pool;
     kv_cache      *kv;
     float        **logits;     /* (n_seq_cap) each (n_vocab) or NULL */
     bool          *has_logits; /* (n_seq_cap) */
@@ -44,23 +58,14 @@ struct pl_ctx {
     float         *batch_logits;  /* (batch_slots, n_vocab) logits of the rows asked for */
     int            batch_slots;
 
-    /* scratch for one chunk of nb <= n_batch tokens */
-    float *x;       /* (n_batch, n_embd) residual stream */
-    float *xb;      /* (n_batch, n_embd) normed input / projection output */
-    float *q;       /* (n_batch, n_q) */
-    float *k;       /* (n_batch, n_kv) */
-    float *v;       /* (n_batch, n_kv) */
-    float *att;     /* (n_batch, n_q) attention output */
-    float *gate;    /* (n_batch, n_ff) */
-    float *up;      /* (n_batch, n_ff) */
-    float *rope_cs; /* (n_batch, n_rot/2, 2) cos, sin per token and pair */
-    float *rope_cs_swa; /* (n_batch, n_rot/2, 2) the same for sliding-window layers (n_swa > 0) */
-    float *out_row; /* (n_embd) normed last row for the logits */
-    float *attn_scr;        /* (n_threads, pl_cpu_attn_scratch_floats) attention tiles per thread */
-    void  *attn_work;       /* pl_cpu_attn_work_bytes: an attention's plan, partials, score rows */
-    float *fd_norm;           /* (n_embd) normed input of the fused decode step */
-    atomic_int *fd_sync;      /* (3, fd_n) per-phase next / done / ready of the decode step */
-    int    fd_n;              /* phases of a decode step: n_layer * 5 + 1 */
+    /* the forward (forward.c): the model as the backends run it, and each
+     * backend's activations for a chunk of n_batch tokens */
+    pl_decoder        dec;
+    pl_decoder_layer *dec_layers;   /* (n_layer) refreshed at each chunk */
+    fw_acts           acts[FW_MAX_BACKENDS];
+    int               n_acts;
+    float            *x_host;       /* (n_batch, n_embd) staging of x between two devices */
+    bool              fw_ops_only;  /* tests: ignore run_layers, run every layer op by op */
 };
 
 /* The backend that runs layer il, and the weights it runs it with. */
@@ -74,22 +79,28 @@ static inline const pl_layer *ctx_layer_weights(const pl_ctx *c, int il)
 }
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
- * KV blocks are reserved; write the last token's logits if logits != NULL
- * (forward.c, every architecture; one token takes the fused decode step). */
-void forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits);
-/* Logits of row `row` of the chunk forward just ran (its residual stream is
- * left in c->x (n_batch, n_embd)). */
-void forward_logits_row(pl_ctx *c, int row, float *logits);
+ * KV blocks are reserved; write the last token's logits if logits != NULL.
+ * 0, or a pl_code with st saying which layer, backend and op failed
+ * (forward.c, every architecture). */
+int  forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits, pl_status *st);
+/* Logits of row `row` of the chunk forward just ran (from the residual
+ * stream it left on the CPU backend). */
+int  forward_logits_row(pl_ctx *c, int row, float *logits, pl_status *st);
+/* The model as a pl_decoder (c->dec), and its layer entries again from the
+ * placement (ctx_layer_backend / ctx_layer_weights) and the KV cache. */
+int  ctx_decoder_new(pl_ctx *c);
+void ctx_decoder_layers(pl_ctx *c);
+/* Free the activations the context holds on every backend (they come back
+ * at the next use): call it before freeing a backend that ran layers. */
+void ctx_acts_free(pl_ctx *c);
+/* Layers [l0, l1) of the chunk, op by op through be's vtable (forward_ops.c);
+ * on failure *what names the op and *failed the layer. */
+int  fw_ops_layers(const pl_ctx *c, const fw_acts *a, int l0, int l1, const int *kv_table, int nb, int pos0,
+                   const char **what, int *failed);
 
 /* Append n tokens to seq (validated, in chunks of n_batch); the logits of
  * rows want[0..n_want) (ascending indices into tokens) go to out[i] (context.c). */
 int  ctx_decode_rows(pl_ctx *c, int seq, const int32_t *tokens, int n, const int *want,
                      float *const *out, int n_want, pl_status *st);
-
-/* cos/sin (n_rot/2, 2) of the rope angles at position pos (or a delta). */
-void model_rope_cache(const pl_model *m, float pos, float *cs);
-void model_embed(const pl_model *m, int32_t token, float *out);   /* embedding row as floats */
-/* Rotate a (n_heads, head_dim) f32 row by cs in the architecture's style. */
-void model_rope_apply(const pl_model *m, float *row, int n_heads, const float *cs);
 
 #endif

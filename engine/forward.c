@@ -1,272 +1,217 @@
-/* forward.c — THE decoder forward pass: llama, qwen2, qwen3 and gemma3.
+/* forward.c — THE decoder forward pass (llama, qwen2, qwen3, gemma3): which
+ * backend runs which layers, and what crosses between them.
  *
- * Reads top to bottom like the math (llama2.c's forward()), on a chunk of nb
- * tokens at once so the projections are matrix-matrix products (prefill). A
- * single token (decode) goes to forward_decode.c: the same steps in one pool
- * dispatch, because there the per-dispatch sync, not arithmetic, is what a
- * token costs. Keys and values go into the paged cache first; attention then
- * reads positions [0, pos] (or a sliding window) of the cache for each token,
- * which is the causal mask (forward_attn.c: the one attention entry).
+ * The model is handed to the backends as a pl_decoder (backend.h): plain
+ * data with no engine type in it, built once per context from the
+ * architecture table (rope style, activation, attention arithmetic, where the
+ * score scale goes) and the model (hyper-parameters, the weights of each
+ * layer as its backend holds them, optional tensors as NULL pointers). Its
+ * layer entries are refreshed at each chunk: a live move of a layer or a
+ * KV-type change only has to change the context, never this description.
  *
- * One pre-norm decoder; each optional step is data, never a family test:
- *  - an optional tensor that the file has is a step: q/k/v biases (qwen2),
- *    per-head q/k RMSNorms (qwen3, gemma3), post-attention and post-FFN
- *    RMSNorms before the residual add (gemma3);
- *  - arch_desc: rope style, activation (SiLU / GELU), attention arithmetic,
- *    whether the query is scaled before attention (gemma) or the scores are,
- *    embeddings times sqrt(n_embd);
- *  - hyper-parameters: sliding-window layers with their own rope base
- *    (hp_layer_is_swa, rope_base_swa), the final logit soft cap.
- * Adding a family (phi3 next): a row in arch.c's table with its tensor names
- * and variant fields; a new kind of step only if it has one no family has yet
- * (phi3's fused attn_qkv and gate+up tensors are one: a split of the matmul
- * output here and in forward_decode.c's items; element-wise steps become a
- * row function both the prefill and the decode call); and
- * fixture tests against llama.cpp (tests/e2e/test_arch.c) plus the batch ==
- * token-by-token test (tests/unit/test_forward.c).
- *
- * A chunk costs five matmul dispatches per layer (Q/K/V, attention, output
- * projection, gate/up, down) plus the element-wise steps, run row by row on
- * the pool (fw_rows: rows are tokens, each thread its own). Both paths call
- * the same row functions, so a prefill and token-by-token decoding give the
- * same numbers. Numerics follow llama.cpp where it matters for agreement: the
- * backend's RMSNorm sums in double, rope angles come from ggml's float
- * iteration, the query is rounded to f16 before its dot with f16 keys, GELU
- * is ggml's f16 table.
+ * A chunk: the embedding rows on the CPU backend; then, for each maximal run
+ * of consecutive layers on one backend, that backend's run_layers (the CPU:
+ * its batched prefill, or its one-pool-job-per-token decode) or, without one,
+ * the same layers op by op through its vtable (forward_ops.c); the residual
+ * stream x crosses at run boundaries (one copy of nb rows). The final norm
+ * and the output projection are the CPU's last run_layers' (its decode job's
+ * last phase), else the CPU backend's logits op. Every failure is
+ * a status naming the layer, backend and op: pl_decode's caller never gets
+ * logits a failed op was supposed to write.
  */
 #include <math.h>
-#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "forward_impl.h"
+#include "context_impl.h"
 
-/* ---- rotary embeddings -------------------------------------------------- */
+/* ---- the model as a pl_decoder ------------------------------------------ */
 
-/* cos/sin of the n_rot/2 pair angles at position pos (backend's ggml-order rule). */
-void model_rope_cache(const pl_model *m, float pos, float *cs)
+static pl_wview fw_wview(const pl_weight *w)
 {
-    pl_cpu_rope_cache(cs, (int)m->hp.n_rot, pos, m->hp.rope_base, m->hp.rope_scale, m->rope_div);
+    return (pl_wview){ .data = w->data, .type = w->type, .rows = w->rows, .cols = w->cols, .layout = w->layout };
 }
 
-/* Rotate every head of a (n_heads, head_dim) row in the architecture's style. */
-void model_rope_apply(const pl_model *m, float *row, int n_heads, const float *cs)
-{
-    pl_cpu_rope(row, n_heads, (int)m->hp.head_dim, (int)m->hp.n_rot, cs,
-                m->arch->rope == ARCH_ROPE_NEOX ? PL_ROPE_NEOX : PL_ROPE_NORMAL);
-}
+/* A vector tensor's floats, or NULL when the file has none. */
+static const float *fw_vec(const pl_weight *w) { return w->data; }
 
-/* rope_cs (nb, n_rot) for the global layers; rope_cs_swa for sliding ones,
- * whose base is rope_base_swa, unscaled (llama.cpp's gemma3). */
-void fw_rope_tables(pl_ctx *c, int nb, int pos0)
+/* The layer entries from the placement (each layer's weights as its backend
+ * holds them), the KV cache's types and block arrays, and the rope each
+ * layer was trained with (sliding layers: their own base, unscaled, as
+ * llama.cpp's gemma3). Cheap (a few hundred bytes a layer), so it runs at
+ * every chunk: no stale pointer survives a move or a KV-pool change. */
+void ctx_decoder_layers(pl_ctx *c)
 {
-    const pl_hparams *hp = &c->m->hp;
-    for (int i = 0; i < nb; i++) {
-        model_rope_cache(c->m, (float)(pos0 + i), c->rope_cs + (size_t)i * hp->n_rot);
-        if (hp->n_swa)
-            pl_cpu_rope_cache(c->rope_cs_swa + (size_t)i * hp->n_rot, (int)hp->n_rot,
-                              (float)(pos0 + i), hp->rope_base_swa, 1.0f, NULL);
+    const pl_model *m = c->m;
+    const pl_hparams *hp = &m->hp;
+    pl_decoder *d = &c->dec;
+    d->type_k = c->kv->type_k, d->type_v = c->kv->type_v;
+    d->row_k = c->kv->row_k, d->row_v = c->kv->row_v, d->kv_block = KV_BLOCK;
+    const int mode = m->arch->rope == ARCH_ROPE_NEOX ? PL_ROPE_NEOX : PL_ROPE_NORMAL;
+    for (int il = 0; il < (int)hp->n_layer; il++) {
+        const pl_layer *L = ctx_layer_weights(c, il);
+        const bool swa = hp_layer_is_swa(hp, il);
+        c->dec_layers[il] = (pl_decoder_layer){
+            .attn_norm = fw_vec(&L->attn_norm), .wq = fw_wview(&L->wq), .wk = fw_wview(&L->wk),
+            .wv = fw_wview(&L->wv), .wo = fw_wview(&L->wo), .ffn_norm = fw_vec(&L->ffn_norm),
+            .ffn_gate = fw_wview(&L->ffn_gate), .ffn_up = fw_wview(&L->ffn_up), .ffn_down = fw_wview(&L->ffn_down),
+            .bq = fw_vec(&L->bq), .bk = fw_vec(&L->bk), .bv = fw_vec(&L->bv),
+            .q_norm = fw_vec(&L->attn_q_norm), .k_norm = fw_vec(&L->attn_k_norm),
+            .attn_post_norm = fw_vec(&L->attn_post_norm), .ffn_post_norm = fw_vec(&L->ffn_post_norm),
+            .window = swa ? (int)hp->n_swa : 0,
+            .rope = swa ? (pl_rope_args){ (int)hp->n_rot, mode, hp->rope_base_swa, 1.0f, NULL }
+                        : (pl_rope_args){ (int)hp->n_rot, mode, hp->rope_base, hp->rope_scale, m->rope_div },
+            .kv_blocks = c->kv->layers[il].mem,
+        };
     }
 }
 
-/* Row i's rope table for layer il. */
-const float *fw_rope_cs(const pl_ctx *c, int il, int i)
+/* The decoder's shape and variants from the architecture table. */
+int ctx_decoder_new(pl_ctx *c)
+{
+    const pl_model *m = c->m;
+    const pl_hparams *hp = &m->hp;
+    const arch_desc *a = m->arch;
+    c->dec_layers = calloc(hp->n_layer, sizeof *c->dec_layers);
+    if (!c->dec_layers) return -1;
+    c->dec = (pl_decoder){
+        .n_embd = (int)hp->n_embd, .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+        .head_dim = (int)hp->head_dim, .n_ff = (int)hp->n_ff, .n_layer = (int)hp->n_layer, .eps = hp->norm_eps,
+        .glu = a->act == ARCH_ACT_GELU ? PL_GLU_GEGLU : a->act == ARCH_ACT_SILU_LIBM ? PL_GLU_SWIGLU
+                                                                                      : PL_GLU_SWIGLU_FAST,
+        .attn_math = a->attn == ARCH_ATTN_F16_EXACT ? PL_ATTN_EXACT_F16 : PL_ATTN_BLOCKED,
+        .q_scale_first = a->q_scale_first, .attn_scale = hp->attn_scale, .layers = c->dec_layers,
+        .out_norm = m->output_norm.data, .out = fw_wview(&m->output), .softcap = hp->final_softcap,
+    };
+    ctx_decoder_layers(c);
+    return 0;
+}
+
+/* ---- activations on each backend ---------------------------------------- */
+
+/* be's activations: x at the first use, the op-by-op buffers when asked. */
+static fw_acts *fw_acts_get(pl_ctx *c, pl_backend *be, bool ops, pl_status *st)
 {
     const pl_hparams *hp = &c->m->hp;
-    return (hp_layer_is_swa(hp, il) ? c->rope_cs_swa : c->rope_cs) + (size_t)i * hp->n_rot;
+    fw_acts *a = NULL;
+    for (int i = 0; i < c->n_acts && !a; i++)
+        if (c->acts[i].be == be) a = &c->acts[i];
+    if (!a) {
+        if (c->n_acts == FW_MAX_BACKENDS) {
+            pl_status_set(st, PL_ERR_UNSUPPORTED, "layers on more than %d backends", FW_MAX_BACKENDS);
+            return NULL;
+        }
+        a = &c->acts[c->n_acts++];
+        *a = (fw_acts){ .be = be };
+    }
+    const size_t nb = (size_t)c->n_batch, f = sizeof(float);
+    const size_t n_q = (size_t)hp->n_head * hp->head_dim, n_kv = (size_t)hp->n_head_kv * hp->head_dim;
+    struct { float **p; size_t bytes; } bufs[] = {
+        { &a->x, nb * hp->n_embd * f }, { &a->xb, nb * hp->n_embd * f }, { &a->q, nb * n_q * f },
+        { &a->att, nb * n_q * f }, { &a->k, nb * n_kv * f }, { &a->v, nb * n_kv * f },
+        { &a->gate, nb * hp->n_ff * f }, { &a->up, nb * hp->n_ff * f },
+    };
+    for (size_t i = 0; i < (ops ? sizeof bufs / sizeof bufs[0] : 1); i++) {
+        if (*bufs[i].p) continue;
+        if (!(*bufs[i].p = be->ops->alloc(be, bufs[i].bytes))) {
+            pl_status_set(st, PL_ERR_NOMEM, "%s backend: out of memory for the activations of %d tokens "
+                          "(%zu bytes)", be->ops->name, c->n_batch, bufs[i].bytes);
+            return NULL;
+        }
+    }
+    return a;
 }
 
-/* ---- weights ------------------------------------------------------------ */
-
-/* Y_k(n, w_k.rows) = X(n, cols) . W_k^T for n_w <= 3 weights of one input, in
- * one pool dispatch (X prepared once per weight type). */
-static void fw_matmul_n(pl_ctx *c, const pl_weight *const *w, float *const *y, int n_w,
-                        const float *x, int n)
+void ctx_acts_free(pl_ctx *c)
 {
-    pl_matmul_w ws[3];
-    for (int k = 0; k < n_w; k++)
-        ws[k] = (pl_matmul_w){ .W = w[k]->data, .type = w[k]->type, .rows = w[k]->rows, .Y = y[k],
-                               .layout = w[k]->layout };
-    pl_cpu_matmul_multi(c->pool, ws, n_w, w[0]->cols, x, n);
+    for (int i = 0; i < c->n_acts; i++) {
+        fw_acts *a = &c->acts[i];
+        float *bufs[] = { a->x, a->xb, a->q, a->att, a->k, a->v, a->gate, a->up };
+        for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) a->be->ops->release(a->be, bufs[k]);
+    }
+    c->n_acts = 0;
+    free(c->x_host);
+    c->x_host = NULL;
 }
 
-/* Y(n, w.rows) = X(n, w.cols) . W^T */
-static void fw_matmul(pl_ctx *c, const pl_weight *w, const float *x, int n, float *y)
+/* ---- the chunk ----------------------------------------------------------- */
+
+/* st = what failed where; returns its code. */
+static int fw_fail(pl_status *st, const pl_backend *be, const char *what, int l0, int l1, int rc)
 {
-    fw_matmul_n(c, &w, &y, 1, x, n);
+    const pl_code code = rc == PL_BACKEND_ENOMEM ? PL_ERR_NOMEM
+                       : rc == PL_BACKEND_EUNSUPPORTED ? PL_ERR_UNSUPPORTED : PL_ERR_ARG;
+    if (l0 < 0) return pl_status_set(st, code, "%s backend: %s: %s", be->ops->name, what, pl_backend_strerror(rc));
+    if (l1 == l0 + 1)
+        return pl_status_set(st, code, "layer %d on the %s backend: %s: %s", l0, be->ops->name, what,
+                             pl_backend_strerror(rc));
+    return pl_status_set(st, code, "layers %d-%d on the %s backend: %s: %s", l0, l1 - 1, be->ops->name, what,
+                         pl_backend_strerror(rc));
 }
 
-/* Row `token` of the embedding table as floats (either layout: a tied output
- * matrix shares it and may be repacked). */
-void model_embed(const pl_model *m, int32_t token, float *out)
+/* x (nb rows) from one backend's activations to another's: the destination's
+ * copy_from, else through the host. */
+static int fw_move_x(pl_ctx *c, const fw_acts *from, const fw_acts *to, int nb)
 {
+    const size_t bytes = (size_t)nb * c->m->hp.n_embd * sizeof(float);
+    if (to->be->ops->copy_from) return to->be->ops->copy_from(to->be, to->x, from->be, from->x, bytes);
+    if (!c->x_host && !(c->x_host = malloc((size_t)c->n_batch * c->m->hp.n_embd * sizeof(float))))
+        return PL_BACKEND_ENOMEM;
+    int rc = from->be->ops->download(from->be, c->x_host, from->x, bytes);
+    return rc ? rc : to->be->ops->upload(to->be, to->x, c->x_host, bytes);
+}
+
+/* x (nb, n_embd) on the CPU backend = embedding rows, times sqrt(n_embd)
+ * where the architecture says so. */
+static int fw_embed(pl_ctx *c, const fw_acts *xa, const int32_t *tokens, int nb, pl_status *st)
+{
+    const pl_model *m = c->m;
     const pl_weight *e = &m->tok_embd;
-    pl_cpu_row_to_float(e->data, e->type, e->layout, e->cols, token, out);
+    const float scale = m->arch->embd_scale ? sqrtf((float)m->hp.n_embd) : 1.0f;
+    int rc = c->be_cpu->ops->embed(c->be_cpu, e->data, e->type, e->layout, e->rows, e->cols, tokens, nb, scale, xa->x);
+    return rc ? fw_fail(st, c->be_cpu, "embedding", -1, -1, rc) : 0;
 }
 
-/* The embedding row, times sqrt(n_embd) where the architecture says so. */
-void fw_embed_row(const pl_model *m, int32_t token, float *x)
+int forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits, pl_status *st)
 {
-    model_embed(m, token, x);
-    if (m->arch->embd_scale) pl_cpu_scale(x, sqrtf((float)m->hp.n_embd), (int)m->hp.n_embd);
-}
-
-/* ---- row steps: the same calls in a prefill and in the fused decode ------ */
-
-/* Token i's q and k: biases (qwen2), per-head norms (qwen3, gemma3), rope with
- * the layer's table, the query scale (gemma); then k, v into the cache. */
-void fw_row_qkv(pl_ctx *c, const kv_seq *s, int il, int i, int pos, bool bias)
-{
-    const pl_model *m = c->m;
-    const pl_hparams *hp = &m->hp;
-    const pl_layer *L = &m->layers[il];
-    const int hd = (int)hp->head_dim, n_q = (int)hp->n_head * hd, kvd = c->kv->kv_dim;
-    float *q = c->q + (size_t)i * n_q, *k = c->k + (size_t)i * kvd, *v = c->v + (size_t)i * kvd;
-    if (bias && L->bq.data) pl_cpu_add(q, L->bq.data, n_q, q);
-    if (bias && L->bk.data) pl_cpu_add(k, L->bk.data, kvd, k);
-    if (bias && L->bv.data) pl_cpu_add(v, L->bv.data, kvd, v);
-    if (L->attn_q_norm.data)
-        for (int h = 0; h < (int)hp->n_head; h++)
-            pl_cpu_rms_norm(q + h * hd, L->attn_q_norm.data, hd, hp->norm_eps, q + h * hd);
-    if (L->attn_k_norm.data)
-        for (int h = 0; h < (int)hp->n_head_kv; h++)
-            pl_cpu_rms_norm(k + h * hd, L->attn_k_norm.data, hd, hp->norm_eps, k + h * hd);
-    const float *cs = fw_rope_cs(c, il, i);
-    model_rope_apply(m, q, (int)hp->n_head, cs);
-    model_rope_apply(m, k, (int)hp->n_head_kv, cs);
-    if (m->arch->q_scale_first) pl_cpu_scale(q, hp->attn_scale, n_q);
-    fw_store_kv(c, s, il, 1, pos, k, v);
-}
-
-/* The residual join of a block's output xb: its post-norm (gemma3), the add,
- * and the next block's input norm. */
-void fw_row_residual(const pl_ctx *c, float *x, float *xb, const pl_weight *post, bool add,
-                     const float *norm, float *normed)
-{
-    const pl_hparams *hp = &c->m->hp;
-    const int d = (int)hp->n_embd;
-    if (post && post->data) pl_cpu_rms_norm(xb, post->data, d, hp->norm_eps, xb);
-    if (add) pl_cpu_add(x, xb, d, x);
-    if (norm) pl_cpu_rms_norm(x, norm, d, hp->norm_eps, normed);
-}
-
-static pl_f16 gelu_table[1 << 16];
-static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
-
-/* gelu(x) ~ 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) for every f16 x,
- * stored as f16: ggml's CPU GELU, same values as llama.cpp, cheaper than tanhf. */
-static void gelu_table_fill(void)
-{
-    const float sqrt_2_over_pi = 0.79788456080286535588f, coef_a = 0.044715f;
-    for (int i = 0; i < 1 << 16; i++) {
-        float x = pl_f16_to_f32((pl_f16)i);
-        float g = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
-        gelu_table[i] = isfinite(x) ? pl_f32_to_f16(g) : (pl_f16)i;
+    const int n_layer = (int)c->m->hp.n_layer;
+    const int *table = c->kv->seqs[seq].table;
+    ctx_decoder_layers(c);
+    fw_acts *xa = fw_acts_get(c, c->be_cpu, false, st), *cur = xa;
+    if (!xa || fw_embed(c, xa, tokens, nb, st)) return st ? st->code : PL_ERR_NOMEM;
+    for (int l0 = 0, l1; l0 < n_layer; l0 = l1) {
+        pl_backend *be = ctx_layer_backend(c, l0);
+        for (l1 = l0 + 1; l1 < n_layer && ctx_layer_backend(c, l1) == be;) l1++;
+        const bool fused = be->ops->run_layers && !c->fw_ops_only;
+        fw_acts *a = fw_acts_get(c, be, !fused, st);
+        if (!a) return st ? st->code : PL_ERR_NOMEM;
+        int rc = a == cur ? 0 : fw_move_x(c, cur, a, nb);
+        if (rc) return fw_fail(st, be, "copying the residual stream in", l0, l0 + 1, rc);
+        cur = a;
+        /* the CPU's last run computes the logits itself (host memory: pl_decode's buffer is its own) */
+        float *head = fused && l1 == n_layer && be == c->be_cpu ? logits : NULL;
+        const char *what = "run_layers";
+        int failed = -1;
+        rc = fused ? be->ops->run_layers(be, &c->dec, l0, l1, table, nb, pos0, a->x, head)
+                   : fw_ops_layers(c, a, l0, l1, table, nb, pos0, &what, &failed);
+        if (rc) return failed >= 0 ? fw_fail(st, be, what, failed, failed + 1, rc) : fw_fail(st, be, what, l0, l1, rc);
+        if (head) logits = NULL;
     }
+    int rc = cur == xa ? 0 : fw_move_x(c, cur, xa, nb);
+    if (rc) return fw_fail(st, cur->be, "copying the residual stream out", -1, -1, rc);
+    return logits ? forward_logits_row(c, nb - 1, logits, st) : 0;
 }
 
-/* gate = gelu(gate) * up over n values (input rounded to f16, as ggml). */
-static void fw_gelu_mul(float *gate, const float *up, int n)
-{
-    pthread_once(&gelu_once, gelu_table_fill);
-    for (int i = 0; i < n; i++) {
-        float x = gate[i], g;
-        if (x <= -10.0f) g = 0.0f;
-        else if (x >= 10.0f) g = x;
-        else g = pl_f16_to_f32(gelu_table[pl_f32_to_f16(x)]);
-        gate[i] = g * up[i];
-    }
-}
-
-/* The gated activation of the feed-forward, element by element. */
-void fw_act(const arch_desc *a, float *gate, const float *up, int n)
-{
-    if (a->act == ARCH_ACT_GELU) fw_gelu_mul(gate, up, n);
-    else if (a->act == ARCH_ACT_SILU_LIBM) pl_cpu_silu_mul(gate, up, n, gate);
-    else pl_cpu_silu_mul_fast(gate, up, n, gate);
-}
-
-/* Final logit soft cap (gemma2-style), element by element. */
-void fw_softcap(float *logits, int n, float cap)
-{
-    for (int i = 0; i < n; i++) logits[i] = cap * tanhf(logits[i] * (1.0f / cap));
-}
-
-/* ---- the element-wise steps of a prefill on the pool --------------------- */
-
-typedef enum fw_rows_step { FW_QKV, FW_RESIDUAL, FW_ACT } fw_rows_step;
-
-typedef struct fw_rows_job {
-    pl_ctx          *c;
-    const kv_seq    *s;
-    int              il, nb, pos0;
-    fw_rows_step     step;
-    const pl_weight *post;   /* FW_RESIDUAL: post-norm of xb, or NULL */
-    bool             add;    /* FW_RESIDUAL: x += xb */
-    const float     *norm;   /* FW_RESIDUAL: xb = rmsnorm(x) * norm, NULL: no norm */
-} fw_rows_job;
-
-/* Pool job: an even share of the rows (tokens) per thread. */
-static void fw_rows_worker(int ith, int nth, void *arg)
-{
-    const fw_rows_job *j = arg;
-    pl_ctx *c = j->c;
-    const size_t d = c->m->hp.n_embd, ff = c->m->hp.n_ff;
-    for (int i = j->nb * ith / nth; i < j->nb * (ith + 1) / nth; i++) {
-        if (j->step == FW_QKV) fw_row_qkv(c, j->s, j->il, i, j->pos0 + i, true);
-        else if (j->step == FW_RESIDUAL)
-            fw_row_residual(c, c->x + i * d, c->xb + i * d, j->post, j->add, j->norm, c->xb + i * d);
-        else fw_act(c->m->arch, c->gate + i * ff, c->up + i * ff, (int)ff);
-    }
-}
-
-/* Run one element-wise step over the chunk's rows. */
-static void fw_rows(pl_ctx *c, const kv_seq *s, int il, int nb, int pos0, fw_rows_step step,
-                    const pl_weight *post, bool add, const pl_weight *norm)
-{
-    fw_rows_job j = { c, s, il, nb, pos0, step, post, add, norm ? norm->data : NULL };
-    pl_pool_run(c->pool, fw_rows_worker, &j);
-}
-
-/* ---- the decoder --------------------------------------------------------- */
-
-/* x += [post_norm] Wo.attn(rope(Wq.n(x)), rope(Wk.n(x)), Wv.n(x));
- * x += [post_norm] Wd.(act(Wg.n(x)) * Wu.n(x)); logits = Wout.n(x_last).
- * Each residual add is fused with the norm that follows it. */
-void forward(pl_ctx *c, int seq, const int32_t *tokens, int nb, int pos0, float *logits)
-{
-    const pl_model *m = c->m;
-    const pl_hparams *hp = &m->hp;
-    const int d = (int)hp->n_embd, n_layer = (int)hp->n_layer;
-    const kv_seq *s = &c->kv->seqs[seq];
-    if (nb == 1) { forward_decode(c, seq, tokens[0], pos0, logits); return; }
-    for (int i = 0; i < nb; i++) fw_embed_row(m, tokens[i], c->x + (size_t)i * d);  /* x (nb, d) */
-    fw_rope_tables(c, nb, pos0);                                    /* rope_cs (nb, n_rot) */
-    fw_rows(c, s, 0, nb, pos0, FW_RESIDUAL, NULL, false, &m->layers[0].attn_norm); /* xb = n(x) */
-    for (int il = 0; il < n_layer; il++) {
-        const pl_layer *L = &m->layers[il];
-        fw_matmul_n(c, (const pl_weight *[]){ &L->wq, &L->wk, &L->wv },
-                    (float *[]){ c->q, c->k, c->v }, 3, c->xb, nb); /* q (nb, n_q), k, v (nb, n_kv) */
-        fw_rows(c, s, il, nb, pos0, FW_QKV, NULL, false, NULL);     /* bias, norms, rope; k, v -> cache */
-        fw_attention(c, s, il, nb, pos0, NULL);                     /* att (nb, n_q) */
-        fw_matmul(c, &L->wo, c->att, nb, c->xb);                    /* xb (nb, d) */
-        fw_rows(c, s, il, nb, pos0, FW_RESIDUAL, &L->attn_post_norm, true, &L->ffn_norm);
-        fw_matmul_n(c, (const pl_weight *[]){ &L->ffn_gate, &L->ffn_up },
-                    (float *[]){ c->gate, c->up }, 2, c->xb, nb);   /* gate, up (nb, n_ff) */
-        fw_rows(c, s, il, nb, pos0, FW_ACT, NULL, false, NULL);     /* gate = act(gate) * up */
-        fw_matmul(c, &L->ffn_down, c->gate, nb, c->xb);             /* xb (nb, d) */
-        fw_rows(c, s, il, nb, pos0, FW_RESIDUAL, &L->ffn_post_norm, true,
-                il + 1 < n_layer ? &m->layers[il + 1].attn_norm : NULL);
-    }
-    if (logits) forward_logits_row(c, nb - 1, logits);
-}
-
-/* Logits of row `row` of the chunk just run, from the residual stream it left
- * in c->x: final norm, output projection, soft cap. */
-void forward_logits_row(pl_ctx *c, int row, float *logits)
+/* Final norm, output projection and soft cap of one row of the CPU's x. */
+int forward_logits_row(pl_ctx *c, int row, float *logits, pl_status *st)
 {
     const pl_model *m = c->m;
     const int d = (int)m->hp.n_embd;
-    pl_cpu_rms_norm(c->x + (size_t)row * d, m->output_norm.data, d, m->hp.norm_eps, c->out_row);
-    fw_matmul(c, &m->output, c->out_row, 1, logits);                /* (n_vocab) */
-    if (m->hp.final_softcap > 0.0f) fw_softcap(logits, (int)m->hp.n_vocab, m->hp.final_softcap);
+    const fw_acts *xa = fw_acts_get(c, c->be_cpu, false, st);
+    if (!xa) return st ? st->code : PL_ERR_NOMEM;
+    const pl_matmul_w w = { .W = m->output.data, .type = m->output.type, .rows = m->output.rows, .Y = logits,
+                            .layout = m->output.layout };
+    int rc = c->be_cpu->ops->logits(c->be_cpu, xa->x + (size_t)row * d, m->output_norm.data, d, m->hp.norm_eps, &w,
+                                    m->hp.final_softcap);
+    return rc ? fw_fail(st, c->be_cpu, "logits", -1, -1, rc) : 0;
 }

@@ -118,16 +118,20 @@ static void model_assign_backends(pl_model *m)
     for (uint32_t il = 0; il < m->hp.n_layer; il++) m->layers[il].backend = 0;   /* CPU */
 }
 
-/* One matrix into the layout the CPU backend chooses for it, in place. */
+/* One matrix into the layout the CPU backend chooses for it, in place (its
+ * weight_prepare op decides from the type, shape and CPU level: no backend
+ * instance exists before a context). */
 static void model_repack_weight(pl_weight *w)
 {
-    if (w->data) w->layout = pl_cpu_weight_prepare(w->type, (void *)w->data, w->rows, w->cols);
+    const pl_backend_ops *cpu = pl_backend_find("cpu");
+    if (w->data && cpu && cpu->weight_prepare)
+        w->layout = cpu->weight_prepare(NULL, w->type, (void *)w->data, w->rows, w->cols);
 }
 
 /* The matrices of CPU layers and the output matrix into the layout the
  * decode kernels stream fastest (backends/cpu/r16.c). A tied output is the
  * embedding table: both views change together, and lookups read a row out
- * of its group (pl_cpu_row_to_float). Only in the resident copy: a file
+ * of its group (the embed op). Only in the resident copy: a file
  * mapping is read-only, and the copy is ours. Costs ~0.1 s per GB at load. */
 static void model_repack(pl_model *m)
 {

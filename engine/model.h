@@ -5,7 +5,7 @@
  * (the resident copy, or the mapping with --mmap): a pl_weight is a pointer,
  * a type, a shape and a layout. In the resident copy, the matrices of CPU
  * layers are rewritten at load into the layout the CPU backend chooses
- * (pl_cpu_weight_prepare, model_repack); with --mmap they stay as in the file. Every shape below is
+ * (the CPU backend's weight_prepare, model_repack); with --mmap they stay as in the file. Every shape below is
  * written (rows, cols) with cols contiguous, i.e. GGUF's ne = {cols, rows}.
  * model.c checks presence, type and exact shape of every tensor at load time,
  * so the forward pass can trust them.
@@ -34,8 +34,8 @@ typedef enum arch_family {
     ARCH_FAMILY_QWEN,    /* qwen2, qwen3 */
 } arch_family;
 typedef enum arch_rope { ARCH_ROPE_NORMAL = 0, ARCH_ROPE_NEOX } arch_rope;
-/* The gated activation: SiLU with the vectorised exp (pl_cpu_silu_mul_fast), SiLU with
- * libm's expf (pl_cpu_silu_mul, whose numbers the qwen fixtures were checked
+/* The gated activation: SiLU with the vectorised exp (PL_GLU_SWIGLU_FAST), SiLU with
+ * libm's expf (PL_GLU_SWIGLU, whose numbers the qwen fixtures were checked
  * with), or GELU from ggml's table of all f16 inputs. */
 typedef enum arch_act { ARCH_ACT_SILU = 0, ARCH_ACT_SILU_LIBM, ARCH_ACT_GELU } arch_act;
 /* Attention arithmetic on an F16 cache: the blocked flash-style kernel

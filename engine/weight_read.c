@@ -74,7 +74,7 @@ double pl_ctx_read_weights_s(pl_ctx *c)
     j->n = model_token_weights(c->m, ws);
     for (int i = 0; i < j->n; i++) j->total += model_weight_bytes(ws[i]);
     double t0 = pl_now_s();
-    pl_pool_run(c->pool, wr_thread, j);
+    pl_pool_run(c->be_cpu->ops->pool(c->be_cpu), wr_thread, j);   /* the context's one pool */
     double dt = pl_now_s() - t0;
     uint64_t s = 0;
     for (int i = 0; i < 64; i++) s += j->sums[i];

@@ -8,29 +8,16 @@
  * level has an R16 decode kernel for the type, else GGUF's rows. Matmuls run
  * on the pool; the small ops are single-threaded loops (cheap next to them).
  * The scratch the logits and RoPE need belongs to the context: no hidden
- * thread-local buffers here, so two contexts never share one.
+ * thread-local buffers here, so two contexts never share one. run_layers
+ * (decode_*.c) is the fast path for a run of layers: the batched prefill and
+ * the one-pool-job-per-token decode, with the op-by-op path's numbers.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend_impl.h"
-
-typedef struct cpu_ctx {
-    pl_backend be;
-    pl_hostmem mem;
-    pl_pool   *pool;
-    float     *scratch;     /* (scratch_n) logits' normed row, RoPE's cos/sin */
-    size_t     scratch_n;
-    float     *attn_scr;    /* (threads, pl_cpu_attn_scratch_floats) attention tiles */
-    size_t     attn_scr_n;
-    void      *attn_work;   /* pl_cpu_attn_work_bytes: the attention's plan and partials */
-    size_t     attn_work_n;
-} cpu_ctx;
-
-static cpu_ctx *cpu_of(const pl_backend *be) { return (cpu_ctx *)be->ctx; }
+#include "decode_impl.h"
 
 /* The context's scratch of at least n floats (grown, never shrunk); NULL out of memory. */
 static float *cpu_scratch(cpu_ctx *c, size_t n)
@@ -63,8 +50,9 @@ static void cpu_free(pl_backend *be)
     cpu_ctx *c = cpu_of(be);
     pl_pool_free(c->pool);
     free(c->scratch);
-    free(c->attn_scr);
-    free(c->attn_work);
+    void *dec[] = { c->dec.xb, c->dec.q, c->dec.att, c->dec.k, c->dec.v, c->dec.gate, c->dec.up, c->dec.norm,
+                    c->dec.rope_cs, c->dec.rope_tab, c->dec.sync, c->dec.attn_scr, c->dec.attn_work };
+    for (size_t i = 0; i < sizeof dec / sizeof dec[0]; i++) free(dec[i]);
     free(c);
 }
 
@@ -184,60 +172,32 @@ static int cpu_attention(pl_backend *be, const pl_attn_args *a)
     if (rc) return rc;
     cpu_ctx *c = cpu_of(be);
     pl_attn_args b = *a;
-    if (!b.scratch || !b.work) {
+    if (!b.scratch || !b.work) {   /* run_layers' attention buffers, shared */
         const size_t scr = (size_t)pl_pool_size(c->pool) * pl_cpu_attn_scratch_floats(a->hd, a->n_head / a->n_head_kv);
-        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, a->pos0 + a->nb,
-                                                   pl_pool_size(c->pool));
-        if (c->attn_work_n < work) {
-            void *w = realloc(c->attn_work, work);
+        int n_pos = 256;   /* a power of two: a conversation grows it a few times, not per token */
+        while (n_pos < a->pos0 + a->nb) n_pos *= 2;
+        const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, n_pos, pl_pool_size(c->pool));
+        if (c->dec.cap[CPU_CAP_ATTN_WORK] < work) {
+            void *w = realloc(c->dec.attn_work, work);
             if (!w) return PL_BACKEND_ENOMEM;
-            c->attn_work = w, c->attn_work_n = work;
+            c->dec.attn_work = w, c->dec.cap[CPU_CAP_ATTN_WORK] = work;
         }
-        if (c->attn_scr_n < scr) {
-            float *s = realloc(c->attn_scr, scr * sizeof(float));
+        if (c->dec.cap[CPU_CAP_ATTN_SCR] < scr * sizeof(float)) {
+            float *s = realloc(c->dec.attn_scr, scr * sizeof(float));
             if (!s) return PL_BACKEND_ENOMEM;
-            c->attn_scr = s, c->attn_scr_n = scr;
+            c->dec.attn_scr = s, c->dec.cap[CPU_CAP_ATTN_SCR] = scr * sizeof(float);
         }
-        b.scratch = c->attn_scr, b.work = c->attn_work;
+        b.scratch = c->dec.attn_scr, b.work = c->dec.attn_work;
     }
     pl_cpu_attention(c->pool, &b);
     return 0;
 }
 
-/* ggml's CPU GELU: the tanh form looked up in a table of every f16 input
- * (input rounded to f16, output stored as f16), so Gemma matches llama.cpp. */
-static pl_f16 gelu_table[1 << 16];
-static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
-
-static void gelu_table_fill(void)
-{
-    for (int i = 0; i < 1 << 16; i++) {
-        float x = pl_f16_to_f32((pl_f16)i);
-        float g = 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x * (1.0f + 0.044715f * x * x)));
-        gelu_table[i] = isfinite(x) ? pl_f32_to_f16(g) : (pl_f16)i;
-    }
-}
-
-static float cpu_gelu(float x)
-{
-    if (x <= -10.0f) return 0.0f;
-    if (x >= 10.0f) return x;
-    return pl_f16_to_f32(gelu_table[pl_f32_to_f16(x)]);
-}
-
 static int cpu_glu(pl_backend *be, pl_glu act, const float *gate, const float *up, int64_t n, float *out)
 {
     if (!gate || !up || !out || n < 0) return PL_BACKEND_EARG;
-    if (act == PL_GLU_SWIGLU) {
-        for (int64_t i = 0; i < n; i += 1 << 30) {
-            int m = (int)(n - i < (1 << 30) ? n - i : 1 << 30);
-            pl_cpu_silu_mul(gate + i, up + i, m, out + i);
-        }
-        return 0;
-    }
-    if (act != PL_GLU_GEGLU) return PL_BACKEND_EUNSUPPORTED;
-    pthread_once(&gelu_once, gelu_table_fill);
-    for (int64_t i = 0; i < n; i++) out[i] = cpu_gelu(gate[i]) * up[i];
+    if (act != PL_GLU_SWIGLU && act != PL_GLU_SWIGLU_FAST && act != PL_GLU_GEGLU) return PL_BACKEND_EUNSUPPORTED;
+    cpu_act(act, gate, up, n, out);   /* run_layers' own activation: the same bits */
     return 0;
 }
 
@@ -277,6 +237,28 @@ static int cpu_logits(pl_backend *be, const float *x, const float *norm_w, int d
     return 0;
 }
 
+/* The engine's resident weights into R16 in place where it pays (r16.c). */
+static pl_layout cpu_weight_prepare(const pl_backend *be, pl_type t, void *W, int64_t rows, int64_t cols)
+{
+    return pl_cpu_weight_prepare(t, W, rows, cols);
+}
+
+static pl_pool *cpu_pool(pl_backend *be) { return cpu_of(be)->pool; }
+
+/* A pool of n threads replaces the old one (the attention's per-thread
+ * scratch grows at its next use). */
+static int cpu_set_threads(pl_backend *be, int n)
+{
+    cpu_ctx *c = cpu_of(be);
+    if (n <= 0) return PL_BACKEND_EARG;
+    if (n == pl_pool_size(c->pool)) return 0;
+    pl_pool *p = pl_pool_new(n);
+    if (!p) return PL_BACKEND_ENOMEM;
+    pl_pool_free(c->pool);
+    c->pool = p;
+    return 0;
+}
+
 const pl_backend_ops pl_backend_cpu_ops = {
     .abi = PL_BACKEND_ABI,
     .name = "cpu",
@@ -302,5 +284,8 @@ const pl_backend_ops pl_backend_cpu_ops = {
     .scale = cpu_scale,
     .softmax = cpu_softmax,
     .logits = cpu_logits,
-    .fused_decode = NULL,   /* the one-pool-job-per-token decode comes here later */
+    .run_layers = cpu_run_layers,
+    .weight_prepare = cpu_weight_prepare,
+    .pool = cpu_pool,
+    .set_threads = cpu_set_threads,
 };

@@ -135,4 +135,7 @@ void  cpu_axpy_f16_f32_avx2(float *y, const pl_f16 *x, float a, int n);
 /* Which CPU level types.c last built its table for (for lazy re-selection). */
 void cpu_traits_reselect(int level);
 
+/* Can a matmul run this weight with cols columns (type, layout, shape)? (matmul.c) */
+bool cpu_matmul_valid(const pl_matmul_w *w, int64_t cols);
+
 #endif

@@ -325,7 +325,7 @@ static void mm_plan(mm_job *j, int nth)
 }
 
 /* Can this weight be computed at all? (R16 comes in whole 16-row groups.) */
-static bool mm_valid(const pl_matmul_w *w, int64_t cols)
+bool cpu_matmul_valid(const pl_matmul_w *w, int64_t cols)
 {
     const pl_type_traits *tw = pl_type_traits_get(w->type);
     return tw && tw->vec_dot && w->rows > 0 && pl_row_size(w->type, cols) &&
@@ -347,7 +347,7 @@ static int mm_multi(pl_pool *p, const pl_matmul_w *ws, int nw, int64_t cols, con
     for (int k = 0; k < nw; k++)
         if (!ws[k].W || !ws[k].Y) return PL_BACKEND_EARG;
     for (int k = 0; k < nw; k++)
-        if (!mm_valid(&ws[k], cols)) return PL_BACKEND_EUNSUPPORTED;
+        if (!cpu_matmul_valid(&ws[k], cols)) return PL_BACKEND_EUNSUPPORTED;
     atomic_int oom = 0;
     mm_job j = { .X = X, .cols = cols, .n = n, .x_id = x_id, .oom = &oom };
     for (int k = 0; k < nw; k++) {

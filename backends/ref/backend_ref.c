@@ -117,7 +117,8 @@ static int ref_op_kv_store(pl_backend *be, const pl_kv_view *kv, int pos0, int n
 static int ref_op_attention(pl_backend *be, const pl_attn_args *a) { return pl_ref_attention(a); }
 static int ref_op_glu(pl_backend *be, pl_glu act, const float *gate, const float *up, int64_t n, float *out)
 {
-    return ref_glu(act, gate, up, n, out);
+    /* the fast SiLU's reference is libm's: the same function to ~2 ulp */
+    return ref_glu(act == PL_GLU_SWIGLU_FAST ? PL_GLU_SWIGLU : act, gate, up, n, out);
 }
 static int ref_op_add(pl_backend *be, const float *a, const float *b, int rows, int b_rows, int d, float *out)
 {
@@ -156,5 +157,5 @@ const pl_backend_ops pl_backend_ref_ops = {
     .scale = ref_op_scale,
     .softmax = ref_op_softmax,
     .logits = ref_op_logits,
-    .fused_decode = NULL,
+    .run_layers = NULL,   /* every layer op by op: the reference arithmetic */
 };

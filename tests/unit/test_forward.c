@@ -1,9 +1,9 @@
 /* test_forward.c — the one decoder forward: a prefill and token-by-token
  * decoding give the same logits, bit for bit, for every architecture.
  *
- * A prompt of N tokens in one batch (forward.c: matmuls on the pool, the
+ * A prompt of N tokens in one batch (backends/cpu/decode_prefill.c: matmuls on the pool, the
  * element-wise steps row by row on the pool) against N single-token steps
- * (forward_decode.c: one pool dispatch per token, steps fused into work items
+ * (decode_fused.c: one pool dispatch per token, steps fused into work items
  * and serial tails). Both must call the same row functions and attention
  * items, so any step one path does differently (a bias, a head norm, a post-
  * norm, the GELU, a window, a sliding layer's rope base, the soft cap, the

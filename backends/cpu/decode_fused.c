@@ -1,4 +1,4 @@
-/* forward_decode.c — one generated token, every architecture, in ONE pool dispatch.
+/* decode_fused.c — one generated token through a run of layers in ONE pool dispatch.
  *
  * Why: a decode step of a small model is ~150 short steps. As separate pool
  * dispatches, each one needs every thread to wake and check in, and on a
@@ -17,11 +17,12 @@
  * Per layer, with the element-wise steps fused into the items where they work
  * on an item's own rows and into the tails where they need whole rows:
  *   QKV slices (+ biases)      | tail: q/k head norms, rope, q scale, KV store
- *   attention items (fw_attention's plan: blocked chunks or exact heads)
+ *   attention items (cpu_attention_layer's plan: blocked chunks or exact heads)
  *   Wo slices (+ residual)     | tail: [post-norm + residual], FFN norm
  *   gate/up slices (+ act)
  *   down slices (+ residual)   | tail: [post-norm + residual], next norm
- * then the output projection (+ soft cap). The residual add joins an item
+ * then, when the run ends the model and logits are asked for, the output
+ * projection (+ soft cap). The residual add joins an item
  * only when the layer has no post-norm (which needs the whole row first).
  * Each slice is a single-threaded matmul on a run of weight rows
  * (rows are contiguous, so a slice is itself a matrix; in the 16-row layout
@@ -29,14 +30,15 @@
  * thread prepares it once for all its slices of the phase (R16 kernels)
  * instead of once per slice.
  *
- * The numbers are those of forward() for nb = 1 (same kernels, same row
+ * The numbers are those of cpu_run_batch for nb = 1 (same kernels, same row
  * functions, same attention items, same order per output), so batch and
- * token-by-token decoding agree exactly.
+ * token-by-token decoding agree exactly. A matmul slice that cannot run
+ * (scratch out of memory) records its code in the run; run_layers returns it.
  */
 #include <sched.h>
 #include <string.h>
 
-#include "forward_impl.h"
+#include "decode_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -53,22 +55,19 @@ enum { FD_QKV, FD_ATTN, FD_WO, FD_FFN_UP, FD_FFN_DOWN, FD_STAGES };
 
 /* A weight cut into row slices that shrink toward the end of its phase. */
 typedef struct fd_w {
-    const pl_weight *w;
-    const float     *bias;     /* added to the item's rows, or NULL */
-    float           *y;
-    int64_t          after;    /* cost (rows x cost) of the phase's later weights */
-    int              cost;     /* cost of one row (2 for gate+up rows done together) */
-    int              nth, n_items;
+    const pl_wview *w;
+    const float    *bias;     /* added to the item's rows, or NULL */
+    float          *y;
+    int64_t         after;    /* cost (rows x cost) of the phase's later weights */
+    int             cost;     /* cost of one row (2 for gate+up rows done together) */
+    int             nth, n_items;
 } fd_w;
 
 typedef struct fd_job {
-    pl_ctx        *c;
-    const kv_seq  *s;
-    int            pos;
-    float         *logits;
-    int            n_phases;
+    cpu_run       *r;
+    int            n_phases;   /* 5 per layer of the run, + 1 for the logits */
     int            out_phase;  /* the output projection's phase (== n_phases - 1), or -1 */
-    fw_attn        fa[1];      /* this layer's attention (planned in the QKV tail) */
+    cpu_attn       fa[1];      /* this layer's attention (planned in the QKV tail) */
     atomic_int    *next, *done, *ready;   /* (n_phases) each */
     uint64_t       x_id0;      /* phase p's input is named x_id0 + p: a thread prepares it once */
 } fd_job;
@@ -88,14 +87,18 @@ static int64_t fd_chunk(const fd_w *f, int64_t left)
 }
 
 /* y_i[r0..r1) = W_i[r0..r1) . x for n weights of one input, on this thread alone. */
-static void fd_slice(const pl_weight *const *w, float *const *y, int n, const float *x, uint64_t x_id,
+static void fd_slice(fd_job *j, const pl_wview *const *w, float *const *y, int n, const float *x, uint64_t x_id,
                      int64_t r0, int64_t r1)
 {
     pl_matmul_w s[2];
     for (int i = 0; i < n; i++)
         s[i] = (pl_matmul_w){ .W = (const uint8_t *)w[i]->data + pl_row_size(w[i]->type, w[i]->cols) * r0,
                               .type = w[i]->type, .rows = r1 - r0, .Y = y[i] + r0, .layout = w[i]->layout };
-    pl_cpu_matmul_multi_id(NULL, s, n, w[0]->cols, x, 1, x_id);
+    int rc = pl_cpu_matmul_multi_id_try(NULL, s, n, w[0]->cols, x, 1, x_id);
+    if (rc) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&j->r->err, &zero, rc);
+    }
 }
 
 /* Item k of a list of sliced weights: which weight and rows. */
@@ -111,38 +114,42 @@ static const fd_w *fd_pick(const fd_w *ws, int nw, int *k, int64_t *r0, int64_t 
 }
 
 /* A weight of a phase whose later weights cost `after` (rows x cost). */
-static fd_w fd_weight(const pl_weight *w, const pl_weight *b, float *y, int64_t after, int cost,
-                      int nth)
+static fd_w fd_weight(const pl_wview *w, const float *b, float *y, int64_t after, int cost, int nth)
 {
-    fd_w f = { w, b ? b->data : NULL, y, after, cost, nth, 0 };
+    fd_w f = { w, b, y, after, cost, nth, 0 };
     for (int64_t r = 0; r < w->rows; f.n_items++) r += fd_chunk(&f, w->rows - r);
     return f;
 }
 
-/* Phase p's items (stage p % FD_STAGES of layer p / FD_STAGES; the last is the output). */
+/* Layer of phase p (stage p % FD_STAGES of the run's layer l0 + p / FD_STAGES). */
+static const pl_decoder_layer *fd_layer(const fd_job *j, int p)
+{
+    return &j->r->d->layers[j->r->l0 + p / FD_STAGES];
+}
+
+/* Phase p's items. */
 static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
 {
-    pl_ctx *c = j->c;
-    const pl_model *m = c->m;
+    const cpu_decode *s = &j->r->c->dec;
     *nw = 0;
     if (p == j->out_phase) {
-        ws[(*nw)++] = fd_weight(&m->output, NULL, j->logits, 0, 1, nth);
+        ws[(*nw)++] = fd_weight(&j->r->d->out, NULL, j->r->logits, 0, 1, nth);
         return ws[0].n_items;
     }
-    const pl_layer *L = &m->layers[p / FD_STAGES];
+    const pl_decoder_layer *L = fd_layer(j, p);
     switch (p % FD_STAGES) {
     case FD_QKV:
-        ws[0] = fd_weight(&L->wq, &L->bq, c->q, L->wk.rows + L->wv.rows, 1, nth);
-        ws[1] = fd_weight(&L->wk, &L->bk, c->k, L->wv.rows, 1, nth);
-        ws[2] = fd_weight(&L->wv, &L->bv, c->v, 0, 1, nth), *nw = 3;
+        ws[0] = fd_weight(&L->wq, L->bq, s->q, L->wk.rows + L->wv.rows, 1, nth);
+        ws[1] = fd_weight(&L->wk, L->bk, s->k, L->wv.rows, 1, nth);
+        ws[2] = fd_weight(&L->wv, L->bv, s->v, 0, 1, nth), *nw = 3;
         return ws[0].n_items + ws[1].n_items + ws[2].n_items;
     case FD_ATTN: return j->fa->n_items;
-    case FD_WO: ws[0] = fd_weight(&L->wo, NULL, c->xb, 0, 1, nth), *nw = 1; return ws[0].n_items;
+    case FD_WO: ws[0] = fd_weight(&L->wo, NULL, s->xb, 0, 1, nth), *nw = 1; return ws[0].n_items;
     case FD_FFN_UP:   /* gate and up rows together: a row costs two */
-        ws[0] = fd_weight(&L->ffn_gate, NULL, c->gate, 0, 2, nth), *nw = 1;
+        ws[0] = fd_weight(&L->ffn_gate, NULL, s->gate, 0, 2, nth), *nw = 1;
         return ws[0].n_items;
     default:
-        ws[0] = fd_weight(&L->ffn_down, NULL, c->xb, 0, 1, nth), *nw = 1;
+        ws[0] = fd_weight(&L->ffn_down, NULL, s->xb, 0, 1, nth), *nw = 1;
         return ws[0].n_items;
     }
 }
@@ -150,53 +157,49 @@ static int fd_items(const fd_job *j, int p, int nth, fd_w *ws, int *nw)
 /* Run item k of phase p, with its fused element-wise step on the same rows. */
 static void fd_run_item(fd_job *j, int p, int k, int ith, const fd_w *ws, int nw)
 {
-    pl_ctx *c = j->c;
-    const pl_model *m = c->m;
+    const cpu_decode *s = &j->r->c->dec;
     const int stage = p == j->out_phase ? -1 : p % FD_STAGES;
-    if (stage == FD_ATTN) { fw_attn_item(j->fa, ith, k); return; }
+    if (stage == FD_ATTN) { cpu_attn_item(j->fa, ith, k); return; }
     int64_t r0, r1;
     const fd_w *w = fd_pick(ws, nw, &k, &r0, &r1);
-    const float *x = stage == FD_WO ? c->att : stage == FD_FFN_DOWN ? c->gate
-                   : stage == -1 ? c->out_row : c->fd_norm;
-    const pl_layer *L = stage < 0 ? NULL : &m->layers[p / FD_STAGES];
+    const float *x = stage == FD_WO ? s->att : stage == FD_FFN_DOWN ? s->gate : s->norm;
+    const pl_decoder_layer *L = stage < 0 ? NULL : fd_layer(j, p);
     const int n = (int)(r1 - r0);
     if (stage == FD_FFN_UP) {   /* gate and up rows together, then the activation on them */
-        fd_slice((const pl_weight *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ c->gate, c->up }, 2,
+        fd_slice(j, (const pl_wview *[]){ &L->ffn_gate, &L->ffn_up }, (float *[]){ s->gate, s->up }, 2,
                  x, j->x_id0 + (uint64_t)p, r0, r1);
-        fw_act(m->arch, c->gate + r0, c->up + r0, n);
+        cpu_act(j->r->d->glu, s->gate + r0, s->up + r0, n, s->gate + r0);
         return;
     }
-    fd_slice(&w->w, &w->y, 1, x, j->x_id0 + (uint64_t)p, r0, r1);
+    fd_slice(j, &w->w, &w->y, 1, x, j->x_id0 + (uint64_t)p, r0, r1);
     if (w->bias) pl_cpu_add(w->y + r0, w->bias + r0, n, w->y + r0);
-    const pl_weight *post = stage == FD_WO ? &L->attn_post_norm
-                          : stage == FD_FFN_DOWN ? &L->ffn_post_norm : NULL;
-    if (post && !post->data)   /* residual: x += y on these rows (a post-norm waits for the tail) */
-        pl_cpu_add(c->x + r0, w->y + r0, n, c->x + r0);
-    if (stage < 0 && m->hp.final_softcap > 0.0f) fw_softcap(w->y + r0, n, m->hp.final_softcap);
+    const bool post = stage == FD_WO ? L->attn_post_norm != NULL
+                    : stage == FD_FFN_DOWN ? L->ffn_post_norm != NULL : true;
+    if (!post)   /* residual: x += y on these rows (a post-norm waits for the tail) */
+        pl_cpu_add(j->r->x + r0, w->y + r0, n, j->r->x + r0);
+    if (stage < 0 && j->r->d->softcap > 0.0f) cpu_softcap(w->y + r0, n, j->r->d->softcap);
 }
 
 /* The serial tail of phase p, run by the thread that finished its last item. */
 static void fd_tail(fd_job *j, int p)
 {
-    pl_ctx *c = j->c;
-    const pl_model *m = c->m;
-    const int il = p / FD_STAGES;
+    cpu_run *r = j->r;
+    cpu_decode *s = &r->c->dec;
     if (p == j->out_phase) return;
-    const pl_layer *L = &m->layers[il];
-    const bool last = il + 1 == (int)m->hp.n_layer;
+    const int il = r->l0 + p / FD_STAGES;
+    const pl_decoder_layer *L = &r->d->layers[il];
+    const bool last = il + 1 == r->l1;
     switch (p % FD_STAGES) {
     case FD_QKV:   /* the items added the biases */
-        fw_row_qkv(c, j->s, il, 0, j->pos, false);
-        fw_attention(c, j->s, il, 1, j->pos, j->fa);
+        cpu_row_qkv(r, il, 0, r->pos0, false);
+        cpu_attention_layer(r, il, 1, r->pos0, j->fa);
         break;
     case FD_WO:    /* without a post-norm the items added the residual already */
-        fw_row_residual(c, c->x, c->xb, &L->attn_post_norm, L->attn_post_norm.data != NULL,
-                        L->ffn_norm.data, c->fd_norm);
+        cpu_row_residual(r->d, r->x, s->xb, L->attn_post_norm, L->attn_post_norm != NULL, L->ffn_norm, s->norm);
         break;
     case FD_FFN_DOWN:
-        fw_row_residual(c, c->x, c->xb, &L->ffn_post_norm, L->ffn_post_norm.data != NULL,
-                        last ? m->output_norm.data : m->layers[il + 1].attn_norm.data,
-                        last ? c->out_row : c->fd_norm);
+        cpu_row_residual(r->d, r->x, s->xb, L->ffn_post_norm, L->ffn_post_norm != NULL,
+                         last ? (r->logits ? r->d->out_norm : NULL) : r->d->layers[il + 1].attn_norm, s->norm);
         break;
     default: break;
     }
@@ -249,8 +252,7 @@ static void fd_worker(int ith, int nth, void *arg)
         if (p > 0 && !atomic_load_explicit(&j->ready[p - 1], memory_order_acquire)) {
             fd_ahead ah = { NULL, NULL };
             /* attention's items exist only once the phase before has run */
-            if ((p == j->out_phase || p % FD_STAGES != FD_ATTN) && k < fd_items(j, p, nth, ws, &nw))
-                ah = fd_item_bytes(k, ws, nw);
+            if ((p == j->out_phase || p % FD_STAGES != FD_ATTN) && k < fd_items(j, p, nth, ws, &nw)) ah = fd_item_bytes(k, ws, nw);
             fd_wait(&j->ready[p - 1], &ah);
         }
         const int n = fd_items(j, p, nth, ws, &nw);
@@ -265,20 +267,17 @@ static void fd_worker(int ith, int nth, void *arg)
     fd_wait(&j->ready[j->n_phases - 1], NULL);
 }
 
-/* One token at position pos of seq through every layer, logits if asked. */
-void forward_decode(pl_ctx *c, int seq, int32_t token, int pos, float *logits)
+/* One token at position pos0 through the run's layers: x in, x out. */
+int cpu_run_fused(cpu_run *r)
 {
-    const pl_model *m = c->m;
-    const pl_hparams *hp = &m->hp;
-    const kv_seq *s = &c->kv->seqs[seq];
-    fw_embed_row(m, token, c->x);
-    fw_rope_tables(c, 1, pos);
-    fw_row_residual(c, c->x, c->xb, NULL, false, m->layers[0].attn_norm.data, c->fd_norm);
-    const int n_layer_phases = (int)hp->n_layer * FD_STAGES;
-    fd_job j = { .c = c, .s = s, .pos = pos, .logits = logits,
-                 .n_phases = n_layer_phases + (logits ? 1 : 0), .out_phase = logits ? n_layer_phases : -1,
-                 .next = c->fd_sync, .done = c->fd_sync + c->fd_n, .ready = c->fd_sync + 2 * c->fd_n };
+    cpu_decode *s = &r->c->dec;
+    cpu_row_residual(r->d, r->x, s->xb, NULL, false, r->d->layers[r->l0].attn_norm, s->norm);
+    const int n = (r->l1 - r->l0) * FD_STAGES;
+    const int np = n + (r->logits ? 1 : 0);
+    fd_job j = { .r = r, .n_phases = np, .out_phase = r->logits ? n : -1, .next = s->sync, .done = s->sync + np,
+                 .ready = s->sync + 2 * np };
     j.x_id0 = pl_cpu_x_ids_new(j.n_phases);
-    for (int i = 0; i < 3 * c->fd_n; i++) atomic_store_explicit(&c->fd_sync[i], 0, memory_order_relaxed);
-    pl_pool_run(c->pool, fd_worker, &j);
+    for (int i = 0; i < 3 * np; i++) atomic_store_explicit(&s->sync[i], 0, memory_order_relaxed);
+    pl_pool_run(r->c->pool, fd_worker, &j);
+    return 0;
 }
