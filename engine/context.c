@@ -126,6 +126,7 @@ void pl_ctx_free(pl_ctx *c)
     free(c->fd_sync);
     if (c->pool) pl_pool_free(c->pool);
     kv_cache_free(c->kv);
+    ctx_place_free(c);   /* after the cache: its held blocks go back to their backends */
     free(c);
 }
 
