@@ -403,8 +403,8 @@ static void kv_block_relayout(uint8_t *m, const kv_cache *o, const kv_cache *n, 
 
 /* The same for a block of a held layer: its bytes pass through the stage (big
  * enough for both layouts); a growing block moves to a new buffer, a
- * shrinking one is rewritten in its own buffer, which keeps its size (so an
- * undo can grow it back without asking for memory). */
+ * shrinking one is rewritten in its own buffer, which keeps its size until
+ * the step has succeeded (an undo grows blocks back in place; kv_held_compact). */
 static bool kv_lblock_retype_held(kv_cache *kv, const kv_cache *o, const kv_holder *h, uint8_t **mp,
                                   float *tmp)
 {
@@ -461,6 +461,22 @@ static void kv_retype_undo(kv_cache *kv, const kv_cache *o, int il_end, int b_en
     kv_set_types(kv, o->type_k, o->type_v);
 }
 
+/* After a step that shrank every block: held blocks move into buffers of
+ * their new size (one that finds no memory keeps its larger buffer). */
+static void kv_held_compact(kv_cache *kv)
+{
+    for (int il = 0; il < kv->n_layer; il++) {
+        const kv_holder *h = kv->layers[il].where;
+        for (int b = 0; h && b < kv->max_blocks; b++) {
+            uint8_t **mp = &kv->layers[il].mem[b], *m = *mp ? h->alloc(h->ud, kv->block_bytes) : NULL;
+            if (!m) continue;
+            if (kv_lblock_copy(kv, il, m, *mp)) { h->release(h->ud, m); continue; }
+            h->release(h->ud, *mp);
+            *mp = m;
+        }
+    }
+}
+
 /* One step of a conversion in which K or V (not both) changes type, so all
  * rows grow or all shrink, layer by layer. A layer block that cannot grow (out
  * of memory) undoes the ones before it and reports it. */
@@ -475,6 +491,7 @@ static int kv_retype(kv_cache *kv, pl_type tk, pl_type tv, float *tmp, pl_status
             return pl_status_set(st, PL_ERR_NOMEM, "out of memory converting the KV cache to "
                                  "k=%s v=%s", pl_type_name(tk), pl_type_name(tv));
         }
+    if (kv->block_bytes < o.block_bytes) kv_held_compact(kv);
     return 0;
 }
 

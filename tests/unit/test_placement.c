@@ -174,6 +174,9 @@ Test(placement, sequence_ops_with_layers_on_ref, .timeout = 300)
     cr_assert_eq(pl_ctx_set_kv_types(c, PL_TYPE_Q8_0, PL_TYPE_Q8_0, &st), 0, "%s", st.msg);
     cr_assert_eq(pl_ctx_set_kv_types(t, PL_TYPE_Q8_0, PL_TYPE_Q8_0, &st), 0, "%s", st.msg);
     tp_same_rows(c, f, t, tf, "q8_0");
+    pl_backend_usage u = tp_usage(c, "ref");
+    cr_assert_eq(u.mem_used, u.weight_bytes + u.kv_bytes, "after a shrinking conversion ref holds %llu, "
+                 "its layers need %llu", (unsigned long long)u.mem_used, (unsigned long long)(u.weight_bytes + u.kv_bytes));
     /* state save from the placed context, load into a new sequence of each */
     char *buf = NULL;
     size_t len = 0;
