@@ -164,15 +164,15 @@ void kv_cache_free(kv_cache *kv)
 }
 
 /* Take a block id off the free list with memory behind it in every layer;
- * -1 if none is free, -2 out of memory (layer blocks allocated before a
- * failure stay for the next try). */
-static int kv_block_alloc(kv_cache *kv)
+ * -1 if none is free, -2 out of memory in layer *bad (layer blocks allocated
+ * before a failure stay for the next try). */
+static int kv_block_alloc(kv_cache *kv, int *bad)
 {
     if (kv->n_free == 0) return -1;
     int id = kv->free_ids[kv->n_free - 1];
     for (int il = 0; il < kv->n_layer; il++) {
         uint8_t **m = &kv->layers[il].mem[id];
-        if (!*m && !(*m = kv_lblock_new(kv, kv->layers[il].where, kv->block_bytes))) return -2;
+        if (!*m && !(*m = kv_lblock_new(kv, kv->layers[il].where, kv->block_bytes))) return *bad = il, -2;
     }
     kv->n_free--;
     kv->refs[id] = 1;
@@ -257,10 +257,11 @@ void kv_seq_free(kv_cache *kv, int seq)
 static int kv_block_own(kv_cache *kv, kv_seq *s, int b, bool exists, pl_status *st)
 {
     if (exists && kv->refs[s->table[b]] == 1) return 0;
-    int id = kv_block_alloc(kv);
+    int bad = 0, id = kv_block_alloc(kv, &bad);
+    const kv_holder *h = id == -2 ? kv->layers[bad].where : NULL;
     if (id == -2)
-        return pl_status_set(st, PL_ERR_NOMEM, "out of memory for a KV cache block (%zu bytes a layer)",
-                             kv->block_bytes);
+        return pl_status_set(st, PL_ERR_NOMEM, "out of memory (%s) for layer %d's next KV block of %d positions "
+                             "(%zu bytes)", h && h->name ? h->name : "host", bad, KV_BLOCK, kv->block_bytes);
     if (id < 0)
         return pl_status_set(st, PL_ERR_CONTEXT_FULL, "KV cache pool is full (%d blocks of %d "
                              "positions in use)", kv->max_blocks, KV_BLOCK);

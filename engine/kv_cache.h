@@ -42,6 +42,7 @@ typedef struct kv_holder {
     int   (*upload)(void *ud, void *dst, const void *host_src, size_t bytes);
     int   (*download)(void *ud, void *host_dst, const void *src, size_t bytes);
     void  *ud;
+    const char *name;   /* for messages: "ref backend" */
 } kv_holder;
 
 /* One layer's slice of the pool. Who holds the memory is the layer's own

@@ -37,6 +37,7 @@ typedef struct place_be {
     const pl_backend_ops *ops;
     pl_backend           *be;       /* NULL for the CPU slot */
     kv_holder             holder;   /* its KV blocks (ud: this slot) */
+    char                  holder_name[24];
     struct ctx_place     *place;
 } place_be;
 
@@ -121,7 +122,9 @@ static int place_slot(pl_ctx *c, const pl_backend_ops *ops, pl_status *st)
     if (!be) return pl_status_set(st, PL_ERR_NOMEM, "%s backend: %s", ops->name, err[0] ? err : "cannot start"), -1;
     place_be *b = &p->bes[p->n_be];
     *b = (place_be){ .ops = ops, .be = be, .place = p,
-                     .holder = { ph_alloc, ph_release, ph_upload, ph_download, b } };
+                     .holder = { ph_alloc, ph_release, ph_upload, ph_download, b, NULL } };
+    snprintf(b->holder_name, sizeof b->holder_name, "%s backend", ops->name);
+    b->holder.name = b->holder_name;
     return p->n_be++;
 }
 

@@ -242,6 +242,41 @@ Test(placement, refuses_with_numbers_when_ref_is_too_small, .timeout = 300)
     pl_model_free(m);
 }
 
+/* ref full in the middle of a conversation: the decode that needs a new block
+ * there says so and changes nothing; with the layers home it goes on, the
+ * logits those of an all-CPU run. */
+Test(placement, ref_full_mid_conversation_says_so_and_home_goes_on, .timeout = 300)
+{
+    pl_model *m = tp_model();
+    pl_status st;
+    pl_ctx *t = tp_ctx(m, 0);
+    const int ta = tp_seq(t, 40, 5);
+    cr_assert_eq(pl_ctx_place_layers(t, 25, 29, "ref", &st), 0, "%s", st.msg);
+    const size_t fits = (size_t)tp_usage(t, "ref").mem_used + t->kv->block_bytes / 2;
+    cr_assert_eq(pl_ctx_place_layers(t, 25, 29, "cpu", &st), 0, "%s", st.msg);
+    pl_ctx *c = tp_ctx(m, fits);
+    const int a = tp_seq(c, 40, 5);
+    cr_assert_eq(pl_ctx_place_layers(c, 25, 29, "ref", &st), 0, "%s", st.msg);
+    int32_t more[30];
+    tp_tokens(more, 30, 6);
+    cr_assert_eq(pl_decode(c, a, more, 30, &st), PL_ERR_NOMEM, "the next block does not fit on ref");
+    char want[160];
+    snprintf(want, sizeof want, "out of memory (ref backend) for layer 25's next KV block of 32 positions (%zu bytes)",
+             c->kv->block_bytes);
+    cr_assert_str_eq(st.msg, want);
+    cr_assert_eq(pl_seq_len(c, a), 40, "nothing decoded");
+    cr_assert_eq(pl_ctx_place_layers(c, 25, 29, "cpu", &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(c, a, more, 30, &st), 0, "%s", st.msg);
+    cr_assert_eq(pl_decode(t, ta, more, 30, &st), 0, "%s", st.msg);
+    cr_assert_eq(memcmp(pl_logits(c, a), pl_logits(t, ta), sizeof(float) * m->hp.n_vocab), 0,
+                 "the conversation goes on as if nothing happened");
+    tp_same_rows(c, a, t, ta, "rows");
+    cr_assert_eq(tp_usage(c, "ref").mem_used, 0);
+    pl_ctx_free(t);
+    pl_ctx_free(c);
+    pl_model_free(m);
+}
+
 /* A failure at every allocation of a move in turn, as SQLite tests its I/O:
  * each one leaves the placement, the rows and ref's count as they were. */
 Test(placement, a_failure_midway_undoes_the_move, .timeout = 300)
@@ -362,7 +397,7 @@ Test(placement, held_blocks_are_reached_only_through_the_holder)
 {
     pl_status st;
     kv_cache *h = kv_cache_new(3, 64, 128, 16, &st), *t = kv_cache_new(3, 64, 128, 16, &st);
-    const kv_holder guard = { gh_alloc, gh_release, gh_upload, gh_download, NULL };
+    const kv_holder guard = { gh_alloc, gh_release, gh_upload, gh_download, NULL, "guarded pages" };
     int a = kv_seq_new(h, &st), ta = kv_seq_new(t, &st);
     cr_assert_eq(kv_seq_reserve(h, a, 70, &st), 0, "%s", st.msg);
     cr_assert_eq(kv_seq_reserve(t, ta, 70, &st), 0);
