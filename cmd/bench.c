@@ -155,7 +155,10 @@ int cmd_bench(int argc, char **argv)
     int need = depth + (cfg.bench_pp > cfg.bench_tg ? cfg.bench_pp : cfg.bench_tg) + 1;
     cp.n_ctx = need;                                                        /* sized to the tests */
     cp.n_batch = cfg.bench_pp > 0 ? cfg.bench_pp : depth > 0 ? 512 : 1;   /* pp as one batch; the depth too */
-    if (!(ctx = pl_ctx_new(m, &cp, &st))) { cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg); goto done; }
+    if (!(ctx = pl_ctx_new(m, &cp, &st)) || config_apply_layers_on(&cfg, ctx, &st)) {
+        cmd_term_printf(stderr, false, "parley bench: %s\n", st.msg);
+        goto done;
+    }
     int seq = pl_seq_new(ctx, &st);
     toks = malloc(sizeof *toks * (size_t)need);
     if (seq < 0 || !toks) { cmd_term_printf(stderr, false, "parley bench: %s\n", seq < 0 ? st.msg : "out of memory"); goto done; }

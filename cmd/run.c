@@ -239,6 +239,7 @@ int cmd_run(int argc, char **argv)
         pl_ctx_params cp;
         config_to_ctx_params(&cfg, &cp);
         c = pl_ctx_new(m, &cp, &st);
+        if (c && config_apply_layers_on(&cfg, c, &st)) pl_ctx_free(c), c = NULL;
     }
     if (c) rc = run_with(m, c, &cfg, &st);
     if (rc) cmd_term_printf(stderr, false, "parley run: %s\n", st.msg[0] ? st.msg : "failed");

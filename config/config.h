@@ -51,6 +51,7 @@ typedef struct pl_config {
     int     batch_size;
     int     n_gpu_layers;
     bool    mmap;           /* weights mapped in place, not copied into huge pages */
+    char   *layers_on;      /* run, bench: "BE:A-B[,BE:A-B]" layer placement after loading ("" = all on the CPU) */
     char   *cache_type_k, *cache_type_v;
     char   *draft_model;
     int     draft_max;
@@ -156,6 +157,10 @@ void config_to_ctx_params(const pl_config *c, struct pl_ctx_params *out);
 void config_to_sampler_params(const pl_config *c, struct pl_sampler_params *out);
 /* *stops (free() it) holds the strings out->stop points to. */
 void config_to_gen_params(const pl_config *c, struct pl_gen_params *out, char ***stops);
+struct pl_ctx;
+struct pl_status;
+/* --layers-on: move the layers it names on ctx ("" does nothing); 0, or a code with st. */
+int  config_apply_layers_on(const pl_config *c, struct pl_ctx *ctx, struct pl_status *st);
 
 /* The words for o->live ("live", "next load", ...); NULL for LIVE_NONE. */
 const char *config_live_text(const pl_option *o);

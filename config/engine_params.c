@@ -8,6 +8,8 @@
  * nowhere else. What a front end decides for itself (bench sizes its context
  * to the test; the TUI's random seed per turn) it overrides afterwards.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/infer.h"
@@ -59,4 +61,19 @@ void config_to_gen_params(const pl_config *c, pl_gen_params *out, char ***stops)
     out->stop = (const char *const *)*stops;
     out->tmpl_override = c->chat_template && *c->chat_template ? c->chat_template : NULL;
     out->shift_on_full = !c->context_policy || strcmp(c->context_policy, "stop") != 0;
+}
+
+/* --layers-on "ref:10-29,cpu:12-13": each item one live move, in order. */
+int config_apply_layers_on(const pl_config *c, pl_ctx *ctx, pl_status *st)
+{
+    for (const char *p = c->layers_on; p && *p;) {
+        char be[16];
+        int a = 0, b = 0, n = 0;
+        if (sscanf(p, "%15[a-z0-9]:%d-%d%n", be, &a, &b, &n) != 3 || (p[n] && p[n] != ','))
+            return pl_status_set(st, PL_ERR_ARG, "--layers-on: '%s' is not BACKEND:FIRST-LAST (such as ref:10-29)", p);
+        int rc = pl_ctx_place_layers(ctx, a, b, be, st);
+        if (rc) return rc;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }

@@ -34,6 +34,9 @@ const pl_option pl_options[] = {
      "tokens per prompt-processing batch", LIVE_NEXT_LOAD},
     {"n-gpu-layers",     0,   "PARLEY_N_GPU_LAYERS",   OPT_INT,  "0",     0, 1024, NULL, F(n_gpu_layers), CFG_ENGINE, "N",
      "layers to offload to the GPU", LIVE_NOT_YET},
+    {"layers-on",        0,   "PARLEY_LAYERS_ON",      OPT_STR,  "",      0, 0, NULL, F(layers_on), CFG_RUN | CFG_BENCH, "BE:A-B",
+     "(developer) after loading, put layers A to B on backend BE, such as ref:10-29 (ref: the scalar reference "
+     "kernels with their own memory, slow; for testing layer placement); several as ref:0-4,cpu:2-3", LIVE_NONE},
     {"mmap",             0,   "PARLEY_MMAP",           OPT_BOOL, "false", 0, 0, NULL, F(mmap), CFG_ENGINE, NULL,
      "read the weights in place from the file mapping instead of copying them into huge pages "
      "(starts faster and shares memory, generates ~20% slower; files too big for memory are always mapped)", LIVE_NEXT_LOAD},

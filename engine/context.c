@@ -96,6 +96,7 @@ void pl_ctx_free(pl_ctx *c)
     free(c->dec_layers);
     if (c->be_cpu) c->be_cpu->ops->free(c->be_cpu);
     kv_cache_free(c->kv);
+    ctx_place_free(c);   /* after the cache: its held blocks go back to their backends */
     free(c);
 }
 

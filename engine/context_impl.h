@@ -50,6 +50,7 @@ struct pl_ctx {
     pl_backend    *be_cpu;      /* the host backend (backends/cpu), always there */
     pl_backend   **layer_be;    /* (n_layer) or NULL */
     pl_layer      *layer_w;     /* (n_layer) or NULL */
+    struct ctx_place *place;    /* the backends placement started and each layer's (placement.c); NULL: none */
 
     /* the last pl_decode_batch (engine/batch.c): grown on demand, kept */
     int            batch_n;       /* its rows (0 after a pl_decode) */
@@ -77,6 +78,12 @@ static inline const pl_layer *ctx_layer_weights(const pl_ctx *c, int il)
 {
     return c->layer_w ? &c->layer_w[il] : &c->m->layers[il];
 }
+
+/* placement.c: free the backends and weight copies placement made (after
+ * the KV cache, whose held blocks it releases through them), and, for
+ * tests, make the n-th allocation on a move's target fail (0: none). */
+void ctx_place_free(pl_ctx *c);
+void ctx_place_fail_at(pl_ctx *c, int n);
 
 /* Run the model on tokens[0..nb) at positions [pos0, pos0 + nb) of seq, whose
  * KV blocks are reserved; write the last token's logits if logits != NULL.

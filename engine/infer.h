@@ -61,6 +61,8 @@ typedef struct pl_ctx_params {
     int     n_batch;     /* max tokens per prefill chunk */
     pl_type type_k, type_v;
     bool    cpu_only;
+    size_t  ref_mem_limit;   /* bytes the "ref" backend may hold (0 = no limit): a small
+                                device in tests, to see placement refuse with numbers */
 } pl_ctx_params;
 
 pl_ctx_params pl_ctx_default_params(void);
@@ -77,6 +79,35 @@ double  pl_ctx_read_weights_s(pl_ctx *c);
  * keeps its positions, tokens and logits. 0, or a code with st (unsupported
  * type for this model; out of memory: the cache keeps its old types). */
 int     pl_ctx_set_kv_types(pl_ctx *c, pl_type k, pl_type v, pl_status *st);
+
+/* ---- layer placement (engine/placement.c) -----------------------------
+ * Each layer (its weights, in its backend's layout, and its slice of the KV
+ * cache) lives on one backend: "cpu" (the host; the model's own weights) or
+ * "ref" (the scalar reference kernels with their own buffers: a second
+ * backend on every machine; later a GPU). Between two decodes,
+ * pl_ctx_place_layers moves layers [il0, il1] to a backend: it first adds
+ * up what the target must hold (weight copies in its layout, the layers'
+ * live KV blocks) and refuses, with the numbers and nothing moved, when the
+ * target's free memory is less; a failure while copying undoes everything
+ * (the context is exactly as before) and says why. Every sequence keeps its
+ * positions and logits. The context starts the backends it needs (its
+ * thread count; ref's limit: pl_ctx_params.ref_mem_limit) and frees them. */
+int pl_ctx_place_layers(pl_ctx *c, int il0, int il1, const char *backend, pl_status *st);
+/* "cpu", "ref", ...: the backend layer il is on; NULL for no such layer. */
+const char *pl_ctx_layer_backend_name(const pl_ctx *c, int il);
+
+/* What one backend holds for this context. */
+typedef struct pl_backend_usage {
+    const char *name;
+    int      n_layers;        /* layers placed on it */
+    uint64_t weight_bytes;    /* copies of their weights it holds (the CPU runs the model's own: 0) */
+    uint64_t kv_bytes;        /* their live KV blocks */
+    uint64_t mem_used, mem_total;   /* the backend's own count (its limit, or its memory); 0, 0 for the host */
+} pl_backend_usage;
+/* Fill out[0..max) (cpu first, then each backend started); returns how many. */
+int pl_ctx_backend_usage(const pl_ctx *c, pl_backend_usage *out, int max);
+/* One line for a status bar: "cpu 0-9,30-31 · ref 10-29 (52.3 MiB)"; returns buf. */
+const char *pl_ctx_placement_str(const pl_ctx *c, char *buf, size_t n);
 
 /* Sequences: independent token streams sharing the context's KV pool. */
 int  pl_seq_new(pl_ctx *c, pl_status *st);             /* >= 0 id, -1 on error */

@@ -20,6 +20,69 @@
 
 #define KV_SEQ_MAX 256
 
+/* ---- layer memory: host (malloc) or a holder's, reached only through it ---- */
+
+/* Host bytes (at least n) a held layer's block passes through; NULL out of memory. */
+static uint8_t *kv_stage(kv_cache *kv, size_t n)
+{
+    if (n <= kv->stage_n) return kv->stage;
+    uint8_t *p = realloc(kv->stage, n);
+    if (!p) return NULL;
+    kv->stage = p, kv->stage_n = n;
+    return p;
+}
+
+static int kv_holder_get(const kv_holder *h, void *dst, const uint8_t *src, size_t n)
+{
+    if (h) return h->download(h->ud, dst, src, n);
+    memcpy(dst, src, n);
+    return 0;
+}
+
+static int kv_holder_put(const kv_holder *h, uint8_t *dst, const void *src, size_t n)
+{
+    if (h) return h->upload(h->ud, dst, src, n);
+    memcpy(dst, src, n);
+    return 0;
+}
+
+int kv_bytes_get(const kv_cache *kv, int il, void *dst, const uint8_t *src, size_t n)
+{
+    return kv_holder_get(kv->layers[il].where, dst, src, n);
+}
+
+int kv_bytes_put(const kv_cache *kv, int il, uint8_t *dst, const void *src, size_t n)
+{
+    return kv_holder_put(kv->layers[il].where, dst, src, n);
+}
+
+/* A zeroed layer block of `bytes` on h (unwritten rows stay finite); NULL out of memory. */
+static uint8_t *kv_lblock_new(kv_cache *kv, const kv_holder *h, size_t bytes)
+{
+    if (!h) return calloc(1, bytes);
+    uint8_t *z = kv_stage(kv, bytes), *m = z ? h->alloc(h->ud, bytes) : NULL;
+    if (!m) return NULL;
+    memset(z, 0, bytes);
+    if (h->upload(h->ud, m, z, bytes)) { h->release(h->ud, m); return NULL; }
+    return m;
+}
+
+static void kv_lblock_free(const kv_holder *h, uint8_t *m)
+{
+    if (!h) free(m);
+    else if (m) h->release(h->ud, m);
+}
+
+/* dst <- src, two blocks of layer il (copy-on-write): through the stage for a held layer. */
+static int kv_lblock_copy(kv_cache *kv, int il, uint8_t *dst, const uint8_t *src)
+{
+    const kv_holder *h = kv->layers[il].where;
+    if (!h) { memcpy(dst, src, kv->block_bytes); return 0; }
+    uint8_t *t = kv_stage(kv, kv->block_bytes);
+    if (!t) return -1;
+    return h->download(h->ud, t, src, kv->block_bytes) || h->upload(h->ud, dst, t, kv->block_bytes) ? -1 : 0;
+}
+
 /* 0 if rows of type t can be stored and sliced into heads of head_dim elements. */
 int kv_cache_type_ok(pl_type t, int head_dim, pl_status *st)
 {
@@ -84,7 +147,8 @@ void kv_cache_free(kv_cache *kv)
 {
     if (!kv) return;
     for (int il = 0; kv->layers && il < kv->n_layer; il++) {
-        for (int i = 0; kv->layers[il].mem && i < kv->max_blocks; i++) free(kv->layers[il].mem[i]);
+        for (int i = 0; kv->layers[il].mem && i < kv->max_blocks; i++)
+            kv_lblock_free(kv->layers[il].where, kv->layers[il].mem[i]);
         free(kv->layers[il].mem);
     }
     for (int i = 0; kv->seqs && i < kv->n_seq_cap; i++) {
@@ -95,18 +159,20 @@ void kv_cache_free(kv_cache *kv)
     free(kv->refs);
     free(kv->free_ids);
     free(kv->seqs);
+    free(kv->stage);
     free(kv);
 }
 
 /* Take a block id off the free list with memory behind it in every layer;
- * -1 if none (layer blocks allocated before a failure stay for the next try). */
-static int kv_block_alloc(kv_cache *kv)
+ * -1 if none is free, -2 out of memory in layer *bad (layer blocks allocated
+ * before a failure stay for the next try). */
+static int kv_block_alloc(kv_cache *kv, int *bad)
 {
     if (kv->n_free == 0) return -1;
     int id = kv->free_ids[kv->n_free - 1];
     for (int il = 0; il < kv->n_layer; il++) {
         uint8_t **m = &kv->layers[il].mem[id];
-        if (!*m && !(*m = calloc(1, kv->block_bytes))) return -1;   /* unwritten rows stay finite */
+        if (!*m && !(*m = kv_lblock_new(kv, kv->layers[il].where, kv->block_bytes))) return *bad = il, -2;
     }
     kv->n_free--;
     kv->refs[id] = 1;
@@ -191,13 +257,20 @@ void kv_seq_free(kv_cache *kv, int seq)
 static int kv_block_own(kv_cache *kv, kv_seq *s, int b, bool exists, pl_status *st)
 {
     if (exists && kv->refs[s->table[b]] == 1) return 0;
-    int id = kv_block_alloc(kv);
+    int bad = 0, id = kv_block_alloc(kv, &bad);
+    const kv_holder *h = id == -2 ? kv->layers[bad].where : NULL;
+    if (id == -2)
+        return pl_status_set(st, PL_ERR_NOMEM, "out of memory (%s) for layer %d's next KV block of %d positions "
+                             "(%zu bytes)", h && h->name ? h->name : "host", bad, KV_BLOCK, kv->block_bytes);
     if (id < 0)
         return pl_status_set(st, PL_ERR_CONTEXT_FULL, "KV cache pool is full (%d blocks of %d "
                              "positions in use)", kv->max_blocks, KV_BLOCK);
     if (exists) {   /* copy-on-write, layer by layer */
         for (int il = 0; il < kv->n_layer; il++)
-            memcpy(kv->layers[il].mem[id], kv->layers[il].mem[s->table[b]], kv->block_bytes);
+            if (kv_lblock_copy(kv, il, kv->layers[il].mem[id], kv->layers[il].mem[s->table[b]])) {
+                kv_block_release(kv, id);
+                return pl_status_set(st, PL_ERR_NOMEM, "copy-on-write of a KV block failed (layer %d)", il);
+            }
         kv_block_release(kv, s->table[b]);
     }
     s->table[b] = id;
@@ -213,8 +286,10 @@ int kv_seq_reserve(kv_cache *kv, int seq, int n, pl_status *st)
                              "the context has %d", s->n_pos + n, kv->max_pos);
     if (n <= 0) return 0;
     int have = kv_blocks_for(s->n_pos);
-    for (int b = s->n_pos / KV_BLOCK; b < kv_blocks_for(s->n_pos + n); b++)
-        if (kv_block_own(kv, s, b, b < have, st)) return PL_ERR_CONTEXT_FULL;
+    for (int b = s->n_pos / KV_BLOCK; b < kv_blocks_for(s->n_pos + n); b++) {
+        int rc = kv_block_own(kv, s, b, b < have, st);
+        if (rc) return rc;
+    }
     return 0;
 }
 
@@ -238,18 +313,24 @@ int kv_seq_truncate(kv_cache *kv, int seq, int n)
     return 0;
 }
 
-/* Copy position src to dst in every layer, re-rotating K by dst - src. */
-static void kv_move_pos(kv_cache *kv, kv_seq *s, int dst, int src, kv_rotate_fn rot, void *ud,
-                        float *tmp)
+/* Copy position src to dst in every layer, re-rotating K by dst - src; the
+ * rows pass through row (host) so a held layer works the same. */
+static int kv_move_pos(kv_cache *kv, kv_seq *s, int dst, int src, kv_rotate_fn rot, void *ud,
+                       float *tmp, uint8_t *row)
 {
     const pl_type_traits *tk = pl_type_traits_get(kv->type_k);
-    for (int il = 0; il < kv->n_layer; il++) {
-        tk->to_float(kv_k_data(kv, s, il, src), tmp, kv->kv_dim);
+    int rc = 0;
+    for (int il = 0; il < kv->n_layer && !rc; il++) {
+        rc = kv_bytes_get(kv, il, row, kv_k_data(kv, s, il, src), kv->row_k);
+        tk->to_float(row, tmp, kv->kv_dim);
         rot(tmp, il, dst - src, ud);
-        tk->from_float(tmp, kv_k_data(kv, s, il, dst), kv->kv_dim);
-        memcpy(kv_v_data(kv, s, il, dst), kv_v_data(kv, s, il, src), kv->row_v);
+        tk->from_float(tmp, row, kv->kv_dim);
+        rc = rc || kv_bytes_put(kv, il, kv_k_data(kv, s, il, dst), row, kv->row_k);
+        rc = rc || kv_bytes_get(kv, il, row, kv_v_data(kv, s, il, src), kv->row_v);
+        rc = rc || kv_bytes_put(kv, il, kv_v_data(kv, s, il, dst), row, kv->row_v);
     }
     s->tokens[dst] = s->tokens[src];
+    return rc;
 }
 
 /* Drop positions [n_keep, n_keep + n_discard); later positions move down. */
@@ -264,14 +345,20 @@ int kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn 
                              n_keep, n_discard, s->n_pos);
     if (n_discard == 0) return 0;
     int n_new = s->n_pos - n_discard;
-    for (int b = n_keep / KV_BLOCK; b < kv_blocks_for(n_new); b++)   /* written blocks */
-        if (kv_block_own(kv, s, b, true, st)) return PL_ERR_CONTEXT_FULL;
+    for (int b = n_keep / KV_BLOCK; b < kv_blocks_for(n_new); b++) {   /* written blocks */
+        int rc = kv_block_own(kv, s, b, true, st);
+        if (rc) return rc;
+    }
     float *tmp = malloc(sizeof(float) * kv->kv_dim);
-    if (!tmp) return pl_status_set(st, PL_ERR_NOMEM, "out of memory");
-    for (int p = n_keep; p < n_new; p++) kv_move_pos(kv, s, p, p + n_discard, rot, ud, tmp);
+    uint8_t *row = malloc(kv->row_k > kv->row_v ? kv->row_k : kv->row_v);
+    int rc = tmp && row ? 0 : pl_status_set(st, PL_ERR_NOMEM, "out of memory");
+    for (int p = n_keep; p < n_new && !rc; p++)
+        if (kv_move_pos(kv, s, p, p + n_discard, rot, ud, tmp, row))
+            rc = pl_status_set(st, PL_ERR_NOMEM, "context shift: a KV row copy failed");
     free(tmp);
-    kv_seq_truncate(kv, seq, n_new);
-    return 0;
+    free(row);
+    if (!rc) kv_seq_truncate(kv, seq, n_new);
+    return rc;
 }
 
 int kv_cache_blocks_used(const kv_cache *kv) { return kv->max_blocks - kv->n_free; }
@@ -315,13 +402,38 @@ static void kv_block_relayout(uint8_t *m, const kv_cache *o, const kv_cache *n, 
     }
 }
 
-/* Re-type one layer block *mp from layout o to kv's; an unreferenced one drops
- * its memory instead. false if it could not grow (out of memory). */
-static bool kv_lblock_retype(const kv_cache *kv, const kv_cache *o, uint8_t **mp, bool live,
+/* The same for a block of a held layer: its bytes pass through the stage (big
+ * enough for both layouts); a growing block moves to a new buffer, a
+ * shrinking one is rewritten in its own buffer, which keeps its size until
+ * the step has succeeded (an undo grows blocks back in place; kv_held_compact). */
+static bool kv_lblock_retype_held(kv_cache *kv, const kv_cache *o, const kv_holder *h, uint8_t **mp,
+                                  float *tmp)
+{
+    const bool grow = kv->block_bytes > o->block_bytes;
+    uint8_t *t = kv_stage(kv, grow ? kv->block_bytes : o->block_bytes);
+    if (!t || h->download(h->ud, t, *mp, o->block_bytes)) return false;
+    kv_block_relayout(t, o, kv, tmp);
+    uint8_t *m = grow ? h->alloc(h->ud, kv->block_bytes) : *mp;
+    if (!m) return false;
+    if (h->upload(h->ud, m, t, kv->block_bytes)) {
+        if (m != *mp) h->release(h->ud, m);
+        return false;
+    }
+    if (m != *mp) h->release(h->ud, *mp);
+    *mp = m;
+    return true;
+}
+
+/* Re-type one layer block *mp of layer il from layout o to kv's; an
+ * unreferenced one drops its memory instead. false if it could not grow
+ * (out of memory). */
+static bool kv_lblock_retype(kv_cache *kv, const kv_cache *o, int il, uint8_t **mp, bool live,
                              float *tmp)
 {
+    const kv_holder *h = kv->layers[il].where;
     if (!*mp) return true;
-    if (!live) { free(*mp); *mp = NULL; return true; }
+    if (!live) { kv_lblock_free(h, *mp); *mp = NULL; return true; }
+    if (h) return kv_lblock_retype_held(kv, o, h, mp, tmp);
     const bool grow = kv->block_bytes > o->block_bytes;
     uint8_t *m = grow ? realloc(*mp, kv->block_bytes) : *mp;
     if (!m) return false;
@@ -336,9 +448,34 @@ static bool kv_lblock_retype(const kv_cache *kv, const kv_cache *o, uint8_t **mp
 static void kv_retype_undo(kv_cache *kv, const kv_cache *o, int il_end, int b_end, float *tmp)
 {
     for (int il = 0; il <= il_end; il++)
-        for (int b = 0; b < (il == il_end ? b_end : kv->max_blocks); b++)
-            if (kv->layers[il].mem[b]) kv_block_relayout(kv->layers[il].mem[b], kv, o, tmp);
+        for (int b = 0; b < (il == il_end ? b_end : kv->max_blocks); b++) {
+            uint8_t *m = kv->layers[il].mem[b];
+            const kv_holder *h = kv->layers[il].where;
+            if (!m) continue;
+            if (!h) { kv_block_relayout(m, kv, o, tmp); continue; }
+            /* held: in its own buffer, big enough for both layouts; the stage already is */
+            if (h->download(h->ud, kv->stage, m, kv->block_bytes) == 0) {
+                kv_block_relayout(kv->stage, kv, o, tmp);
+                h->upload(h->ud, m, kv->stage, o->block_bytes);
+            }
+        }
     kv_set_types(kv, o->type_k, o->type_v);
+}
+
+/* After a step that shrank every block: held blocks move into buffers of
+ * their new size (one that finds no memory keeps its larger buffer). */
+static void kv_held_compact(kv_cache *kv)
+{
+    for (int il = 0; il < kv->n_layer; il++) {
+        const kv_holder *h = kv->layers[il].where;
+        for (int b = 0; h && b < kv->max_blocks; b++) {
+            uint8_t **mp = &kv->layers[il].mem[b], *m = *mp ? h->alloc(h->ud, kv->block_bytes) : NULL;
+            if (!m) continue;
+            if (kv_lblock_copy(kv, il, m, *mp)) { h->release(h->ud, m); continue; }
+            h->release(h->ud, *mp);
+            *mp = m;
+        }
+    }
 }
 
 /* One step of a conversion in which K or V (not both) changes type, so all
@@ -350,11 +487,12 @@ static int kv_retype(kv_cache *kv, pl_type tk, pl_type tv, float *tmp, pl_status
     kv_set_types(kv, tk, tv);
     for (int il = 0; il < kv->n_layer; il++)
         for (int b = 0; b < kv->max_blocks; b++) {
-            if (kv_lblock_retype(kv, &o, &kv->layers[il].mem[b], kv->refs[b] > 0, tmp)) continue;
+            if (kv_lblock_retype(kv, &o, il, &kv->layers[il].mem[b], kv->refs[b] > 0, tmp)) continue;
             kv_retype_undo(kv, &o, il, b, tmp);
             return pl_status_set(st, PL_ERR_NOMEM, "out of memory converting the KV cache to "
                                  "k=%s v=%s", pl_type_name(tk), pl_type_name(tv));
         }
+    if (kv->block_bytes < o.block_bytes) kv_held_compact(kv);
     return 0;
 }
 
@@ -375,4 +513,57 @@ int kv_cache_convert(kv_cache *kv, pl_type tk, pl_type tv, pl_status *st)
         kv_retype(kv, old_k, kv->type_v, tmp, NULL);   /* V failed: put K back too */
     free(tmp);
     return rc;
+}
+
+/* ---- moving a layer's slice to another holder ---------------------------- */
+
+size_t kv_layer_live_bytes(const kv_cache *kv, int il)
+{
+    size_t n = 0;
+    for (int b = 0; b < kv->max_blocks; b++) n += kv->layers[il].mem[b] && kv->refs[b] > 0;
+    return n * kv->block_bytes;
+}
+
+void kv_layer_drop(const kv_cache *kv, const kv_holder *to, uint8_t **fresh)
+{
+    for (int b = 0; b < kv->max_blocks; b++) {
+        kv_lblock_free(to, fresh[b]);
+        fresh[b] = NULL;
+    }
+}
+
+/* Each live block of layer il copied onto `to` through the stage; unreferenced
+ * ones are not moved (adopt drops them). */
+int kv_layer_copy_to(kv_cache *kv, int il, const kv_holder *to, uint8_t **fresh, pl_status *st)
+{
+    const kv_holder *from = kv->layers[il].where;
+    uint8_t *t = kv_stage(kv, kv->block_bytes);
+    memset(fresh, 0, sizeof *fresh * kv->max_blocks);
+    if (!t) return pl_status_set(st, PL_ERR_NOMEM, "out of memory"), -1;
+    for (int b = 0; b < kv->max_blocks; b++) {
+        const uint8_t *m = kv->layers[il].mem[b];
+        if (!m || kv->refs[b] == 0) continue;
+        fresh[b] = to ? to->alloc(to->ud, kv->block_bytes) : malloc(kv->block_bytes);
+        if (!fresh[b]) {
+            kv_layer_drop(kv, to, fresh);
+            return pl_status_set(st, PL_ERR_NOMEM, "out of memory for layer %d's KV block %d (%zu bytes)",
+                                 il, b, kv->block_bytes), -1;
+        }
+        if (kv_holder_get(from, t, m, kv->block_bytes) || kv_holder_put(to, fresh[b], t, kv->block_bytes)) {
+            kv_layer_drop(kv, to, fresh);
+            return pl_status_set(st, PL_ERR_NOMEM, "copying layer %d's KV block %d failed", il, b), -1;
+        }
+    }
+    return 0;
+}
+
+void kv_layer_adopt(kv_cache *kv, int il, const kv_holder *to, uint8_t **fresh)
+{
+    kv_layer *L = &kv->layers[il];
+    for (int b = 0; b < kv->max_blocks; b++) {
+        kv_lblock_free(L->where, L->mem[b]);
+        L->mem[b] = fresh[b];
+        fresh[b] = NULL;
+    }
+    L->where = to;
 }

@@ -31,11 +31,25 @@ typedef struct kv_seq {
     int32_t *tokens;    /* (max_pos) token at each position */
 } kv_seq;
 
+/* Who holds a layer's blocks when they are not plain host memory (a
+ * backend's buffers, installed by the context: engine/placement.c). The
+ * cache never reads or writes such a block's bytes itself: every access goes
+ * through download/upload, so a device whose memory the host cannot address
+ * works as it is. alloc's bytes are not zeroed; 0 or negative from the copies. */
+typedef struct kv_holder {
+    void *(*alloc)(void *ud, size_t bytes);
+    void  (*release)(void *ud, void *buf);
+    int   (*upload)(void *ud, void *dst, const void *host_src, size_t bytes);
+    int   (*download)(void *ud, void *host_dst, const void *src, size_t bytes);
+    void  *ud;
+    const char *name;   /* for messages: "ref backend" */
+} kv_holder;
+
 /* One layer's slice of the pool. Who holds the memory is the layer's own
- * business: where == NULL means host memory from malloc (the only kind so far);
- * a backend that takes a layer over will set where and own mem's buffers. */
+ * business: where == NULL means host memory from malloc; otherwise mem's
+ * buffers are the holder's (reached only through it). */
 typedef struct kv_layer {
-    void     *where;   /* holder of this slice: NULL = host */
+    const kv_holder *where;   /* holder of this slice: NULL = host */
     uint8_t **mem;     /* (max_blocks) layer block of each block id: [K (KV_BLOCK, row_k),
                           V (KV_BLOCK, row_v)] bytes, NULL until first used */
 } kv_layer;
@@ -54,6 +68,8 @@ typedef struct kv_cache {
     int      n_free;
     kv_seq  *seqs;         /* (n_seq_cap) */
     int      n_seq_cap;
+    uint8_t *stage;        /* (stage_n) host bytes a held layer's block passes through */
+    size_t   stage_n;
 } kv_cache;
 
 /* Re-rotate one K row (kv_dim elements, f32) of layer il by delta positions
@@ -84,7 +100,9 @@ int  kv_seq_truncate(kv_cache *kv, int seq, int n);
 int  kv_seq_shift(kv_cache *kv, int seq, int n_keep, int n_discard, kv_rotate_fn rot,
                   void *ud, pl_status *st);
 
-/* Layer il's K rows (KV_BLOCK, row_k bytes) of block id b; V rows follow them. */
+/* Layer il's K rows (KV_BLOCK, row_k bytes) of block id b; V rows follow them.
+ * The pointer is in the layer's memory: host code reads or writes its bytes
+ * only through kv_bytes_get / kv_bytes_put (a held layer's are not host's). */
 static inline uint8_t *kv_block_k(const kv_cache *kv, int b, int il)
 {
     return kv->layers[il].mem[b];
@@ -120,6 +138,24 @@ static inline pl_kv_view kv_view(const kv_cache *kv, const kv_seq *s, int il)
                          .type_k = kv->type_k, .type_v = kv->type_v, .row_k = kv->row_k,
                          .row_v = kv->row_v, .kv_dim = kv->kv_dim };
 }
+/* n bytes at src in layer il's memory -> host dst, and host src -> dst in
+ * layer il's memory: a memcpy for a host layer, the holder's copies else.
+ * 0, or negative (the holder's error). */
+int kv_bytes_get(const kv_cache *kv, int il, void *dst, const uint8_t *src, size_t n);
+int kv_bytes_put(const kv_cache *kv, int il, uint8_t *dst, const void *src, size_t n);
+
+/* Moving a layer's slice to another holder (NULL = host) in two steps, so a
+ * move of several layers can be undone until its last step: copy_to makes
+ * fresh[b] (max_blocks entries) a copy of each live block on `to`, changing
+ * nothing (-1 with st if to runs out of memory or a copy fails; the copies
+ * are then released); adopt releases the old blocks (live or not) and makes
+ * the copies the layer's; drop releases copies that are not adopted. */
+int  kv_layer_copy_to(kv_cache *kv, int il, const kv_holder *to, uint8_t **fresh, pl_status *st);
+void kv_layer_adopt(kv_cache *kv, int il, const kv_holder *to, uint8_t **fresh);
+void kv_layer_drop(const kv_cache *kv, const kv_holder *to, uint8_t **fresh);
+/* Bytes of layer il's live blocks (referenced by a sequence): what a move copies. */
+size_t kv_layer_live_bytes(const kv_cache *kv, int il);
+
 /* Blocks in use (referenced by at least one sequence), for tests and stats. */
 int kv_cache_blocks_used(const kv_cache *kv);
 /* Bytes layer il's pool holds now (its allocated layer blocks), for memory

@@ -78,12 +78,19 @@ int pl_state_save(pl_ctx *c, int seq, FILE *f, pl_status *st)
     const kv_cache *kv = c->kv;
     const kv_seq *s = &kv->seqs[seq];
     size_t kb = h[H_KBYTES], vb = h[H_VBYTES];
-    bool ok = fwrite(h, sizeof h, 1, f) == 1;
+    uint8_t *row = malloc(kb + vb);   /* rows pass through it: a layer may sit on a backend */
+    if (!row) return pl_status_set(st, PL_ERR_NOMEM, "out of memory"), -1;
+    bool ok = fwrite(h, sizeof h, 1, f) == 1, got = true;
     ok = ok && (s->n_pos == 0 || fwrite(s->tokens, sizeof(int32_t), (size_t)s->n_pos, f) == (size_t)s->n_pos);
-    for (int p = 0; ok && p < s->n_pos; p++)
-        for (int il = 0; ok && il < kv->n_layer; il++)
-            ok = fwrite(kv_k_data(kv, s, il, p), kb, 1, f) == 1 && fwrite(kv_v_data(kv, s, il, p), vb, 1, f) == 1;
+    for (int p = 0; ok && got && p < s->n_pos; p++)
+        for (int il = 0; ok && got && il < kv->n_layer; il++) {
+            got = kv_bytes_get(kv, il, row, kv_k_data(kv, s, il, p), kb) == 0 &&
+                  kv_bytes_get(kv, il, row + kb, kv_v_data(kv, s, il, p), vb) == 0;
+            ok = got && fwrite(row, kb + vb, 1, f) == 1;
+        }
+    free(row);
     if (ok && h[H_LOGITS]) ok = fwrite(c->logits[seq], sizeof(float), h[H_VOCAB], f) == h[H_VOCAB];
+    if (!got) return pl_status_set(st, PL_ERR_IO, "state save: reading the KV rows from their backend failed"), -1;
     if (!ok) return pl_status_set(st, PL_ERR_IO, "state save: write failed"), -1;
     return 0;
 }
@@ -134,12 +141,15 @@ static int state_read_body(pl_ctx *c, int seq, FILE *f, const uint32_t h[H_COUNT
             return -1;
         }
     if (kv_seq_reserve(kv, seq, n, st)) { free(toks); return -1; }
-    bool ok = true;
+    const size_t kb = h[H_KBYTES], vb = h[H_VBYTES];
+    uint8_t *row = malloc(kb + vb);   /* rows pass through it: a layer may sit on a backend */
+    bool ok = row != NULL;
     const kv_seq *s = &kv->seqs[seq];
     for (int p = 0; ok && p < n; p++)
         for (int il = 0; ok && il < kv->n_layer; il++)
-            ok = fread(kv_k_data(kv, s, il, p), h[H_KBYTES], 1, f) == 1 &&
-                 fread(kv_v_data(kv, s, il, p), h[H_VBYTES], 1, f) == 1;
+            ok = fread(row, kb + vb, 1, f) == 1 && kv_bytes_put(kv, il, kv_k_data(kv, s, il, p), row, kb) == 0 &&
+                 kv_bytes_put(kv, il, kv_v_data(kv, s, il, p), row + kb, vb) == 0;
+    free(row);
     if (ok && h[H_LOGITS]) ok = fread(c->logits[seq], sizeof(float), h[H_VOCAB], f) == h[H_VOCAB];
     kv_seq_commit(kv, seq, toks, n);   /* also on failure: the caller's truncate then frees the blocks */
     if (!ok) { free(toks); return pl_status_set(st, PL_ERR_IO, "state: read failed (K/V rows)"), -1; }

@@ -57,7 +57,7 @@ _parley() {
         --color) COMPREPLY=($(compgen -W 'auto always never' -- "$cur")); return;;
       esac;;
     run)
-      opts='-m --model --models-dir --data-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v --draft-model --draft-max --context-policy --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty -s --seed -n --n-predict -p --prompt --system --chat-template --stop --chat -v --verbose --raw --help'
+      opts='-m --model --models-dir --data-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --layers-on --mmap --cache-type-k --cache-type-v --draft-model --draft-max --context-policy --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty --presence-penalty -s --seed -n --n-predict -p --prompt --system --chat-template --stop --chat -v --verbose --raw --help'
       case $prev in
         -m|--model) _parley_models; return;;
         --models-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
@@ -66,6 +66,7 @@ _parley() {
         -c|--ctx-size) :; return;;
         -b|--batch-size) :; return;;
         --n-gpu-layers) :; return;;
+        --layers-on) :; return;;
         --cache-type-k) COMPREPLY=($(compgen -W 'f16 q8_0 q4_0' -- "$cur")); return;;
         --cache-type-v) COMPREPLY=($(compgen -W 'f16 q8_0 q4_0' -- "$cur")); return;;
         --draft-model) _parley_models; return;;
@@ -87,7 +88,7 @@ _parley() {
         --stop) :; return;;
       esac;;
     bench)
-      opts='-m --model --models-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --mmap --cache-type-k --cache-type-v -v --verbose -p --bench-pp -n --bench-tg -r --bench-reps -d --bench-depth --bench-bw --weight-bytes --help'
+      opts='-m --model --models-dir -t --threads -c --ctx-size -b --batch-size --n-gpu-layers --layers-on --mmap --cache-type-k --cache-type-v -v --verbose -p --bench-pp -n --bench-tg -r --bench-reps -d --bench-depth --bench-bw --weight-bytes --help'
       case $prev in
         -m|--model) _parley_models; return;;
         --models-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
@@ -95,6 +96,7 @@ _parley() {
         -c|--ctx-size) :; return;;
         -b|--batch-size) :; return;;
         --n-gpu-layers) :; return;;
+        --layers-on) :; return;;
         --cache-type-k) COMPREPLY=($(compgen -W 'f16 q8_0 q4_0' -- "$cur")); return;;
         --cache-type-v) COMPREPLY=($(compgen -W 'f16 q8_0 q4_0' -- "$cur")); return;;
         -p|--bench-pp) :; return;;
