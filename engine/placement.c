@@ -284,6 +284,7 @@ int pl_ctx_place_layers(pl_ctx *c, int il0, int il1, const char *backend, pl_sta
         pl_status_set(st, rc, "moving layers %d-%d to %s failed, nothing moved: %s", il0, il1, ops->name, why);
     }
     if (c->layer_be) place_tidy(c);
+    if (!rc) ctx_acts_free(c);   /* a backend left without layers keeps no activations (made again on use) */
     free(w);
     free(fresh);
     return rc;
