@@ -1,6 +1,9 @@
 /* test_layers_on.c — `parley run --layers-on BE:A-B` (a developer flag): the
  * layers named go to that backend before the prompt, and what a user sees:
- * the same greedy answer as an all-CPU run; a backend this build has not, or
+ * the same greedy answer as an all-CPU run, up to where ref's other order of
+ * summation tips a close choice (its logits are within the tolerance
+ * tests/unit/test_placement_e2e.c measures; here the first line, " Paris.",
+ * is the same and later words may part); a backend this build has not, or
  * a malformed range, refused with a message naming it and a failing exit. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -27,10 +30,13 @@ Test(layers_on, greedy_answer_unchanged_with_layers_on_ref, .timeout = 300)
 {
     static char want[4096], got[4096];
     cr_assert_eq(lo_run("", want, sizeof want), 0, "%s", want);
+    const char *nl = strchr(want, '\n');
+    cr_assert(nl && strncmp(want, " Paris.", 7) == 0, "all-CPU answer: %s", want);
+    const size_t line = (size_t)(nl - want) + 1;
     cr_assert_eq(lo_run("--layers-on ref:10-29", got, sizeof got), 0, "%s", got);
-    cr_assert_str_eq(got, want);
+    cr_assert(strncmp(got, want, line) == 0 && strlen(got) > line, "with ref:10-29: %s\nall-CPU: %s", got, want);
     cr_assert_eq(lo_run("--layers-on ref:0-14,cpu:5-9", got, sizeof got), 0, "%s", got);
-    cr_assert_str_eq(got, want);
+    cr_assert(strncmp(got, want, line) == 0 && strlen(got) > line, "with ref:0-14,cpu:5-9: %s\nall-CPU: %s", got, want);
 }
 
 Test(layers_on, unknown_backend_and_bad_range_are_refused, .timeout = 120)
