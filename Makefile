@@ -75,7 +75,7 @@ $(BUILD)/test-tui: $(TUI_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) 
 $(BUILD)/test-e2e: $(E2E_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPERS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
--include $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TUI_SRC:%.c=$(BUILD)/%.d) $(E2E_SRC:%.c=$(BUILD)/%.d)
+-include $(UNIT_SRC:%.c=$(BUILD)/%.d) $(TUI_SRC:%.c=$(BUILD)/%.d) $(E2E_SRC:%.c=$(BUILD)/%.d) $(TEST_HELPERS:%.c=$(BUILD)/%.d)
 
 # Tests find the binary, model and fixtures through these.
 export PARLEY_BIN   = $(CURDIR)/parley
