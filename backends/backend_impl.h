@@ -21,6 +21,8 @@ void *pl_hostmem_alloc(pl_hostmem *m, size_t bytes);
 void  pl_hostmem_release(pl_hostmem *m, void *p);
 void  pl_hostmem_info(const pl_hostmem *m, size_t *total, size_t *used, size_t *free);
 
+/* upload and download of a host-memory backend: a copy (dst, src non-NULL unless bytes is 0). */
+int pl_hostmem_copy(pl_backend *be, void *dst, const void *src, size_t bytes);
 /* dst <- src for two backends that both live in host memory (cpu, ref). */
 int pl_hostmem_copy_from(pl_backend *be, void *dst, pl_backend *from, const void *src, size_t bytes);
 

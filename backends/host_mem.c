@@ -69,3 +69,10 @@ int pl_hostmem_copy_from(pl_backend *be, void *dst, pl_backend *from, const void
     if (bytes) memmove(dst, src, bytes);
     return 0;
 }
+
+int pl_hostmem_copy(pl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (bytes && (!dst || !src)) return PL_BACKEND_EARG;
+    if (bytes) memcpy(dst, src, bytes);
+    return 0;
+}

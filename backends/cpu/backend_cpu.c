@@ -64,13 +64,6 @@ static void cpu_mem_info(const pl_backend *be, size_t *total, size_t *used, size
     pl_hostmem_info(&cpu_of(be)->mem, total, used, free_b);
 }
 
-static int cpu_copy(pl_backend *be, void *dst, const void *src, size_t bytes)
-{
-    if (bytes && (!dst || !src)) return PL_BACKEND_EARG;
-    if (bytes) memcpy(dst, src, bytes);
-    return 0;
-}
-
 static int cpu_sync(pl_backend *be) { return 0; }   /* every op has finished when it returns */
 
 /* R16 where this CPU level has an R16 decode kernel for the type (r16.c). */
@@ -266,8 +259,8 @@ const pl_backend_ops pl_backend_cpu_ops = {
     .free = cpu_free,
     .alloc = cpu_alloc,
     .release = cpu_release,
-    .upload = cpu_copy,
-    .download = cpu_copy,
+    .upload = pl_hostmem_copy,
+    .download = pl_hostmem_copy,
     .copy_from = pl_hostmem_copy_from,
     .mem_info = cpu_mem_info,
     .sync = cpu_sync,

@@ -48,14 +48,6 @@ static void ref_mem_info(const pl_backend *be, size_t *total, size_t *used, size
     pl_hostmem_info(&ref_of(be)->mem, total, used, free_b);
 }
 
-/* Host memory on both sides: upload and download are copies. */
-static int ref_copy(pl_backend *be, void *dst, const void *src, size_t bytes)
-{
-    if (bytes && (!dst || !src)) return PL_BACKEND_EARG;
-    if (bytes) memcpy(dst, src, bytes);
-    return 0;
-}
-
 static int ref_sync(pl_backend *be) { return 0; }
 
 static pl_layout ref_layout(const pl_backend *be, pl_type t, int64_t rows, int64_t cols) { return PL_LAYOUT_ROWS; }
@@ -139,8 +131,8 @@ const pl_backend_ops pl_backend_ref_ops = {
     .free = ref_free,
     .alloc = ref_alloc,
     .release = ref_release,
-    .upload = ref_copy,
-    .download = ref_copy,
+    .upload = pl_hostmem_copy,
+    .download = pl_hostmem_copy,
     .copy_from = pl_hostmem_copy_from,
     .mem_info = ref_mem_info,
     .sync = ref_sync,

@@ -99,6 +99,15 @@ const char *fixt_model(const char *env, const char *make_target)
     return p;
 }
 
+pl_model *fixt_model_load(const char *env, const char *make_target)
+{
+    pl_status st;
+    pl_model_params mp = pl_model_default_params();
+    pl_model *m = pl_model_load(fixt_model(env, make_target), &mp, &st);
+    cr_assert(m, "%s: %s", env, st.msg);
+    return m;
+}
+
 pl_ctx *fixt_ctx(pl_model *m, int n_ctx, int n_batch, int type_k, int type_v)
 {
     pl_ctx_params cp = pl_ctx_default_params();

@@ -17,6 +17,8 @@ double      fixt_rel_err(const float *a, const float *b, int n);  /* max|a - b| 
 int         fixt_argmax(const float *l, int n);
 /* Path in env var (PARLEY_MODEL, PARLEY_GEMMA), or fail saying which make target fetches it. */
 const char *fixt_model(const char *env, const char *make_target);
+/* The model at fixt_model(env, make_target), loaded with default parameters. */
+struct pl_model *fixt_model_load(const char *env, const char *make_target);
 /* A context like the fixtures': 2 threads, n_ctx positions, n_batch, KV types k and v. */
 struct pl_ctx *fixt_ctx(struct pl_model *m, int n_ctx, int n_batch, int type_k, int type_v);
 

@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "tests/common/cli.h"
+#include "tests/common/fixture.h"
 
 static int lo_run(const char *flags, char *out, size_t len)
 {
-    const char *model = getenv("PARLEY_MODEL");
-    if (!model || !*model || access(model, R_OK)) cr_skip_test("PARLEY_MODEL not set (make model)");
+    const char *model = fixt_model("PARLEY_MODEL", "model");
     char *home = cli_home("layers");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --temp 0 -n 16 -t 2 -p 'The capital of France is' %s",

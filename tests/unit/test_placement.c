@@ -25,19 +25,11 @@
 #include <unistd.h>
 
 #include "engine/context_impl.h"
+#include "tests/common/fixture.h"
 
 enum { TP_CTX = 256 };
 
-static pl_model *tp_model(void)
-{
-    const char *path = getenv("PARLEY_MODEL");
-    if (!path || !*path || access(path, R_OK)) cr_skip_test("PARLEY_MODEL not set (make model)");
-    pl_status st;
-    pl_model_params mp = pl_model_default_params();
-    pl_model *m = pl_model_load(path, &mp, &st);
-    cr_assert(m, "%s", st.msg);
-    return m;
-}
+static pl_model *tp_model(void) { return fixt_model_load("PARLEY_MODEL", "model"); }
 
 static pl_ctx *tp_ctx(pl_model *m, size_t ref_limit)
 {

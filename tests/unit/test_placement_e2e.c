@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/context_impl.h"
+#include "tests/common/fixture.h"
 
 enum { TE_PROMPT = 32, TE_STEP = 6, TE_PHASES = 4 };
 
@@ -98,12 +99,7 @@ static void te_moves(pl_ctx *c, int phase)
 
 static pl_model *te_model(void)
 {
-    const char *path = getenv("PARLEY_MODEL");
-    if (!path || !*path || access(path, R_OK)) cr_skip_test("PARLEY_MODEL not set (make model)");
-    pl_status st;
-    pl_model_params mp = pl_model_default_params();
-    pl_model *m = pl_model_load(path, &mp, &st);
-    cr_assert(m, "%s", st.msg);
+    pl_model *m = fixt_model_load("PARLEY_MODEL", "model");
     cr_assert_eq(m->hp.n_layer, 30, "the default model (SmolLM2-135M) has 30 layers");
     return m;
 }
