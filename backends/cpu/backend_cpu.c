@@ -170,16 +170,9 @@ static int cpu_attention(pl_backend *be, const pl_attn_args *a)
         int n_pos = 256;   /* a power of two: a conversation grows it a few times, not per token */
         while (n_pos < a->pos0 + a->nb) n_pos *= 2;
         const size_t work = pl_cpu_attn_work_bytes(a->n_head, a->n_head_kv, a->hd, n_pos, pl_pool_size(c->pool));
-        if (c->dec.cap[CPU_CAP_ATTN_WORK] < work) {
-            void *w = realloc(c->dec.attn_work, work);
-            if (!w) return PL_BACKEND_ENOMEM;
-            c->dec.attn_work = w, c->dec.cap[CPU_CAP_ATTN_WORK] = work;
-        }
-        if (c->dec.cap[CPU_CAP_ATTN_SCR] < scr * sizeof(float)) {
-            float *s = realloc(c->dec.attn_scr, scr * sizeof(float));
-            if (!s) return PL_BACKEND_ENOMEM;
-            c->dec.attn_scr = s, c->dec.cap[CPU_CAP_ATTN_SCR] = scr * sizeof(float);
-        }
+        if (cpu_grow(&c->dec.attn_work, &c->dec.cap[CPU_CAP_ATTN_WORK], work) ||
+            cpu_grow((void **)&c->dec.attn_scr, &c->dec.cap[CPU_CAP_ATTN_SCR], scr * sizeof(float)))
+            return PL_BACKEND_ENOMEM;
         b.scratch = c->dec.attn_scr, b.work = c->dec.attn_work;
     }
     pl_cpu_attention(c->pool, &b);

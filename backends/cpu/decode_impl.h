@@ -58,6 +58,8 @@ typedef struct cpu_run {
 
 /* ---- decode_prefill.c: shared row steps and the batched run -------------- */
 
+/* *p holds at least bytes, on a cache line (grown, contents dropped); 0 or ENOMEM. */
+int  cpu_grow(void **p, size_t *cap, size_t bytes);
 /* Grow the scratch for the run's shapes and fill its rope tables; 0 or ENOMEM. */
 int  cpu_run_prepare(cpu_run *r);
 /* Every weight of the run computable on this CPU? 0 or EUNSUPPORTED / EARG. */

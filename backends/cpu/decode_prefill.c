@@ -38,7 +38,7 @@
  * at 64-byte offsets from its scratch, and on malloc's 16-byte alignment
  * the threads' tiles shared lines (SmolLM2 Q4_K_M pp512, 2 threads: 1217-1258
  * tok/s on malloc, 1434-1455 aligned). */
-static int cpu_grow(void **p, size_t *cap, size_t bytes)
+int cpu_grow(void **p, size_t *cap, size_t bytes)
 {
     if (bytes <= *cap) return 0;
     void *n = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
