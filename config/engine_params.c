@@ -63,17 +63,33 @@ void config_to_gen_params(const pl_config *c, pl_gen_params *out, char ***stops)
     out->shift_on_full = !c->context_policy || strcmp(c->context_policy, "stop") != 0;
 }
 
+/* A layer number of --layers-on at *p (digits only, at most 6 of them: no
+ * model has a million layers, and nothing overflows); -1 if there is none. */
+static long layers_on_num(const char **p)
+{
+    long v = 0;
+    int n = 0;
+    for (; **p >= '0' && **p <= '9' && n < 7; (*p)++, n++) v = v * 10 + (**p - '0');
+    return n == 0 || n == 7 ? -1 : v;
+}
+
 /* --layers-on "ref:10-29,cpu:12-13": each item one live move, in order. */
 int config_apply_layers_on(const pl_config *c, pl_ctx *ctx, pl_status *st)
 {
     for (const char *p = c->layers_on; p && *p;) {
+        const char *q = p;
         char be[16];
-        int a = 0, b = 0, n = 0;
-        if (sscanf(p, "%15[a-z0-9]:%d-%d%n", be, &a, &b, &n) != 3 || (p[n] && p[n] != ','))
+        size_t nb = 0;
+        while (nb + 1 < sizeof be && ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9'))) be[nb++] = *q++;
+        be[nb] = 0;
+        long a = -1, b = -1;
+        if (nb && *q == ':' && (++q, a = layers_on_num(&q)) >= 0 && *q == '-')
+            q++, b = layers_on_num(&q);
+        if (b < 0 || (*q && *q != ','))
             return pl_status_set(st, PL_ERR_ARG, "--layers-on: '%s' is not BACKEND:FIRST-LAST (such as ref:10-29)", p);
-        int rc = pl_ctx_place_layers(ctx, a, b, be, st);
+        int rc = pl_ctx_place_layers(ctx, (int)a, (int)b, be, st);
         if (rc) return rc;
-        p += n + (p[n] == ',');
+        p = q + (*q == ',');
     }
     return 0;
 }

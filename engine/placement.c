@@ -245,7 +245,8 @@ int pl_ctx_place_layers(pl_ctx *c, int il0, int il1, const char *backend, pl_sta
 {
     pl_status_ok(st);
     const int n_layer = (int)c->m->hp.n_layer;
-    if (il0 < 0 || il1 < il0 || il1 >= n_layer)
+    if (il1 < il0) return pl_status_set(st, PL_ERR_ARG, "layers %d-%d: the first is after the last", il0, il1);
+    if (il0 < 0 || il1 >= n_layer)
         return pl_status_set(st, PL_ERR_ARG, "layers %d-%d: the model has layers 0-%d", il0, il1, n_layer - 1);
     const pl_backend_ops *ops = pl_backend_find(backend);
     if (!ops) return pl_status_set(st, PL_ERR_ARG, "no backend '%s' in this build (cpu, ref)", backend ? backend : "");

@@ -48,4 +48,10 @@ Test(layers_on, unknown_backend_and_bad_range_are_refused, .timeout = 120)
     cr_assert(strstr(out, "'ref:3' is not BACKEND:FIRST-LAST"), "%s", out);
     cr_assert_neq(lo_run("--layers-on ref:20-40", out, sizeof out), 0);
     cr_assert(strstr(out, "layers 20-40: the model has layers 0-29"), "%s", out);
+    cr_assert_neq(lo_run("--layers-on ref:0-99999999999999", out, sizeof out), 0);   /* no wrap to a small number */
+    cr_assert(strstr(out, "is not BACKEND:FIRST-LAST"), "%s", out);
+    cr_assert_neq(lo_run("--layers-on ref:-1-3", out, sizeof out), 0);
+    cr_assert(strstr(out, "is not BACKEND:FIRST-LAST"), "%s", out);
+    cr_assert_neq(lo_run("--layers-on ref:3-1", out, sizeof out), 0);
+    cr_assert(strstr(out, "layers 3-1: the first is after the last"), "%s", out);
 }
